@@ -1,0 +1,207 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Input validation shared by every public entry point.
+
+The same functions run on both sides of the privsep boundary: the
+unprivileged plugin and CLI call them to give callers a clear error before
+anything is written or sent, and the privileged entrypoints call them again
+because privsep is a security boundary and must not trust its caller.
+
+Each validator returns the canonical form of its input (lower-case,
+dashed UUIDs and MACs, ...) or raises :class:`InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid as uuid_mod
+
+__all__ = [
+    'InvalidInput', 'uuid', 'project_id', 'mac', 'ifname', 'pci_address',
+    'vlan_id', 'socket_path', 'directory', 'driver_name', 'mtu',
+]
+
+_HEX_UUID = re.compile(r'^[0-9a-fA-F]{32}$')
+_DASHED_UUID = re.compile(
+    r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+    r'[0-9a-fA-F]{12}$')
+_MAC = re.compile(r'^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$')
+_INVALID_MACS = frozenset(['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff'])
+# The kernel's dev_valid_name() forbids '/', ':' and white space; quotes
+# and shell metacharacters are legal there but no driver or Nova produces
+# them, and they break every tool that ever formats a name into a command
+# line, so they are refused too.
+_IFNAME = re.compile(r'^[A-Za-z0-9_.@+-]{1,15}$')
+_PCI = re.compile(
+    r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$')
+_DRIVER = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+# sizeof(struct sockaddr_un.sun_path) - 1 for the terminating NUL.
+_MAX_UNIX_PATH = 107
+
+
+class InvalidInput(ValueError):
+    """A value failed validation; ``field`` names what was wrong."""
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        # Keep the constructor's arguments in ``args`` so that privsep can
+        # rebuild the exception on the unprivileged side.
+        super().__init__(field, value, reason)
+
+    def __str__(self) -> str:
+        return 'invalid %s %r: %s' % (self.field, self.value, self.reason)
+
+
+def _require_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, 'must be a string, not %s' %
+                           type(value).__name__)
+    return value
+
+
+def uuid(value: object, field: str = 'uuid') -> str:
+    """Return ``value`` as a canonical lower-case dashed UUID.
+
+    Only the dashed 36-character form is accepted: the vRouter agent turns
+    anything else into the nil UUID without an error.
+    """
+    text = _require_str(field, value)
+    if not _DASHED_UUID.match(text):
+        raise InvalidInput(field, value,
+                           'expected a dashed UUID such as '
+                           '3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b20')
+    return text.lower()
+
+
+def project_id(value: object, field: str = 'project_id') -> str:
+    """Canonicalise a Keystone project id, dashing the 32-hex form.
+
+    Keystone hands out undashed ids; the agent only parses dashed ones
+    and would silently record the nil UUID otherwise.
+    """
+    text = _require_str(field, value)
+    if _HEX_UUID.match(text):
+        return str(uuid_mod.UUID(hex=text))
+    return uuid(text, field)
+
+
+def mac(value: object, field: str = 'mac') -> str:
+    """Return ``value`` as a lower-case colon-separated unicast MAC."""
+    text = _require_str(field, value)
+    if not _MAC.match(text):
+        raise InvalidInput(field, value,
+                           'expected six colon-separated hex octets such '
+                           'as fa:16:3e:12:34:56')
+    text = text.lower()
+    if text in _INVALID_MACS:
+        raise InvalidInput(field, value,
+                           'the all-zero and broadcast addresses cannot '
+                           'be assigned to a port')
+    return text
+
+
+def ifname(value: object, field: str = 'ifname') -> str:
+    """Check a Linux network interface name (at most 15 bytes)."""
+    text = _require_str(field, value)
+    if len(text.encode('utf-8')) > 15:
+        raise InvalidInput(field, value,
+                           'interface names are at most 15 bytes, this one '
+                           'has %d' % len(text.encode('utf-8')))
+    if text in ('.', '..') or not _IFNAME.match(text):
+        raise InvalidInput(field, value,
+                           'interface names may only contain letters, '
+                           'digits and "_.@+-" (no "/", ":", spaces or '
+                           'quotes)')
+    return text
+
+
+def pci_address(value: object, field: str = 'pci_address') -> str:
+    """Check a full PCI address ``dddd:bb:ss.f`` (lower case, no path)."""
+    text = _require_str(field, value)
+    if not _PCI.match(text):
+        raise InvalidInput(field, value,
+                           'expected a full lower-case PCI address such as '
+                           '0000:08:00.1 (domain:bus:slot.function)')
+    return text
+
+
+def vlan_id(value: object, field: str = 'vlan_id',
+            allow_none: bool = True) -> int:
+    """Check a VLAN id: 0..4094, or -1 meaning "no VLAN"."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(_require_str(field, value).strip(), 10)
+        except ValueError:
+            raise InvalidInput(field, value, 'must be an integer')
+    lowest = -1 if allow_none else 0
+    if not lowest <= value <= 4094:
+        raise InvalidInput(field, value,
+                           'must be between %d and 4094' % lowest)
+    return value
+
+
+def mtu(value: object, field: str = 'mtu') -> int:
+    """Check an MTU in the range Linux accepts for Ethernet devices."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, 'must be an integer')
+    if not 68 <= value <= 65535:
+        raise InvalidInput(field, value, 'must be between 68 and 65535')
+    return value
+
+
+def directory(value: object, field: str = 'directory') -> str:
+    """Check an absolute, normalised directory path without '..'."""
+    text = _require_str(field, value)
+    if '\x00' in text or not text.startswith('/'):
+        raise InvalidInput(field, value, 'must be an absolute path')
+    parts = text.split('/')
+    if '..' in parts or '.' in parts:
+        raise InvalidInput(field, value, 'must not contain "." or ".."')
+    norm = os.path.normpath(text)
+    return norm
+
+
+def socket_path(value: object, allowed_dirs: list[str],
+                field: str = 'socket_path') -> str:
+    """Check a vhost-user socket path against the allowed directories.
+
+    The path must be absolute, free of '..', fit in ``sun_path`` and lie
+    directly or indirectly inside one of ``allowed_dirs``.
+    """
+    text = directory(value, field)
+    if len(text.encode('utf-8')) > _MAX_UNIX_PATH:
+        raise InvalidInput(field, value,
+                           'UNIX socket paths are at most %d bytes' %
+                           _MAX_UNIX_PATH)
+    if not re.match(r'^[A-Za-z0-9_./@+-]+$', text):
+        raise InvalidInput(field, value,
+                           'may only contain letters, digits and "_./@+-"')
+    for base in allowed_dirs:
+        base = os.path.normpath(base)
+        if text.startswith(base.rstrip('/') + '/') and text != base:
+            return text
+    raise InvalidInput(field, value,
+                       'must be inside one of the allowed directories %s' %
+                       ', '.join(allowed_dirs))
+
+
+def driver_name(value: object, field: str = 'driver') -> str:
+    """Check a kernel driver name such as ``vfio-pci``."""
+    text = _require_str(field, value)
+    if not _DRIVER.match(text):
+        raise InvalidInput(field, value,
+                           'driver names contain only letters, digits, '
+                           '"_" and "-"')
+    return text

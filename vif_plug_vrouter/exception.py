@@ -1,0 +1,56 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Exceptions raised by the vrouter plugin.
+
+Every message names the port and, for agent failures, the agent URL, the
+HTTP status and the agent's own error text: Nova wraps these in an
+InternalError whose text is all an operator sees.
+"""
+
+from os_vif import exception as osv_exception
+
+from os_vif_accel.i18n import _
+
+
+class VrouterError(osv_exception.ExceptionBase):
+    msg_fmt = _('vRouter plugin error for port %(port_id)s: %(reason)s')
+
+
+class InvalidPort(VrouterError):
+    msg_fmt = _('Invalid %(field)s for port %(port_id)s: %(reason)s '
+                '(got %(value)r); nothing was written or sent')
+
+
+class UnsupportedVIF(VrouterError):
+    msg_fmt = _('Plugin %(plugin)s cannot plug %(vif_class)s port '
+                '%(port_id)s: %(reason)s')
+
+
+class AgentRefused(VrouterError):
+    msg_fmt = _('vRouter agent %(url)s refused %(operation)s of port '
+                '%(port_id)s: HTTP %(status)s: %(error)s')
+
+
+class AgentUnreachable(VrouterError):
+    msg_fmt = _('vRouter agent %(url)s unreachable for %(operation)s of '
+                'port %(port_id)s (no HTTP status): %(reason)s')
+
+
+class AgentBadAnswer(VrouterError):
+    msg_fmt = _('vRouter agent %(url)s gave an invalid answer to '
+                '%(operation)s of port %(port_id)s (HTTP status '
+                '%(status)s): %(reason)s')
+
+
+class PortFileError(VrouterError):
+    msg_fmt = _('Cannot %(operation)s port file %(path)s of port '
+                '%(port_id)s: %(reason)s')

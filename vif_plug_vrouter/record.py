@@ -1,0 +1,280 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Pure builders: os-vif objects -> agent port records -> port files.
+
+A *record* is the JSON object ``POST /port`` takes, as a dict holding
+exactly the keys of :data:`RECORD_KEYS` with the JSON types the agent
+checks.  Nothing here does I/O, so the plugin, the CLI, the privileged
+side and the emulator share one definition of what a valid port is.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+from typing import Any
+
+from os_vif_accel import validate
+
+from vif_plug_vrouter import constants
+
+__all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
+           'check_record', 'to_port_file', 'from_port_file']
+
+#: Keys of a record in the order the agent writes them to a port file,
+#: with their JSON types.
+RECORD_KEYS: dict[str, type] = {
+    'id': str,
+    'instance-id': str,
+    'display-name': str,
+    'ip-address': str,
+    'ip6-address': str,
+    'vn-id': str,
+    'vm-project-id': str,
+    'mac-address': str,
+    'system-name': str,
+    'type': int,
+    'rx-vlan-id': int,
+    'tx-vlan-id': int,
+    'vhostuser-mode': int,
+}
+_OPTIONAL_KEYS = {'link-state': int}
+AUTHOR = 'os-vif-accel'
+
+
+def _ip(value: str | None, version: int, field: str, port_id: str,
+        default: str) -> str:
+    if value is None or value == '':
+        return default
+    try:
+        addr = ipaddress.ip_address(str(value))
+    except ValueError:
+        raise validate.InvalidInput(field, value, 'not an IP address')
+    if addr.version != version:
+        raise validate.InvalidInput(field, value,
+                                    'not an IPv%d address' % version)
+    return str(addr)
+
+
+def make_record(*, port_id: str, instance_id: str, vn_id: str,
+                project_id: str, display_name: str, system_name: str,
+                mac: str, ip_address: str | None = None,
+                ip6_address: str | None = None,
+                port_type: int = constants.PORT_TYPES['NovaVMPort'],
+                rx_vlan_id: int = constants.NO_VLAN,
+                tx_vlan_id: int = constants.NO_VLAN,
+                vhostuser_mode: int = constants.VHOSTUSER_MODE_CLIENT,
+                link_state: int | None = None) -> dict[str, Any]:
+    """Validate and canonicalise the fields of one port.
+
+    Raises :class:`os_vif_accel.validate.InvalidInput` naming the field.
+    UUIDs come out lower-case and dashed (undashed project ids are
+    dashed), the MAC lower-case, a missing IPv4 as ``0.0.0.0`` and a
+    missing IPv6 as ``""`` - never the string ``None``.  An empty
+    ``vn_id``/``project_id`` is allowed only where the agent allows it.
+    """
+    if port_type not in constants.PORT_TYPE_NAMES:
+        raise validate.InvalidInput('type', port_type,
+                                    'must be one of 0 (NovaVMPort), 1 '
+                                    '(NameSpacePort) or 2 (ESXiPort)')
+    if vn_id == '' and port_type in (1, 2):
+        vn = ''
+    else:
+        vn = validate.uuid(vn_id, 'vn-id')
+    if vhostuser_mode not in (0, 1):
+        raise validate.InvalidInput('vhostuser-mode', vhostuser_mode,
+                                    'must be 0 (client) or 1 (server)')
+    if not isinstance(display_name, str):
+        raise validate.InvalidInput('display-name', display_name,
+                                    'must be a string')
+    rec: dict[str, Any] = {
+        'id': validate.uuid(port_id, 'id'),
+        'instance-id': validate.uuid(instance_id, 'instance-id'),
+        'display-name': display_name,
+        'ip-address': _ip(ip_address, 4, 'ip-address', port_id, '0.0.0.0'),
+        'ip6-address': _ip(ip6_address, 6, 'ip6-address', port_id, ''),
+        'vn-id': vn,
+        'vm-project-id': (validate.project_id(project_id, 'vm-project-id')
+                          if project_id else ''),
+        'mac-address': validate.mac(mac, 'mac-address'),
+        'system-name': validate.ifname(system_name, 'system-name'),
+        'type': port_type,
+        'rx-vlan-id': validate.vlan_id(rx_vlan_id, 'rx-vlan-id'),
+        'tx-vlan-id': validate.vlan_id(tx_vlan_id, 'tx-vlan-id'),
+        'vhostuser-mode': vhostuser_mode,
+    }
+    if link_state is not None:
+        if link_state not in (0, 1):
+            raise validate.InvalidInput('link-state', link_state,
+                                        'must be 0 or 1')
+        rec['link-state'] = link_state
+    return rec
+
+
+def select_ips(network: Any) -> tuple[str | None, str | None]:
+    """Pick one IPv4 and one IPv6 address of an os-vif Network.
+
+    The first fixed IP of each family in subnet order wins: Nova keeps
+    Neutron's fixed_ips order, whose first entry is the port's primary
+    address, so the choice is stable across re-plugs.
+    """
+    v4: str | None = None
+    v6: str | None = None
+    subnets = network.subnets.objects if 'subnets' in network else []
+    for subnet in subnets:
+        ips = subnet.ips.objects if 'ips' in subnet else []
+        for fixed in ips:
+            addr = ipaddress.ip_address(str(fixed.address))
+            if addr.version == 4 and v4 is None:
+                v4 = str(addr)
+            elif addr.version == 6 and v6 is None:
+                v6 = str(addr)
+    return v4, v6
+
+
+def from_vif(vif: Any, instance_info: Any, *, system_name: str,
+             port_type: int, vhostuser_mode: int = 0) -> dict[str, Any]:
+    """Build the record of ``vif`` for instance ``instance_info``."""
+    if 'network' not in vif or vif.network is None:
+        raise validate.InvalidInput('network', None,
+                                    'the VIF has no network; the agent '
+                                    'needs its id (vn-id)')
+    if 'address' not in vif or vif.address is None:
+        raise validate.InvalidInput('address', None, 'the VIF has no MAC')
+    network = vif.network
+    v4, v6 = select_ips(network)
+    project = (instance_info.project_id
+               if 'project_id' in instance_info else '')
+    name = instance_info.name if 'name' in instance_info else ''
+    return make_record(
+        port_id=str(vif.id),
+        instance_id=str(instance_info.uuid),
+        vn_id=str(network.id) if 'id' in network else '',
+        project_id=project or '',
+        display_name=name or str(instance_info.uuid),
+        system_name=system_name,
+        mac=str(vif.address),
+        ip_address=v4,
+        ip6_address=v6,
+        port_type=port_type,
+        vhostuser_mode=vhostuser_mode,
+    )
+
+
+def check_record(rec: Any) -> dict[str, Any]:
+    """Re-validate a record received across a trust boundary.
+
+    Every key must be present with its exact JSON type and canonical
+    value; unknown keys are refused.  Returns a clean copy.
+    """
+    if not isinstance(rec, dict):
+        raise validate.InvalidInput('record', rec, 'must be a JSON object')
+    unknown = set(rec) - set(RECORD_KEYS) - set(_OPTIONAL_KEYS)
+    if unknown:
+        raise validate.InvalidInput('record', sorted(unknown),
+                                    'unknown keys')
+    for key, typ in RECORD_KEYS.items():
+        if key not in rec:
+            raise validate.InvalidInput(key, None, 'missing')
+        value = rec[key]
+        if isinstance(value, bool) or not isinstance(value, typ):
+            raise validate.InvalidInput(key, value,
+                                        'must be a JSON %s' %
+                                        ('integer' if typ is int
+                                         else 'string'))
+    clean = make_record(
+        port_id=rec['id'], instance_id=rec['instance-id'],
+        vn_id=rec['vn-id'], project_id=rec['vm-project-id'],
+        display_name=rec['display-name'], system_name=rec['system-name'],
+        mac=rec['mac-address'], ip_address=rec['ip-address'],
+        ip6_address=rec['ip6-address'], port_type=rec['type'],
+        rx_vlan_id=rec['rx-vlan-id'], tx_vlan_id=rec['tx-vlan-id'],
+        vhostuser_mode=rec['vhostuser-mode'],
+        link_state=rec.get('link-state'))
+    if clean != {k: rec[k] for k in clean}:
+        raise validate.InvalidInput('record', rec, 'not in canonical form')
+    return clean
+
+
+def _agent_time(now: datetime.datetime) -> str:
+    # The agent writes Boost's time_duration since the epoch:
+    # HHHHHH:MM:SS.ffffff.
+    delta = now - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+    secs = int(delta.total_seconds())
+    return '%d:%02d:%02d.%06d' % (secs // 3600, secs % 3600 // 60, secs % 60,
+                                  delta.microseconds)
+
+
+def to_port_file(rec: dict[str, Any], extra: dict[str, Any] | None = None,
+                 now: datetime.datetime | None = None,
+                 author: str = AUTHOR) -> bytes:
+    """Serialise a record the way the agent writes its port files.
+
+    Pretty-printed, keys in the agent's order, "no VLAN" as 65535 and a
+    missing IPv6 as ``::``.  ``extra`` (this library's own state, e.g. the
+    original representor name) goes under one key the agent ignores.
+    """
+    out: dict[str, Any] = {}
+    for key in RECORD_KEYS:
+        value = rec[key]
+        if key in ('rx-vlan-id', 'tx-vlan-id') and value == constants.NO_VLAN:
+            value = constants.AGENT_NO_VLAN
+        elif key == 'ip6-address' and value == '':
+            value = '::'
+        out[key] = value
+    if 'link-state' in rec:
+        out['link-state'] = rec['link-state']
+    if extra:
+        out[constants.HOST_STATE_KEY] = extra
+    out['author'] = author
+    out['time'] = _agent_time(now or datetime.datetime.now(
+        datetime.timezone.utc))
+    return (json.dumps(out, indent=4, ensure_ascii=False) + '\n').encode()
+
+
+def from_port_file(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse a port file written by the agent, the legacy CLI or us.
+
+    Returns ``(record, extra)`` with the record in canonical form (so two
+    files describing the same port compare equal whoever wrote them).
+    Raises :class:`os_vif_accel.validate.InvalidInput` for empty, corrupt
+    or incomplete files - exactly those the agent would not replay.
+    """
+    if not text.strip():
+        raise validate.InvalidInput('port file', text, 'empty')
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise validate.InvalidInput('port file', text[:80],
+                                    'not JSON: %s' % exc)
+    if not isinstance(data, dict):
+        raise validate.InvalidInput('port file', text[:80],
+                                    'not a JSON object')
+    for key in ('rx-vlan-id', 'tx-vlan-id'):
+        if data.get(key) == constants.AGENT_NO_VLAN:
+            data[key] = constants.NO_VLAN
+    if data.get('ip6-address') in ('::', 'None'):
+        data['ip6-address'] = ''
+    data.setdefault('vhostuser-mode', 0)
+    extra = data.pop(constants.HOST_STATE_KEY, None) or {}
+    rec = {k: data[k] for k in data
+           if k in RECORD_KEYS or k in _OPTIONAL_KEYS}
+    if isinstance(rec.get('vm-project-id'), str):
+        pid = rec['vm-project-id']
+        if pid and '-' not in pid:
+            rec['vm-project-id'] = validate.project_id(pid, 'vm-project-id')
+    for key in ('id', 'instance-id', 'vn-id', 'vm-project-id',
+                'mac-address'):
+        if isinstance(rec.get(key), str):
+            rec[key] = rec[key].lower()
+    return check_record(rec), extra

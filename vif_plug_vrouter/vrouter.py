@@ -1,0 +1,262 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""os-vif plugin ``vrouter`` and its alias ``contrail_vrouter``.
+
+A thin dispatcher: one method per VIF class turns the os-vif objects into
+an agent port record (:mod:`vif_plug_vrouter.record`) and hands it to the
+:class:`~vif_plug_vrouter.ports.PortManager`, which owns the port file and
+the agent calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from os_vif import objects
+from os_vif import plugin
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from os_vif_accel import validate
+
+from vif_plug_vrouter import agent_client
+from vif_plug_vrouter import constants
+from vif_plug_vrouter import exception
+from vif_plug_vrouter import port_files
+from vif_plug_vrouter import ports
+from vif_plug_vrouter import record
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ['VrouterPlugin', 'ContrailVrouterPlugin']
+
+
+def _offload(vif: Any) -> Any:
+    """Return the DatapathOffloadRepresentor of ``vif``, or None."""
+    profile = vif.port_profile if 'port_profile' in vif else None
+    if profile is None or 'datapath_offload' not in profile.fields:
+        return None
+    return profile.datapath_offload if 'datapath_offload' in profile \
+        else None
+
+
+class VrouterPlugin(plugin.PluginBase):
+    """Plug VIFs into the OpenSDN / Tungsten Fabric vRouter."""
+
+    NAME = constants.PLUGIN_NAME
+
+    CONFIG_OPTS = [
+        cfg.StrOpt('agent_url', default=constants.DEFAULT_AGENT_URL,
+                   help='Base URL of the vRouter agent port API. The agent '
+                        'listens on port 9091 of every IPv4 address; '
+                        'use https:// only behind a TLS proxy.'),
+        cfg.FloatOpt('agent_connect_timeout', default=1.0, min=0.01,
+                     help='Seconds to wait for a TCP connection to the '
+                          'agent.'),
+        cfg.FloatOpt('agent_read_timeout', default=10.0, min=0.01,
+                     help='Seconds to wait for the agent to answer one '
+                          'request. An agent that does not answer in '
+                          'time fails the plug (no retry).'),
+        cfg.FloatOpt('agent_retry_window', default=3.0, min=0.0,
+                     help='Seconds during which a request the agent could '
+                          'not receive (connection refused or reset) is '
+                          'retried with exponential backoff. Answers, '
+                          'including errors, are never retried.'),
+        cfg.StrOpt('agent_ca_file',
+                   help='CA bundle to verify an https agent_url.'),
+        cfg.StrOpt('agent_cert_file',
+                   help='Client certificate for an https agent_url.'),
+        cfg.StrOpt('agent_key_file',
+                   help='Private key of agent_cert_file.'),
+        cfg.StrOpt('ports_dir', default=constants.DEFAULT_PORTS_DIR,
+                   help='Directory of the agent port files; must be the '
+                        'directory the agent replays at start-up.'),
+        cfg.BoolOpt('privileged_port_files', default=True,
+                    help='Write port files through the privsep daemon '
+                         '(needed when nova-compute does not run as root). '
+                         'Disable only if this process may write '
+                         'ports_dir itself.'),
+        cfg.StrOpt('generic_port_type', default='NovaVMPort',
+                   choices=[('NovaVMPort', 'VM port (agent type 0)'),
+                            ('NameSpacePort',
+                             'namespace port (agent type 1), e.g. for '
+                             'libvirt LXC guests')],
+                   help='Agent port type used for VIFGeneric ports. Set '
+                        'NameSpacePort on hosts whose guests are LXC '
+                        'containers.'),
+        cfg.ListOpt('vhostuser_socket_dirs',
+                    default=[constants.DEFAULT_VHOSTUSER_DIR],
+                    help='Directories vhost-user socket paths must be in.'),
+        cfg.BoolOpt('defer_kernel_ports_when_agent_down', default=True,
+                    help='When the agent stays unreachable for '
+                         'agent_retry_window, keep the port file of a '
+                         'kernel (VIFGeneric) port and report success with '
+                         'a WARNING: the agent adds the port from its file '
+                         'when it starts. If false, the plug fails.'),
+        cfg.BoolOpt('defer_vhostuser_ports_when_agent_down', default=False,
+                    help='Same as defer_kernel_ports_when_agent_down for '
+                         'DPDK vhost-user ports. Off by default: QEMU '
+                         'cannot connect before the vRouter creates or '
+                         'opens the socket.'),
+    ]
+
+    def __init__(self, config: Any) -> None:
+        super().__init__(config)
+        self._manager: ports.PortManager | None = None
+
+    # -- helpers -----------------------------------------------------------
+    @property
+    def manager(self) -> ports.PortManager:
+        """Built on first use so that loading the plugin does no I/O."""
+        if self._manager is None:
+            conf = self.config
+            agent = agent_client.AgentClient(
+                conf.agent_url,
+                connect_timeout=conf.agent_connect_timeout,
+                read_timeout=conf.agent_read_timeout,
+                retry_window=conf.agent_retry_window,
+                ca_file=conf.agent_ca_file, cert_file=conf.agent_cert_file,
+                key_file=conf.agent_key_file)
+            store = port_files.PortFileStore(
+                conf.ports_dir, privileged=conf.privileged_port_files)
+            self._manager = ports.PortManager(agent, store)
+        return self._manager
+
+    @staticmethod
+    def _port_id(vif: Any) -> str:
+        return str(vif.id) if 'id' in vif else '(unknown)'
+
+    def _invalid(self, vif: Any, exc: validate.InvalidInput) -> Exception:
+        return exception.InvalidPort(port_id=self._port_id(vif),
+                                     field=exc.field, value=exc.value,
+                                     reason=exc.reason)
+
+    def _unsupported(self, vif: Any, reason: str) -> Exception:
+        return exception.UnsupportedVIF(plugin=self.NAME,
+                                        vif_class=type(vif).__name__,
+                                        port_id=self._port_id(vif),
+                                        reason=reason)
+
+    # -- os-vif API --------------------------------------------------------
+    def describe(self) -> objects.host_info.HostPluginInfo:
+        profiles = [objects.host_info.HostPortProfileInfo(
+            profile_object_name=objects.vif.VIFPortProfileBase.__name__,
+            min_version='1.0', max_version='1.1')]
+        return objects.host_info.HostPluginInfo(
+            plugin_name=self.NAME,
+            vif_info=[
+                objects.host_info.HostVIFInfo(
+                    vif_object_name=objects.vif.VIFGeneric.__name__,
+                    min_version='1.0', max_version='1.0',
+                    supported_port_profiles=[]),
+                objects.host_info.HostVIFInfo(
+                    vif_object_name=objects.vif.VIFVHostUser.__name__,
+                    min_version='1.0', max_version='1.1',
+                    supported_port_profiles=profiles),
+            ])
+
+    def plug(self, vif: Any, instance_info: Any) -> None:
+        if isinstance(vif, objects.vif.VIFGeneric):
+            self._plug_generic(vif, instance_info)
+        elif isinstance(vif, objects.vif.VIFVHostUser):
+            self._plug_vhostuser(vif, instance_info)
+        else:
+            raise self._unsupported(vif, 'only VIFGeneric and VIFVHostUser '
+                                         'are supported')
+
+    def unplug(self, vif: Any, instance_info: Any) -> None:
+        if not isinstance(vif, (objects.vif.VIFGeneric,
+                                objects.vif.VIFVHostUser)):
+            raise self._unsupported(vif, 'only VIFGeneric and VIFVHostUser '
+                                         'are supported')
+        try:
+            port_id = validate.uuid(self._port_id(vif), 'id')
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
+        self.manager.remove(port_id)
+
+    # -- per VIF class ---------------------------------------------------
+    def _plug_generic(self, vif: Any, instance_info: Any) -> None:
+        """Kernel vRouter: libvirt creates the TAP, the agent adopts it."""
+        port_type = constants.PORT_TYPES[self.config.generic_port_type]
+        try:
+            rec = record.from_vif(vif, instance_info,
+                                  system_name=vif.vif_name,
+                                  port_type=port_type)
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
+        self.manager.add(
+            rec, defer_if_agent_down=(
+                self.config.defer_kernel_ports_when_agent_down))
+
+    def _vhostuser_mode(self, vif: Any) -> int:
+        """os-vif's mode is QEMU's role: server -> 1, client -> 0."""
+        if vif.mode == 'server':
+            return constants.VHOSTUSER_MODE_SERVER
+        LOG.warning('Port %s asks for vhost-user client mode (QEMU client, '
+                    'vRouter listening); current DPDK vRouters force server '
+                    'mode and never create the socket, so the guest may '
+                    'not get a link.', vif.id)
+        return constants.VHOSTUSER_MODE_CLIENT
+
+    def _check_socket(self, vif: Any) -> None:
+        path = validate.socket_path(vif.path,
+                                    self.config.vhostuser_socket_dirs,
+                                    'path')
+        expected = constants.VHOSTUSER_SOCKET_PREFIX + vif.vif_name
+        if path.rsplit('/', 1)[-1] != expected:
+            LOG.warning('Port %s: socket %s is not named %s; the DPDK '
+                        'vRouter names its socket after the port\'s '
+                        'interface name, so QEMU and the vRouter may not '
+                        'meet.', vif.id, path, expected)
+
+    def _plug_vhostuser(self, vif: Any, instance_info: Any) -> None:
+        """DPDK vRouter: the vRouter serves ``uvh_vif_<vif_name>``."""
+        if _offload(vif) is not None:
+            raise self._unsupported(vif, 'virtio-forwarder (datapath '
+                                         'offload) is not supported yet')
+        try:
+            if 'vif_name' not in vif or not vif.vif_name:
+                raise validate.InvalidInput('vif_name', None,
+                                            'vhost-user ports need the '
+                                            'interface name (VIFVHostUser '
+                                            '1.1)')
+            self._check_socket(vif)
+            rec = record.from_vif(vif, instance_info,
+                                  system_name=vif.vif_name,
+                                  port_type=constants.PORT_TYPES[
+                                      'NovaVMPort'],
+                                  vhostuser_mode=self._vhostuser_mode(vif))
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
+        self.manager.add(
+            rec, defer_if_agent_down=(
+                self.config.defer_vhostuser_ports_when_agent_down))
+
+
+class ContrailVrouterPlugin(VrouterPlugin):
+    """The ``contrail_vrouter`` name Nova uses for DPDK vhost-user ports.
+
+    Nova maps ``vhostuser`` + ``vhostuser_vrouter_plug`` to this name; it
+    only ever hands it VIFVHostUser, and it reads its options from
+    ``[os_vif_contrail_vrouter]``.
+    """
+
+    NAME = constants.ALIAS_PLUGIN_NAME
+
+    def describe(self) -> objects.host_info.HostPluginInfo:
+        return objects.host_info.HostPluginInfo(
+            plugin_name=self.NAME,
+            vif_info=[objects.host_info.HostVIFInfo(
+                vif_object_name=objects.vif.VIFVHostUser.__name__,
+                min_version='1.0', max_version='1.1',
+                supported_port_profiles=[])])
