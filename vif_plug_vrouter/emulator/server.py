@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import socketserver
 import threading
 from typing import Any
@@ -54,11 +55,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b''
 
     def _answer(self, status: int, body: bytes) -> None:
-        self.send_response_only(status, 'OK')
-        self.send_header('Content-Type', 'application/json; charset=UTF-8')
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # One write per answer: a status line that always says OK, the
+        # agent's two headers and the body (split writes would meet the
+        # client's delayed ACK).
+        head = ('HTTP/1.1 %d OK\r\n'
+                'Content-Type: application/json; charset=UTF-8\r\n'
+                'Content-Length: %d\r\n\r\n' % (status, len(body)))
+        self.wfile.write(head.encode('latin-1') + body)
 
     def _dispatch(self) -> None:
         body = self._body()
@@ -75,7 +78,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256
     emulator: 'AgentEmulator'
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
 
 
 class AgentEmulator:
