@@ -9,3 +9,5 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
+"""An spp-ctl emulator with spp_vf 18.08 semantics, for tests, the
+sandbox and benchmarks (no DPDK, hugepages or NICs needed)."""
