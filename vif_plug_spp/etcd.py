@@ -285,6 +285,12 @@ class EtcdClient:
         return Watch(self, prefix, start_revision, idle_timeout=idle_timeout,
                      backoff_max=backoff_max)
 
+    def watch_key(self, key: str, start_revision: int,
+                  idle_timeout: float = 10.0,
+                  backoff_max: float = 2.0) -> 'Watch':
+        return Watch(self, key, start_revision, idle_timeout=idle_timeout,
+                     backoff_max=backoff_max, is_prefix=False)
+
 
 class Watch:
     """Events under a prefix from ``start_revision`` on, forever.
@@ -300,9 +306,10 @@ class Watch:
 
     def __init__(self, client: EtcdClient, prefix: str,
                  start_revision: int, idle_timeout: float = 10.0,
-                 backoff_max: float = 2.0) -> None:
+                 backoff_max: float = 2.0, is_prefix: bool = True) -> None:
         self.client = client
         self.prefix = prefix
+        self.is_prefix = is_prefix
         # Highest revision whose events were all delivered.
         self.revision = max(int(start_revision) - 1, 0)
         self.idle_timeout = idle_timeout
@@ -336,11 +343,10 @@ class Watch:
         conn.connect()
         assert conn.sock is not None
         conn.sock.settimeout(self.idle_timeout)
-        body = json.dumps({'create_request': {
-            'key': _b64(self.prefix), 'range_end': _b64(
-                prefix_end(self.prefix)),
-            'start_revision': str(self.revision + 1),
-            'progress_notify': True}})
+        req = _range_req(self.prefix, self.is_prefix)
+        req.update({'start_revision': str(self.revision + 1),
+                    'progress_notify': True})
+        body = json.dumps({'create_request': req})
         conn.request('POST', self.client.api_path + 'watch', body=body,
                      headers={'Content-Type': 'application/json'})
         resp = conn.getresponse()
