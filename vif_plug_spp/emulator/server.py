@@ -24,6 +24,7 @@ from __future__ import annotations
 import http.server
 import socketserver
 import threading
+import time
 from typing import Any
 
 from vif_plug_spp.emulator import state as state_mod
@@ -61,7 +62,9 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 class _Fault:
     def __init__(self, method: str, path_contains: str, status: int,
-                 text: str, count: int, after: int) -> None:
+                 text: str, count: int, after: int,
+                 delay: float = 0.0) -> None:
+        self.delay = delay
         self.method = method
         self.path_contains = path_contains
         self.status = status
@@ -114,6 +117,14 @@ class SppCtlEmulator:
             self._faults.append(_Fault(method, path_contains, status, text,
                                        count, after))
 
+    def delay(self, method: str, path_contains: str, seconds: float,
+              count: int = 1) -> None:
+        """Hold the next ``count`` matching requests for ``seconds``,
+        then process them normally (a slow or hung spp_vf)."""
+        with self._lock:
+            self._faults.append(_Fault(method, path_contains, 0, '', count,
+                                       0, delay=seconds))
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults = []
@@ -138,7 +149,9 @@ class SppCtlEmulator:
         with self._lock:
             self.requests.append((method, path, raw))
         fault = self._fault(method, path)
-        if fault is not None:
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        elif fault is not None:
             return fault.status, 'text/plain', fault.text.encode('utf-8')
         return self.state.handle(method, path, raw)
 
