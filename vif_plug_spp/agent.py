@@ -146,21 +146,29 @@ class Agent:
                                 keys.configuration(self.host), self.host)
                 else:
                     self._set_config(text)
-                    assert self.datapath is not None
-                    self.datapath.ensure_all()
-                    self._spp_down = False
+                    self._build()
                     return
             except etcd_mod.EtcdError as exc:
                 LOG.warning('etcd not usable (%s); retrying in %.1fs', exc,
                             delay)
-            except (sppctl.SppCtlError, datapath.WiringError) as exc:
-                LOG.warning('spp-ctl not usable (%s); retrying in %.1fs',
-                            exc, delay)
             except (ValueError, KeyError, TypeError, IndexError) as exc:
                 LOG.error('SPP configuration of %s is unusable (%s); '
                           'rebuild it with spp-config-build', self.host, exc)
             self._sleep(delay)
             delay = min(delay * 2, self.backoff_max)
+
+    def _build(self) -> None:
+        """Build the components now if spp-ctl answers; if not, start
+        anyway: every plug builds what is missing and is retried until
+        spp-ctl is back."""
+        assert self.datapath is not None
+        try:
+            self.datapath.ensure_all()
+            self._spp_down = False
+        except (sppctl.SppCtlError, datapath.WiringError) as exc:
+            self._spp_down = True
+            LOG.warning('spp-ctl not usable yet (%s); ports will be wired '
+                        'when it answers', exc)
 
     def _set_config(self, text: str) -> None:
         if text != self._config_text or self.datapath is None:
