@@ -11,4 +11,5 @@
 # under the License.
 """os-vif plugin ``spp`` for DPDK Soft Patch Panel (spp_vf) vhost-user
 ports, with the etcd key protocol of networking-spp, a compatible agent,
-a configuration builder and an spp-ctl emulator."""
+a configuration builder and an spp-ctl emulator.
+"""

@@ -135,7 +135,8 @@ class Agent:
 
     def _load(self) -> None:
         """Read the configuration and build components, waiting (with
-        backoff) for etcd, the configuration and spp-ctl to be there."""
+        backoff) for etcd, the configuration and spp-ctl to be there.
+        """
         delay = 0.1
         while not self._stop.is_set():
             try:
@@ -160,7 +161,8 @@ class Agent:
     def _build(self) -> None:
         """Build the components now if spp-ctl answers; if not, start
         anyway: every plug builds what is missing and is retried until
-        spp-ctl is back."""
+        spp-ctl is back.
+        """
         assert self.datapath is not None
         try:
             self.datapath.ensure_all()
@@ -294,7 +296,8 @@ class Agent:
 
     def handle(self, port_id: str) -> str:
         """Act on the newest ``action`` of one port; returns what was
-        done (for logs and tests)."""
+        done (for logs and tests).
+        """
         host = self.host
         found = self.etcd.read(
             keys=[keys.bind_port(host, port_id), keys.action(host, port_id),

@@ -228,7 +228,9 @@ def _custom_components(m: Mapping, first_vhost: int, entry: Any,
         raise BuildError('%s: expected a mapping with a "components" list'
                          % where)
     vids = set(range(first_vhost, first_vhost + m.num_vhost))
-    comps, names, core_type = [], set(), {}
+    comps: list[dict[str, Any]] = []
+    names: set[str] = set()
+    core_type: dict[int, str] = {}
     vh_tx: set[int] = set()
     vh_rx: set[int] = set()
     for n, comp in enumerate(entry['components']):
@@ -270,12 +272,12 @@ def _custom_components(m: Mapping, first_vhost: int, entry: Any,
                                                        m.index, m.index - 1))
                 if kind == 'vhost':
                     if num not in vids:
+                        mine = ', '.join('vhost:%d' % v
+                                         for v in sorted(vids)) or 'none'
                         raise BuildError(
                             '%s (%s): %s is not one of this NIC\'s vhosts '
                             '(%s); vhost ids are numbered across NICs in '
-                            'mapping order' % (cw, name, port, ', '.join(
-                                'vhost:%d' % v for v in sorted(vids))
-                                or 'none'))
+                            'mapping order' % (cw, name, port, mine))
                     (vh_tx if side == 'tx_port' else vh_rx).add(num)
         limits = {'forward': (1, 1), 'classifier_mac': (1, None),
                   'merge': (None, 1)}[ctype]
@@ -384,7 +386,8 @@ def launch_plan(config: dict[str, Any], primary_core_mask: str = '0x2',
                 secondary_port: int = 6666, api_port: int = 7777,
                 mirror_core_mask: str | None = None) -> list[str]:
     """What the operator must start, with the values derived from the
-    same inputs (port mask, ring count, masks, client ids)."""
+    same inputs (port mask, ring count, masks, client ids).
+    """
     vfs = config.get('vf', [])
     total = sum(int(vf['num_vhost']) for vf in vfs)
     rings = 2 * total + 2 * len(config.get('mirror', []))

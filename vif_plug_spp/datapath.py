@@ -182,7 +182,8 @@ def _same_op(have: dict[str, Any] | None, want: dict[str, Any]) -> bool:
 @contextlib.contextmanager
 def host_lock(path: str | None) -> Iterator[None]:
     """Serialise wiring on one host across processes (plugin in
-    nova-compute and the agent) with an advisory lock file."""
+    nova-compute and the agent) with an advisory lock file.
+    """
     if not path:
         yield
         return
@@ -269,7 +270,8 @@ class Datapath:
                        have: dict[str, Any] | None, vhost_tx: bool
                        ) -> list[tuple[str, str]]:
         """Ports to attach, following networking-spp's repair rules so
-        ports moved by TaaS are not stolen back."""
+        ports moved by TaaS are not stolen back.
+        """
         want_tx, want_rx = comp.get('tx_port', []), comp.get('rx_port', [])
         if have is None:
             return [(p, 'tx') for p in want_tx] + [(p, 'rx') for p in want_rx]
@@ -293,7 +295,8 @@ class Datapath:
 
     def ensure_components(self, sec_id: int) -> dict[str, Any]:
         """Create missing components and attach missing ports; returns
-        the (fresh) status.  Idempotent; callers hold :meth:`locked`."""
+        the (fresh) status.  Idempotent; callers hold :meth:`locked`.
+        """
         status = self.client.vf_status(sec_id)
         seen = classifier_type(status)
         if seen:

@@ -33,7 +33,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 from typing import Any, Iterator, Sequence
 
 from oslo_log import log as logging
@@ -61,7 +60,8 @@ class EtcdBadAnswer(EtcdError):
 
 class WatchCompacted(EtcdError):
     """The revision to resume from was compacted away: re-read and
-    restart from ``compact_revision`` (the caller must resynchronise)."""
+    restart from ``compact_revision`` (the caller must resynchronise).
+    """
 
     def __init__(self, compact_revision: int) -> None:
         self.compact_revision = compact_revision
@@ -201,7 +201,8 @@ class EtcdClient:
 
     def get_prefix(self, prefix: str) -> tuple[list[KeyValue], int]:
         """All keys under ``prefix`` (sorted as bytes) and the revision of
-        the snapshot, so a watch can start at exactly revision + 1."""
+        the snapshot, so a watch can start at exactly revision + 1.
+        """
         res = self.call('kv/range', _range_req(prefix, True))
         kvs = [_kv(k) for k in res.get('kvs') or []]
         return kvs, int(res.get('header', {}).get('revision', 0))
@@ -209,7 +210,8 @@ class EtcdClient:
     def read(self, keys: Sequence[str] = (),
              prefixes: Sequence[str] = ()) -> dict[str, str]:
         """Several keys and prefixes from one consistent snapshot in one
-        round trip (a compare-less transaction of ranges)."""
+        round trip (a compare-less transaction of ranges).
+        """
         ops = [{'request_range': _range_req(k, False)} for k in keys]
         ops += [{'request_range': _range_req(p, True)} for p in prefixes]
         res = self.call('kv/txn', {'compare': [], 'success': ops})
@@ -351,7 +353,7 @@ class Watch:
                      headers={'Content-Type': 'application/json'})
         resp = conn.getresponse()
         if resp.status != 200:
-            raise EtcdBadAnswer('watch: HTTP %d: %s' % (
+            raise EtcdBadAnswer('watch: HTTP %d: %r' % (
                 resp.status, resp.read(300)))
         return resp
 

@@ -74,7 +74,8 @@ def bind_port_value(mac: str, vhost_id: int, vlan_id: int | None) -> str:
 def vhost_physnet(configuration: dict[str, Any], vhost_id: int
                   ) -> str | None:
     """The physnet of the NIC owning ``vhost_id`` (ids are host-global,
-    numbered in mapping order)."""
+    numbered in mapping order).
+    """
     first = 0
     for vf in configuration.get('vf') or []:
         num = int(vf.get('num_vhost', 0))
@@ -119,7 +120,8 @@ def release_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
 def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
                    start_revision: int, timeout: float) -> bool:
     """True once ``key`` is set to ``value`` at or after
-    ``start_revision``; False after ``timeout`` seconds."""
+    ``start_revision``; False after ``timeout`` seconds.
+    """
     watch = client.watch_key(key, start_revision,
                              idle_timeout=min(timeout, 10.0))
     timer = threading.Timer(timeout, watch.stop)
@@ -140,7 +142,8 @@ def bind(client: etcd_mod.EtcdClient, host: str, physnet: str,
          timeout: float = 20.0, wait: bool = True) -> int | None:
     """What the ML2 driver does at bind time; returns the vhost id once
     the agent reports ``up`` (None: no vhost free, or no ``up`` in
-    ``timeout``; the allocation is then kept, as upstream does)."""
+    ``timeout``; the allocation is then kept, as upstream does).
+    """
     if client.get(keys.bind_port(host, port_id)) is not None:
         return None
     vhost_id = allocate_vhost(client, host, physnet, port_id)
@@ -162,7 +165,8 @@ def bind(client: etcd_mod.EtcdClient, host: str, physnet: str,
 def request_unplug(client: etcd_mod.EtcdClient, host: str,
                    port_id: str) -> bool:
     """What the ML2 driver does at unbind/delete: ``action = unplug`` if
-    an action key exists."""
+    an action key exists.
+    """
     key = keys.action(host, port_id)
     return client.txn([{'key': client.cmp_absent(key)['key'],
                         'target': 'CREATE', 'result': 'GREATER',

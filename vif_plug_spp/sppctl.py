@@ -101,7 +101,8 @@ class SppCtlClient:
     def attach(self, sec_id: int, component: str, port: str,
                direction: str, vlan: dict[str, Any] | None = None) -> None:
         """Attach; ``vlan`` is ``{"operation": "add", "id": v, "pcp": 0}``
-        or ``{"operation": "del"}`` (None: no VLAN operation)."""
+        or ``{"operation": "del"}`` (None: no VLAN operation).
+        """
         body: dict[str, Any] = {'action': 'attach', 'port': port,
                                 'dir': direction}
         if vlan is not None:

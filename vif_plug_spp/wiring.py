@@ -74,7 +74,8 @@ class PortWiring:
 
     def _dp(self, config_text: str, port_id: str) -> datapath.Datapath:
         """The datapath for the current configuration (rebuilt only when
-        the builder changed it)."""
+        the builder changed it).
+        """
         with self._lock:
             if self._datapath is None or config_text != self._config_text:
                 try:

@@ -22,7 +22,6 @@ keys (``<kind>/<host>/`` prefixes only).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys

@@ -10,4 +10,5 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 """An spp-ctl emulator with spp_vf 18.08 semantics, for tests, the
-sandbox and benchmarks (no DPDK, hugepages or NICs needed)."""
+sandbox and benchmarks (no DPDK, hugepages or NICs needed).
+"""

@@ -92,7 +92,8 @@ class SppCtlEmulator:
                           num_rings: int | None = None
                           ) -> 'SppCtlEmulator':
         """One spp_vf per ``vf`` entry of a host configuration, with the
-        core masks and ring count the launch plan gives them."""
+        core masks and ring count the launch plan gives them.
+        """
         emu = cls(port=port, classifier_type=classifier_type)
         vfs = config.get('vf', [])
         total = sum(int(vf['num_vhost']) for vf in vfs)
@@ -112,7 +113,8 @@ class SppCtlEmulator:
              text: str = 'command error: error occur', count: int = 1,
              after: int = 0) -> None:
         """Answer the next ``count`` matching requests (after skipping
-        ``after`` matching ones) with ``status``/``text`` and do nothing."""
+        ``after`` matching ones) with ``status``/``text`` and do nothing.
+        """
         with self._lock:
             self._faults.append(_Fault(method, path_contains, status, text,
                                        count, after))
@@ -120,7 +122,8 @@ class SppCtlEmulator:
     def delay(self, method: str, path_contains: str, seconds: float,
               count: int = 1) -> None:
         """Hold the next ``count`` matching requests for ``seconds``,
-        then process them normally (a slow or hung spp_vf)."""
+        then process them normally (a slow or hung spp_vf).
+        """
         with self._lock:
             self._faults.append(_Fault(method, path_contains, 0, '', count,
                                        0, delay=seconds))
@@ -179,7 +182,8 @@ class SppCtlEmulator:
 
     def restart(self, reset_vfs: bool = False) -> None:
         """Stop and start on the same port; ``reset_vfs`` also empties
-        every spp_vf (as if the DPDK processes had been restarted)."""
+        every spp_vf (as if the DPDK processes had been restarted).
+        """
         self.stop()
         if reset_vfs:
             old = self.state

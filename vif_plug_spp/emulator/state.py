@@ -251,7 +251,7 @@ class VfProcess:
             raise _command('error occur')
         self.ever_attached.add(port)
 
-    # -- classifier table ------------------------------------------------------
+    # -- classifier table -------------------------------------------------
     def classifier_table(self, body: dict[str, Any]) -> None:
         _need(body, 'action', 'type', 'port', 'mac_address')
         action, ctype = body['action'], body['type']

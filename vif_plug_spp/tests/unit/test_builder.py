@@ -70,8 +70,10 @@ class TestWorkedExample(testtools.TestCase):
     def test_slot_keys(self):
         config = builder.build(MAPPINGS, '2#0x30002')
         self.assertEqual(
-            ['/spp/openstack/vhost/h/phys1/0', '/spp/openstack/vhost/h/phys1/1',
-             '/spp/openstack/vhost/h/phys2/2', '/spp/openstack/vhost/h/phys2/3',
+            ['/spp/openstack/vhost/h/phys1/0',
+             '/spp/openstack/vhost/h/phys1/1',
+             '/spp/openstack/vhost/h/phys2/2',
+             '/spp/openstack/vhost/h/phys2/3',
              '/spp/openstack/mirror/h/0', '/spp/openstack/mirror/h/1'],
             builder.slot_keys('h', config))
 

@@ -32,7 +32,8 @@ def _comp(status, name):
 
 def _norm(status):
     """Status with port lists sorted: detach + re-attach reorders them,
-    which does not change the wiring."""
+    which does not change the wiring.
+    """
     out = json.loads(json.dumps(status))
     for comp in out['components']:
         for side in ('rx_port', 'tx_port'):
