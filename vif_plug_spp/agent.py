@@ -301,8 +301,7 @@ class Agent:
         host = self.host
         found = self.etcd.read(
             keys=[keys.bind_port(host, port_id), keys.action(host, port_id),
-                  keys.configuration(host)],
-            prefixes=[keys.vhost_prefix(host)])
+                  keys.configuration(host)])
         bind_text = found.get(keys.bind_port(host, port_id))
         action = found.get(keys.action(host, port_id))
         if bind_text is None:
@@ -323,18 +322,18 @@ class Agent:
                       port_id, bind.vhost_id, host)
             return 'invalid'
         if action == keys.PLUG:
-            return self._plug(port_id, bind, physnet, found)
+            return self._plug(port_id, bind, physnet)
         if action == keys.UNPLUG:
             return self._unplug(port_id, bind, physnet)
         return 'ignored'
 
-    def _plug(self, port_id: str, bind: protocol.BindPort, physnet: str,
-              found: dict[str, str]) -> str:
+    def _plug(self, port_id: str, bind: protocol.BindPort,
+              physnet: str) -> str:
         slot = keys.vhost(self.host, physnet, bind.vhost_id)
-        if found.get(slot) != port_id:
+        holder = self.etcd.get(slot)
+        if holder != port_id:
             LOG.error('Port %s: %s holds %r, not this port; not wiring a '
-                      'vhost the port does not own', port_id, slot,
-                      found.get(slot))
+                      'vhost the port does not own', port_id, slot, holder)
             return 'not-owner'
         assert self.datapath is not None
         self.datapath.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)

@@ -417,15 +417,21 @@ def _occupied(kvs: list[etcd_mod.KeyValue]) -> dict[str, str]:
     return {kv.key: kv.value for kv in kvs if kv.value != keys.FREE}
 
 
-def _txn_chunks(client: etcd_mod.EtcdClient, compares: list[dict[str, Any]],
-                ops: list[dict[str, Any]]) -> None:
-    for start in range(0, max(len(ops), 1), TXN_CHUNK):
-        chunk = ops[start:start + TXN_CHUNK]
-        cmp = compares if start == 0 else []
-        if not client.txn(cmp, chunk):
-            raise BuildError('the host\'s vhost/mirror keys changed while '
-                             'writing (a port was bound meanwhile); nothing '
-                             'was written, run the builder again')
+def _txn_chunks(client: etcd_mod.EtcdClient,
+                items: list[tuple[dict[str, Any] | None, dict[str, Any]]]
+                ) -> None:
+    """Apply (guard, operation) pairs in transactions small enough for
+    etcd's --max-txn-ops; each guards exactly the keys it writes."""
+    size = TXN_CHUNK // 2
+    for start in range(0, len(items), size):
+        chunk = items[start:start + size]
+        compares = [c for c, _op in chunk if c is not None]
+        if not client.txn(compares, [op for _c, op in chunk]):
+            raise BuildError(
+                'the host\'s vhost/mirror keys changed while writing (a '
+                'port was bound meanwhile); %s, run the builder again' % (
+                    'nothing was written' if start == 0 else
+                    'the first %d key(s) were written' % start))
 
 
 def write(client: etcd_mod.EtcdClient, host: str, config: dict[str, Any],
@@ -433,8 +439,8 @@ def write(client: etcd_mod.EtcdClient, host: str, config: dict[str, Any],
     """Write the configuration and the free slot keys.
 
     Slot keys holding a port id are neither overwritten nor deleted
-    unless ``force``; everything else happens in transactions guarded by
-    the revisions just read, so a concurrent binding is never lost.
+    unless ``force``; every write is guarded by the revision just read
+    (or the key's absence), so a concurrent binding is never lost.
     Returns the keys written and deleted.
     """
     slots = slot_keys(host, config)
@@ -449,24 +455,24 @@ def write(client: etcd_mod.EtcdClient, host: str, config: dict[str, Any],
             '(delete the VMs) first, or pass --force to take the slots '
             'away from them' % ', '.join('%s=%s' % kv for kv in
                                          sorted(busy.items())))
-    compares = [client.cmp_mod_revision(kv.key, kv.mod_revision)
-                for kv in existing]
-    compares += [client.cmp_absent(k) for k in slots if k not in current]
-    ops = [client.op_put(keys.configuration(host), dumps(config))]
+    items: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [
+        (None, client.op_put(keys.configuration(host), dumps(config)))]
     written = [keys.configuration(host)]
     for key in slots:
-        if key not in current or current[key].value != keys.FREE:
-            ops.append(client.op_put(key, keys.FREE))
-            written.append(key)
+        kv = current.get(key)
+        if kv is None:
+            items.append((client.cmp_absent(key),
+                          client.op_put(key, keys.FREE)))
+        elif kv.value != keys.FREE:
+            items.append((client.cmp_mod_revision(key, kv.mod_revision),
+                          client.op_put(key, keys.FREE)))
+        else:
+            continue
+        written.append(key)
     stale = sorted(set(current) - set(slots))
-    ops += [client.op_delete(k) for k in stale]
-    if len(ops) > TXN_CHUNK and compares:
-        # Guard first, then write in chunks.
-        if not client.txn(compares, []):
-            raise BuildError('the host\'s slot keys changed while writing; '
-                             'run the builder again')
-        compares = []
-    _txn_chunks(client, compares, ops)
+    items += [(client.cmp_mod_revision(k, current[k].mod_revision),
+               client.op_delete(k)) for k in stale]
+    _txn_chunks(client, items)
     return {'written': written, 'deleted': stale}
 
 

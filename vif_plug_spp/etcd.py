@@ -195,6 +195,13 @@ class EtcdClient:
         kvs = self.call('kv/range', _range_req(key, False)).get('kvs') or []
         return _kv(kvs[0]) if kvs else None
 
+    def get_kv_rev(self, key: str) -> tuple[KeyValue | None, int]:
+        """The key (or None) and the store revision of the read."""
+        res = self.call('kv/range', _range_req(key, False))
+        kvs = res.get('kvs') or []
+        return (_kv(kvs[0]) if kvs else None,
+                int(res.get('header', {}).get('revision', 0)))
+
     def get(self, key: str) -> str | None:
         kv = self.get_kv(key)
         return kv.value if kv else None
@@ -318,6 +325,8 @@ class Watch:
         self.backoff_max = backoff_max
         self.reconnects = 0
         self._stopped = threading.Event()
+        # Set once etcd confirmed the (first) watch creation.
+        self.created = threading.Event()
         self._conn: http.client.HTTPConnection | None = None
         self._lock = threading.Lock()
 
@@ -411,7 +420,10 @@ class Watch:
                     if 'error' in msg:
                         raise ConnectionResetError('watch error: %s'
                                                    % msg['error'])
-                    events = self._events(msg.get('result') or {})
+                    result = msg.get('result') or {}
+                    if result.get('created'):
+                        self.created.set()
+                    events = self._events(result)
                     for ev in events:
                         yield ev
                     # Only now is the whole message delivered.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import zlib
 from typing import Any
 
 from os_vif_accel import validate
@@ -86,7 +87,7 @@ def vhost_physnet(configuration: dict[str, Any], vhost_id: int
 
 
 def allocate_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
-                   port_id: str) -> int | None:
+                   port_id: str, spread: bool = True) -> int | None:
     """Take a free vhost of ``physnet`` for ``port_id`` by CAS.
 
     Returns the vhost id (also when the port already holds one), or None
@@ -97,9 +98,14 @@ def allocate_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
     for kv in kvs:
         if kv.value == port_id:
             return keys.parse_vhost(kv.key, host)[1]
-    for kv in kvs:
-        if kv.value != keys.FREE:
-            continue
+    free = [kv for kv in kvs if kv.value == keys.FREE]
+    if spread and free:
+        # Concurrent allocators that all try the first free key mostly
+        # lose the race; starting at a port-dependent offset spreads
+        # them over the free keys.
+        start = zlib.crc32(port_id.encode('utf-8')) % len(free)
+        free = free[start:] + free[:start]
+    for kv in free:
         try:
             won = client.replace(kv.key, keys.FREE, port_id)
         except etcd_mod.EtcdUnavailable:
@@ -121,9 +127,33 @@ def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
                    start_revision: int, timeout: float) -> bool:
     """True once ``key`` is set to ``value`` at or after
     ``start_revision``; False after ``timeout`` seconds.
+
+    The key is read before the watch starts and again once etcd
+    confirmed the watch: etcd delivers events older than a watch's
+    creation only from its 100 ms catch-up loop, which would otherwise
+    dominate the latency whenever the value lands in between.
     """
-    watch = client.watch_key(key, start_revision,
+    def done(kv: etcd_mod.KeyValue | None) -> bool:
+        return kv is not None and kv.value == value and \
+            kv.mod_revision >= start_revision
+
+    kv, now = client.get_kv_rev(key)
+    if done(kv):
+        return True
+    watch = client.watch_key(key, max(start_revision, now + 1),
                              idle_timeout=min(timeout, 10.0))
+    found = threading.Event()
+
+    def recheck() -> None:
+        if watch.created.wait(timeout) and not watch.stopped:
+            try:
+                if done(client.get_kv_rev(key)[0]):
+                    found.set()
+                    watch.stop()
+            except etcd_mod.EtcdError:
+                pass
+    checker = threading.Thread(target=recheck, daemon=True)
+    checker.start()
     timer = threading.Timer(timeout, watch.stop)
     timer.daemon = True
     timer.start()
@@ -131,10 +161,11 @@ def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
         for event in watch:
             if event.value == value:
                 return True
-        return False
+        return found.is_set()
     finally:
         timer.cancel()
         watch.stop()
+        watch.created.set()  # release the checker
 
 
 def bind(client: etcd_mod.EtcdClient, host: str, physnet: str,

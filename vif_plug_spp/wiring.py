@@ -67,8 +67,17 @@ class PortWiring:
             return self.etcd.read(
                 keys=[keys.configuration(self.host),
                       keys.bind_port(self.host, port_id),
-                      keys.port_status(self.host, port_id)],
-                prefixes=[keys.vhost_prefix(self.host)])
+                      keys.port_status(self.host, port_id)])
+        except etcd_mod.EtcdError as exc:
+            raise self._etcd_error(exc, operation, port_id)
+
+    def _slot_holder(self, vh: datapath.Vhost, port_id: str,
+                     operation: str) -> tuple[str, str | None]:
+        """The slot key of the vhost and who holds it (one small read;
+        the whole vhost prefix can be hundreds of keys)."""
+        slot = keys.vhost(self.host, vh.physnet, vh.vhost_id)
+        try:
+            return slot, self.etcd.get(slot)
         except etcd_mod.EtcdError as exc:
             raise self._etcd_error(exc, operation, port_id)
 
@@ -110,14 +119,13 @@ class PortWiring:
         return self._dp(found[conf_key], port_id), bind
 
     def _check_slot(self, dp: datapath.Datapath, bind: protocol.BindPort,
-                    found: dict[str, str], port_id: str) -> None:
+                    port_id: str) -> None:
         try:
             vh = dp.vhost(bind.vhost_id)
         except datapath.WiringError as exc:
             raise exception.BindingMismatch(port_id=port_id, host=self.host,
                                             reason=str(exc))
-        slot = keys.vhost(self.host, vh.physnet, bind.vhost_id)
-        holder = found.get(slot)
+        slot, holder = self._slot_holder(vh, port_id, 'plugging')
         if holder != port_id:
             raise exception.BindingMismatch(
                 port_id=port_id, host=self.host,
@@ -148,7 +156,7 @@ class PortWiring:
                 port_id=port_id, host=self.host,
                 reason='the VIF has MAC %s but the binding says %s' % (
                     mac, bind.mac_address))
-        self._check_slot(dp, bind, found, port_id)
+        self._check_slot(dp, bind, port_id)
         try:
             changed = dp.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
         except datapath.WiringError as exc:
@@ -183,7 +191,7 @@ class PortWiring:
         except datapath.WiringError as exc:
             LOG.warning('Port %s: %s; nothing to unplug', port_id, exc)
             return False
-        holder = found.get(keys.vhost(self.host, vh.physnet, bind.vhost_id))
+        _slot, holder = self._slot_holder(vh, port_id, 'unplugging')
         if holder not in (port_id, keys.FREE):
             LOG.warning('Port %s: vhost %d now belongs to %s; leaving its '
                         'wiring alone', port_id, bind.vhost_id, holder)

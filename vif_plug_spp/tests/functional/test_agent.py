@@ -42,20 +42,22 @@ class TestAgent(base.SppCase):
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
         p1, p2 = str(uuid.uuid4()), str(uuid.uuid4())
-        self.assertEqual(0, protocol.bind(self.etcd, self.host, 'phys1', p1,
-                                          MAC1, None, timeout=10))
-        self.assertEqual(2, protocol.bind(self.etcd, self.host, 'phys2', p2,
-                                          MAC2, 100, timeout=10))
+        v1 = protocol.bind(self.etcd, self.host, 'phys1', p1, MAC1, None,
+                           timeout=10)
+        v2 = protocol.bind(self.etcd, self.host, 'phys2', p2, MAC2, 100,
+                           timeout=10)
+        self.assertIn(v1, (0, 1))
+        self.assertIn(v2, (2, 3))
         self.assertEqual([{'type': 'mac', 'value': MAC1.upper(),
-                           'port': 'ring:0'}], self.table(1))
+                           'port': 'ring:%d' % (2 * v1)}], self.table(1))
         self.assertEqual([{'type': 'vlan', 'value': '100/' + MAC2.upper(),
-                           'port': 'ring:4'}], self.table(2))
-        self.assertEqual({('classifier', 'tx', 'ring:4'): 'del',
-                          ('merger', 'rx', 'ring:5'): 'add'},
+                           'port': 'ring:%d' % (2 * v2)}], self.table(2))
+        self.assertEqual({('classifier', 'tx', 'ring:%d' % (2 * v2)): 'del',
+                          ('merger', 'rx', 'ring:%d' % (2 * v2 + 1)): 'add'},
                          _vlan_ops(self.status(2)))
         self.assertEqual({}, _vlan_ops(self.status(1)))
         self.assertEqual(p1, self.etcd.get(keys.vhost(self.host, 'phys1',
-                                                      0)))
+                                                      v1)))
         for port in (p1, p2):
             self.assertTrue(protocol.request_unplug(self.etcd, self.host,
                                                     port))
@@ -67,7 +69,7 @@ class TestAgent(base.SppCase):
                                                                   p2)):
             self.assertIsNone(self.etcd.get(key))
         self.assertEqual('None', self.etcd.get(keys.vhost(self.host,
-                                                          'phys2', 2)))
+                                                          'phys2', v2)))
         self.assertEqual([], self.table(1) + self.table(2))
         self.assertEqual({}, _vlan_ops(self.status(2)))
 
@@ -118,13 +120,14 @@ class TestAgent(base.SppCase):
     def test_spp_vf_restart_is_repaired_by_resync(self):
         self.start_agent(resync_interval=0.5)
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, 12,
-                      timeout=10)
+        vid = protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, 12,
+                            timeout=10)
         self.emu.restart(reset_vfs=True)
         self.assertEqual([], self.table(1))
         self.wait_for(lambda: self.table(1) == [{
             'type': 'vlan', 'value': '12/' + MAC1.upper(),
-            'port': 'ring:0'}], what='rewired after spp_vf restart')
+            'port': 'ring:%d' % (2 * vid)}],
+            what='rewired after spp_vf restart')
 
     def test_spp_ctl_down_then_back(self):
         self.emu.stop()
@@ -194,8 +197,8 @@ class TestAgentProcess(base.SppCase):
         # the tag/strip changes) long enough to kill the agent there.
         self.emu.delay('PUT', 'classifier_table', 2.0)
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys2', port, MAC2, 42,
-                      wait=False)
+        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MAC2, 42,
+                            wait=False)
         self.wait_for(lambda: any('classifier_table' in r[1]
                                   for r in self.emu.requests),
                       what='agent reaching the classifier step')
@@ -203,11 +206,12 @@ class TestAgentProcess(base.SppCase):
         self.assertFalse(self.is_up(port))
         self._spawn()
         self.wait_for(lambda: self.is_up(port), what='converged after kill')
+        to_vm, from_vm = 'ring:%d' % (2 * vid), 'ring:%d' % (2 * vid + 1)
         self.assertEqual([{'type': 'vlan', 'value': '42/' + MAC2.upper(),
-                           'port': 'ring:4'}], self.table(2))
-        self.assertEqual({('classifier', 'tx', 'ring:4'): 'del',
-                          ('merger', 'rx', 'ring:5'): 'add'},
+                           'port': to_vm}], self.table(2))
+        self.assertEqual({('classifier', 'tx', to_vm): 'del',
+                          ('merger', 'rx', from_vm): 'add'},
                          _vlan_ops(self.status(2)))
         merger = _comp(self.status(2), 'merger')
         self.assertEqual(42, [p for p in merger['rx_port']
-                              if p['port'] == 'ring:5'][0]['vlan']['id'])
+                              if p['port'] == from_vm][0]['vlan']['id'])

@@ -67,7 +67,7 @@ class TestPlugin(base.SppCase):
         self.assertEqual('up', self.etcd.get(keys.port_status(self.host,
                                                               port)))
         self.assertEqual([{'type': 'vlan', 'value': '55/' + MAC.upper(),
-                           'port': 'ring:4'}], self.table(2))
+                           'port': 'ring:%d' % (2 * vid)}], self.table(2))
         # Idempotent: a second plug changes nothing in spp_vf.
         before = len([r for r in self.emu.requests if r[0] != 'GET'])
         os_vif.plug(self.vif(port, vid), self.inst)
@@ -83,7 +83,7 @@ class TestPlugin(base.SppCase):
         port, vid = self.bind('phys1')
         os_vif.plug(self.vif(port, vid), self.inst)
         self.assertEqual([{'type': 'mac', 'value': MAC.upper(),
-                           'port': 'ring:0'}], self.table(1))
+                           'port': 'ring:%d' % (2 * vid)}], self.table(1))
 
     def test_no_configuration(self):
         self.conf(host='other-%s' % uuid.uuid4().hex[:6])
@@ -105,7 +105,8 @@ class TestPlugin(base.SppCase):
                                 self.vif(port, vid, path='/tmp/sock9'),
                                 self.inst)
         self.assertIn('socket /tmp/sock9', str(exc))
-        self.assertIn('vhost 0', str(exc))
+        self.assertIn('bound to vhost %d, whose socket is /tmp/sock%d'
+                      % (vid, vid), str(exc))
 
     def test_mac_mismatch(self):
         port, vid = self.bind('phys1')
