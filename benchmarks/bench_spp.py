@@ -64,7 +64,8 @@ MAPPINGS = '00:04.0#phys1#6#0xfffe,00:05.0#phys2#7#0xffff0002'
 def legacy_wait(client: etcd_mod.EtcdClient, key: str,
                 timeout: float) -> bool:
     """networking-spp's watch_once: a watch created *now*, after the
-    puts, that only sees later changes."""
+    puts, that only sees later changes.
+    """
     _kv, now = client.get_kv_rev(key)
     watch = client.watch_key(key, now + 1, idle_timeout=timeout)
     timer = threading.Timer(timeout, watch.stop)

@@ -421,7 +421,8 @@ def _txn_chunks(client: etcd_mod.EtcdClient,
                 items: list[tuple[dict[str, Any] | None, dict[str, Any]]]
                 ) -> None:
     """Apply (guard, operation) pairs in transactions small enough for
-    etcd's --max-txn-ops; each guards exactly the keys it writes."""
+    etcd's --max-txn-ops; each guards exactly the keys it writes.
+    """
     size = TXN_CHUNK // 2
     for start in range(0, len(items), size):
         chunk = items[start:start + size]

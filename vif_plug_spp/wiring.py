@@ -74,7 +74,8 @@ class PortWiring:
     def _slot_holder(self, vh: datapath.Vhost, port_id: str,
                      operation: str) -> tuple[str, str | None]:
         """The slot key of the vhost and who holds it (one small read;
-        the whole vhost prefix can be hundreds of keys)."""
+        the whole vhost prefix can be hundreds of keys).
+        """
         slot = keys.vhost(self.host, vh.physnet, vh.vhost_id)
         try:
             return slot, self.etcd.get(slot)
