@@ -92,7 +92,6 @@ def run(out: Callable[..., Any] = print) -> None:
     from os_vif_accel.testing import etcd as etcd_server
     from vif_plug_spp.emulator import server as emu_server
 
-    out('== SPP (spp_vf vhost-user) round trip ==')
     if not etcd_server.available():
         out('  skipped: %s is not installed (apt-get install etcd-server)'
             % etcd_server.ETCD_BINARY)

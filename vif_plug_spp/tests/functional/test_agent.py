@@ -215,3 +215,49 @@ class TestAgentProcess(base.SppCase):
         merger = _comp(self.status(2), 'merger')
         self.assertEqual(42, [p for p in merger['rx_port']
                               if p['port'] == from_vm][0]['vlan']['id'])
+
+
+class TestHandle(base.SppCase):
+    """One port's handling, called directly (no watch)."""
+
+    def setUp(self):
+        super().setUp()
+        self.agent = self.start_agent()
+
+    def test_missing_binding_is_gone(self):
+        self.assertEqual('gone', self.agent.handle(str(uuid.uuid4())))
+
+    def test_vhost_of_another_port_is_not_wired(self):
+        port = str(uuid.uuid4())
+        self.etcd.put(keys.bind_port(self.host, port),
+                      protocol.bind_port_value(MAC1, 1, None))
+        self.etcd.put(keys.vhost(self.host, 'phys1', 1), 'other-port')
+        self.etcd.put(keys.action(self.host, port), 'plug')
+        self.assertEqual('not-owner', self.agent.handle(port))
+        self.assertEqual([], self.table(1))
+        self.assertFalse(self.is_up(port))
+
+    def test_invalid_binding_is_ignored(self):
+        port = str(uuid.uuid4())
+        self.etcd.put(keys.bind_port(self.host, port), '{"vhost_id": "x"}')
+        self.assertEqual('invalid', self.agent.handle(port))
+
+    def test_unknown_action_is_ignored(self):
+        port = str(uuid.uuid4())
+        vid = protocol.allocate_vhost(self.etcd, self.host, 'phys1', port)
+        self.etcd.put(keys.bind_port(self.host, port),
+                      protocol.bind_port_value(MAC1, vid, None))
+        self.etcd.put(keys.action(self.host, port), 'reboot')
+        self.assertEqual('ignored', self.agent.handle(port))
+
+    def test_unplug_does_not_free_a_vhost_someone_else_holds(self):
+        port = str(uuid.uuid4())
+        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MAC1,
+                            timeout=10)
+        slot = keys.vhost(self.host, 'phys2', vid)
+        self.etcd.put(slot, 'new-owner')
+        self.etcd.put(keys.action(self.host, port), 'unplug')
+        self.wait_for(lambda: self.etcd.get(keys.bind_port(self.host, port))
+                      is None, what='keys deleted')
+        self.assertEqual('new-owner', self.etcd.get(slot))
+        self.assertEqual(1, len(self.table(2)))

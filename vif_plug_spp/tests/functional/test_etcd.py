@@ -15,37 +15,17 @@ import threading
 import time
 import uuid
 
-import testtools
-
 from os_vif_accel.testing import etcd as etcd_server
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp.tests.functional import base
 
 
-class EtcdCase(testtools.TestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.server = etcd_server.EtcdServer().start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        super().tearDownClass()
+class EtcdCase(base.EtcdClassCase):
 
     def setUp(self):
         super().setUp()
         self.prefix = '/t/%s/' % uuid.uuid4().hex[:8]
-        self.client = etcd_mod.EtcdClient(self.server.host, self.server.port)
-        self.addCleanup(self.client.close)
-
-    def wait_for(self, predicate, timeout=15.0, what='condition'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        self.fail('timed out waiting for %s' % what)
+        self.client = self.etcd
 
 
 class TestUnary(EtcdCase):
