@@ -89,11 +89,21 @@ class SppPlugin(plugin.PluginBase):
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._wiring: wiring.PortWiring | None = None
+        self._settings: tuple[Any, ...] | None = None
+
+    def _current_settings(self) -> tuple[Any, ...]:
+        conf = self.config
+        return tuple(getattr(conf, opt.dest) for opt in self.CONFIG_OPTS)
 
     @property
     def wiring(self) -> wiring.PortWiring:
-        """Built on first use so that loading the plugin does no I/O."""
-        if self._wiring is None:
+        """Built on first use (loading the plugin does no I/O) and again
+        whenever an option changed (e.g. a reloaded configuration)."""
+        settings = self._current_settings()
+        if self._wiring is None or settings != self._settings:
+            if self._wiring is not None:
+                self._wiring.etcd.close()
+                self._wiring.spp.close()
             conf = self.config
             host = conf.host
             try:
@@ -114,6 +124,7 @@ class SppPlugin(plugin.PluginBase):
                 else None
             self._wiring = wiring.PortWiring(
                 etcd, spp, host, conf.vhostuser_socket_template, lock)
+            self._settings = settings
         return self._wiring
 
     @staticmethod

@@ -38,9 +38,6 @@ class TestPlugin(base.SppCase):
                   spp_ctl_url=self.emu.url, host=self.host,
                   lock_path=self.lock_path, etcd_retry_window=0.2,
                   spp_ctl_retry_window=0.2)
-        # A fresh plugin instance per test (options are read once).
-        plugin = os_vif._EXT_MANAGER['spp'].obj
-        plugin._wiring = None
         self.inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
 
