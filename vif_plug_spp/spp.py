@@ -98,7 +98,8 @@ class SppPlugin(plugin.PluginBase):
     @property
     def wiring(self) -> wiring.PortWiring:
         """Built on first use (loading the plugin does no I/O) and again
-        whenever an option changed (e.g. a reloaded configuration)."""
+        whenever an option changed (e.g. a reloaded configuration).
+        """
         settings = self._current_settings()
         if self._wiring is None or settings != self._settings:
             if self._wiring is not None:
