@@ -402,7 +402,7 @@ class Watch:
                                 _unb64(kv.get('value')),
                                 revision=rev))
             top = max(top, rev)
-        if not events and not result.get('created') and \
+        if not result.get('events') and not result.get('created') and \
                 result.get('header', {}).get('revision'):
             # A progress notification: everything up to the header
             # revision has been sent.
