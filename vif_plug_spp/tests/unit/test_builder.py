@@ -359,3 +359,15 @@ class TestCommandLine(testtools.TestCase):
         self.assertFalse([line for line in lines
                           if line.endswith('spp1') and 'configuration'
                           not in line])
+
+
+class TestHostName(testtools.TestCase):
+
+    def test_invalid_host(self):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            rc = config_build.main(['--dry-run', '--host', 'spp/1',
+                                    '--mappings', MAPPINGS])
+        self.assertEqual(2, rc)
+        self.assertIn('SPP_HOST', err.getvalue())
+        self.assertIn('no "/"', err.getvalue())
