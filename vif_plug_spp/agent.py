@@ -25,7 +25,8 @@ event so bursts collapse, replaying every action at start), but:
 * wiring goes through :class:`vif_plug_spp.datapath.Datapath` (rollback
   of multi-step changes, idempotent, serialised with the os-vif plugin).
 
-TaaS (``tap_action``) and Neutron state reports are not implemented.
+TaaS (``tap_action``) is not implemented; Neutron state reports are sent
+by :mod:`vif_plug_spp.report` (wired in by the console script).
 """
 
 from __future__ import annotations

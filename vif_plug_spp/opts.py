@@ -18,6 +18,7 @@ from typing import Any
 
 from vif_plug_spp import agent
 from vif_plug_spp import constants
+from vif_plug_spp import report
 from vif_plug_spp import spp
 
 
@@ -26,4 +27,5 @@ def list_opts() -> list[tuple[str, list[Any]]]:
         ('os_vif_' + constants.PLUGIN_NAME,
          copy.deepcopy(spp.SppPlugin.CONFIG_OPTS)),
         (agent.GROUP, copy.deepcopy(agent.AGENT_OPTS)),
+        ('AGENT', copy.deepcopy(report.REPORT_OPTS)),
     ]

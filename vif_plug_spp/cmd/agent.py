@@ -26,21 +26,34 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vif_plug_spp import agent as agent_mod
+from vif_plug_spp import report
 
 
 def main(argv: list[str] | None = None) -> int:
-    conf = cfg.ConfigOpts()
+    # The global CONF, like every Neutron agent: oslo.messaging registers
+    # some of its options there only.
+    conf = cfg.CONF
     logging.register_options(conf)
     agent_mod.register_opts(conf)
+    report.register_opts(conf)
     conf(sys.argv[1:] if argv is None else argv, project='spp-agent')
     logging.setup(conf, 'spp-agent')
     agent = agent_mod.from_conf(conf)
+    reporter = report.from_conf(conf, conf.host, {
+        'etcd': '%s:%d' % (conf.spp.etcd_host, conf.spp.etcd_port),
+        'spp_ctl': '%s:%d' % (conf.spp.api_ip_addr, conf.spp.api_port)})
 
     def _stop(signum: int, frame: Any) -> None:
         agent.stop()
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    agent.run()
+    if reporter is not None:
+        reporter.start()
+    try:
+        agent.run()
+    finally:
+        if reporter is not None:
+            reporter.stop()
     return 0
 
 
