@@ -67,6 +67,7 @@ class PortWiring:
             return self.etcd.read(
                 keys=[keys.configuration(self.host),
                       keys.bind_port(self.host, port_id),
+                      keys.action(self.host, port_id),
                       keys.port_status(self.host, port_id)])
         except etcd_mod.EtcdError as exc:
             raise self._etcd_error(exc, operation, port_id)
@@ -144,6 +145,11 @@ class PortWiring:
                 port_id=port_id, host=self.host,
                 key=keys.bind_port(self.host, port_id), url=self.etcd.url)
         dp, bind = got
+        if found.get(keys.action(self.host, port_id)) == keys.UNPLUG:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='Neutron is unbinding the port (%s = unplug)'
+                       % keys.action(self.host, port_id))
         expected = self.socket_template.format(vhost_id=bind.vhost_id)
         if socket_path != expected:
             raise exception.BindingMismatch(

@@ -112,6 +112,14 @@ class TestPlugin(base.SppCase):
                                 self.inst)
         self.assertIn('binding says %s' % MAC, str(exc))
 
+    def test_port_being_unbound(self):
+        port, vid = self.bind('phys1')
+        protocol.request_unplug(self.etcd, self.host, port)
+        exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
+                                self.vif(port, vid), self.inst)
+        self.assertIn('Neutron is unbinding the port', str(exc))
+        self.assertEqual([], self.table(1))
+
     def test_vhost_not_owned(self):
         port, vid = self.bind('phys1')
         self.etcd.put(keys.vhost(self.host, 'phys1', vid), 'someone-else')
