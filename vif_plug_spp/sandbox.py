@@ -113,6 +113,7 @@ def run(out: Callable[..., Any] = print) -> None:
     overrides = {'etcd_host': server.host, 'etcd_port': server.port,
                  'spp_ctl_url': emu.url, 'host': host,
                  'lock_path': os.path.join(tmp, 'lock')}
+    overridden: list[str] = []
     try:
         out('  etcd %s, spp-ctl emulator %s, host %s' % (server.url,
                                                           emu.url, host))
@@ -140,6 +141,7 @@ def run(out: Callable[..., Any] = print) -> None:
         os_vif.initialize()
         for name, value in overrides.items():
             cfg.CONF.set_override(name, value, group='os_vif_spp')
+            overridden.append(name)
         inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='spp-sandbox-vm',
             project_id=str(uuid.uuid4()))
@@ -167,7 +169,7 @@ def run(out: Callable[..., Any] = print) -> None:
                 % (port_id, gone))
         _show_etcd(out, client, host)
     finally:
-        for name in overrides:
+        for name in overridden:
             cfg.CONF.clear_override(name, group='os_vif_spp')
         agent.stop()
         thread.join(10)
