@@ -70,6 +70,8 @@ class Vhost:
     to_vm_port: str      # ring:2N / vhost:N: classifier entry, VLAN del
     from_vm_comp: str    # merger (rx side from the VM)
     from_vm_port: str    # ring:2N+1 / vhost:N: VLAN add
+    feed_comp: str | None = None   # forward_N_tx (as merge) -> vhost:N
+    drain_comp: str | None = None  # vhost:N -> forward_N_rx
 
 
 @dataclasses.dataclass
@@ -104,22 +106,27 @@ def _layout(sec_id: int, vf: dict[str, Any]) -> VfLayout:
                 continue
             if comp['type'] == 'forward':
                 comp['type'] = 'merge'   # as networking-spp does (TaaS)
+            feed: str | None = None
             if comp['type'] == 'merge':
                 to_port = comp['rx_port'][0]
                 to_comp = by_tx[to_port]['name']
+                feed = comp['name']
             else:
                 to_port, to_comp = port, comp['name']
             rx_comp = by_rx.get(port)
             if rx_comp is None:
                 raise ValueError('vhost:%d has no component receiving '
                                  'from it in vf %d' % (num, sec_id))
+            drain: str | None = None
             if rx_comp['type'] == 'forward':
                 from_port = rx_comp['tx_port'][0]
                 from_comp = by_rx[from_port]['name']
+                drain = rx_comp['name']
             else:
                 from_port, from_comp = port, rx_comp['name']
             vhosts[num] = Vhost(num, sec_id, vf['physical_network'],
-                                to_comp, to_port, from_comp, from_port)
+                                to_comp, to_port, from_comp, from_port,
+                                feed, drain)
     return VfLayout(sec_id, vf['physical_network'], comps, vhosts)
 
 

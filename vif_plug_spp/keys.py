@@ -28,6 +28,7 @@ __all__ = [
     'bind_port', 'bind_port_prefix', 'action', 'action_prefix',
     'port_status', 'port_status_prefix', 'mirror', 'mirror_prefix',
     'tap_info_prefix', 'tap_action_prefix', 'tap_status_prefix',
+    'tap_info', 'tap_action', 'tap_status',
     'host_prefixes', 'suffix', 'parse_vhost',
 ]
 
@@ -112,12 +113,24 @@ def tap_info_prefix(host: str) -> str:
     return _kind_prefix('tap_info', host)
 
 
+def tap_info(host: str, tap_flow_id: str) -> str:
+    return tap_info_prefix(host) + _part('tap flow id', tap_flow_id)
+
+
 def tap_action_prefix(host: str) -> str:
     return _kind_prefix('tap_action', host)
 
 
+def tap_action(host: str, tap_flow_id: str) -> str:
+    return tap_action_prefix(host) + _part('tap flow id', tap_flow_id)
+
+
 def tap_status_prefix(host: str) -> str:
     return _kind_prefix('tap_status', host)
+
+
+def tap_status(host: str, tap_flow_id: str) -> str:
+    return tap_status_prefix(host) + _part('tap flow id', tap_flow_id)
 
 
 def host_prefixes(host: str) -> list[str]:

@@ -34,7 +34,8 @@ from vif_plug_spp import keys
 
 __all__ = ['BindPort', 'parse_bind_port', 'bind_port_value',
            'allocate_vhost', 'release_vhost', 'bind', 'request_unplug',
-           'wait_for_value', 'vhost_physnet']
+           'wait_for_value', 'vhost_physnet', 'allocate_mirror',
+           'create_tap_flow', 'delete_tap_flow']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,8 +199,63 @@ def request_unplug(client: etcd_mod.EtcdClient, host: str,
     """What the ML2 driver does at unbind/delete: ``action = unplug`` if
     an action key exists.
     """
-    key = keys.action(host, port_id)
+    return _put_if_exists(client, keys.action(host, port_id), keys.UNPLUG)
+
+
+def _put_if_exists(client: etcd_mod.EtcdClient, key: str,
+                   value: str) -> bool:
     return client.txn([{'key': client.cmp_absent(key)['key'],
                         'target': 'CREATE', 'result': 'GREATER',
                         'create_revision': '0'}],
-                      [client.op_put(key, keys.UNPLUG)])
+                      [client.op_put(key, value)])
+
+
+def allocate_mirror(client: etcd_mod.EtcdClient, host: str,
+                    tap_flow_id: str) -> int | None:
+    """Take a free mirror slot for a tap flow by CAS (None: none free)."""
+    kvs, _rev = client.get_prefix(keys.mirror_prefix(host))
+    for kv in kvs:
+        if kv.value == keys.FREE and client.replace(kv.key, keys.FREE,
+                                                    tap_flow_id):
+            return int(keys.suffix(kv.key, keys.mirror_prefix(host)))
+    return None
+
+
+def create_tap_flow(client: etcd_mod.EtcdClient, host: str,
+                    tap_flow_id: str, service_port: str, source_port: str,
+                    direction: str = 'BOTH', timeout: float = 30.0,
+                    wait: bool = True) -> dict[str, int | None] | None:
+    """What the TaaS driver does for a new tap flow (``IN``, ``OUT`` or
+    ``BOTH``); returns the mirror ids, or None (no mirror free, no ``up``
+    within ``timeout``).
+    """
+    from vif_plug_spp import taas
+    ids: dict[str, int | None] = {'mirror_in': None, 'mirror_out': None}
+    for name, wanted in (('mirror_in', direction in ('IN', 'BOTH')),
+                         ('mirror_out', direction in ('OUT', 'BOTH'))):
+        if wanted:
+            ids[name] = allocate_mirror(client, host, tap_flow_id)
+            if ids[name] is None:
+                for got in ids.values():
+                    if got is not None:
+                        client.replace(keys.mirror(host, got), tap_flow_id,
+                                       keys.FREE)
+                return None
+    ops = [client.op_put(keys.tap_info(host, tap_flow_id),
+                         taas.tap_info_value(service_port, source_port,
+                                             ids['mirror_in'],
+                                             ids['mirror_out'])),
+           client.op_put(keys.tap_action(host, tap_flow_id), keys.PLUG)]
+    res = client.call('kv/txn', {'compare': [], 'success': ops})
+    if wait and not wait_for_value(
+            client, keys.tap_status(host, tap_flow_id), keys.UP,
+            int(res.get('header', {}).get('revision', 0)), timeout):
+        return None
+    return ids
+
+
+def delete_tap_flow(client: etcd_mod.EtcdClient, host: str,
+                    tap_flow_id: str) -> bool:
+    """What the TaaS driver does when a tap flow is deleted."""
+    return _put_if_exists(client, keys.tap_action(host, tap_flow_id),
+                          keys.UNPLUG)

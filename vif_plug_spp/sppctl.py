@@ -77,29 +77,31 @@ class SppCtlClient:
                               str(exc))
 
     @staticmethod
-    def _vf(sec_id: int) -> str:
-        return '/v1/vfs/%d' % int(sec_id)
+    def _vf(sec_id: int, kind: str = 'vfs') -> str:
+        """``/v1/vfs/<id>`` (spp_vf) or ``/v1/mirrors/<id>`` (spp_mirror)."""
+        return '/v1/%s/%d' % (kind, int(sec_id))
 
     def processes(self) -> list[dict[str, Any]]:
         return self._call('GET', '/v1/processes') or []
 
-    def vf_status(self, sec_id: int) -> dict[str, Any]:
-        status = self._call('GET', self._vf(sec_id))
+    def vf_status(self, sec_id: int, kind: str = 'vfs') -> dict[str, Any]:
+        status = self._call('GET', self._vf(sec_id, kind))
         if not isinstance(status, dict):
-            raise SppCtlError('GET', self.url + self._vf(sec_id), 200,
+            raise SppCtlError('GET', self.url + self._vf(sec_id, kind), 200,
                               'status is not an object: %r' % (status,))
         return status
 
     def start_component(self, sec_id: int, name: str, core: int,
-                        ctype: str) -> None:
-        self._call('POST', self._vf(sec_id) + '/components',
+                        ctype: str, kind: str = 'vfs') -> None:
+        self._call('POST', self._vf(sec_id, kind) + '/components',
                    {'name': name, 'core': core, 'type': ctype})
 
     def stop_component(self, sec_id: int, name: str) -> None:
         self._call('DELETE', '%s/components/%s' % (self._vf(sec_id), name))
 
     def attach(self, sec_id: int, component: str, port: str,
-               direction: str, vlan: dict[str, Any] | None = None) -> None:
+               direction: str, vlan: dict[str, Any] | None = None,
+               kind: str = 'vfs') -> None:
         """Attach; ``vlan`` is ``{"operation": "add", "id": v, "pcp": 0}``
         or ``{"operation": "del"}`` (None: no VLAN operation).
         """
@@ -108,12 +110,12 @@ class SppCtlClient:
         if vlan is not None:
             body['vlan'] = vlan
         self._call('PUT', '%s/components/%s/ports' % (
-            self._vf(sec_id), component), body)
+            self._vf(sec_id, kind), component), body)
 
     def detach(self, sec_id: int, component: str, port: str,
-               direction: str) -> None:
+               direction: str, kind: str = 'vfs') -> None:
         self._call('PUT', '%s/components/%s/ports' % (
-            self._vf(sec_id), component),
+            self._vf(sec_id, kind), component),
             {'action': 'detach', 'port': port, 'dir': direction})
 
     def classifier(self, sec_id: int, action: str, mac: str, port: str,

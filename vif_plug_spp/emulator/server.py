@@ -89,7 +89,8 @@ class SppCtlEmulator:
     @classmethod
     def for_configuration(cls, config: dict[str, Any], port: int = 0,
                           classifier_type: str = state_mod.CLASSIFIER_1808,
-                          num_rings: int | None = None
+                          num_rings: int | None = None,
+                          mirror_core_mask: int | None = None
                           ) -> 'SppCtlEmulator':
         """One spp_vf per ``vf`` entry of a host configuration, with the
         core masks and ring count the launch plan gives them.
@@ -102,6 +103,10 @@ class SppCtlEmulator:
         for i, vf in enumerate(vfs):
             emu.state.add_vf(i + 1, int(vf['core_mask'], 16), len(vfs),
                              rings)
+        if config.get('mirror'):
+            mask = mirror_core_mask or (
+                1 | sum(1 << m['core'] for m in config['mirror']))
+            emu.state.add_mirror(len(vfs) + 1, mask, len(vfs), rings)
         return emu
 
     @property
@@ -191,6 +196,9 @@ class SppCtlEmulator:
             for cid, proc in old.vfs.items():
                 self.state.add_vf(cid, proc.core_mask, proc.num_phy,
                                   proc.num_rings)
+            for cid, proc in old.mirrors.items():
+                self.state.add_mirror(cid, proc.core_mask, proc.num_phy,
+                                      proc.num_rings)
         self.start()
 
     def snapshot(self) -> dict[int, dict[str, Any]]:

@@ -153,14 +153,16 @@ class VfProcess:
                 'components': comps, 'classifier_table': table}
 
     # -- components -------------------------------------------------------
+    def component_types(self) -> tuple[str, ...]:
+        return ('forward', 'merge', self.classifier_type)
+
     def start_component(self, body: dict[str, Any]) -> None:
         _need(body, 'name', 'core', 'type')
         name, core, ctype = body['name'], body['core'], body['type']
         if not isinstance(name, str) or isinstance(core, bool) or \
                 not isinstance(core, int):
             raise _invalid()
-        allowed = ('forward', 'merge', self.classifier_type)
-        if ctype not in allowed:
+        if ctype not in self.component_types():
             raise _invalid()
         if not 0 <= core < MAX_LCORE:
             raise _bad('core')
@@ -286,12 +288,36 @@ class VfProcess:
             del self.classifier[port]
 
 
+class MirrorProcess(VfProcess):
+    """One spp_mirror process: ``mirror`` components only, each copying
+    its single rx to tx[0] (original) and tx[1] (copy)."""
+
+    def component_types(self) -> tuple[str, ...]:
+        return ('mirror',)
+
+    def _limits_ok(self, comp: _Component) -> bool:
+        return len(comp.rx) <= 1 and len(comp.tx) <= 2
+
+    @staticmethod
+    def _vlan_op(body: dict[str, Any]) -> dict[str, Any]:
+        return _no_vlan()   # the mirror API has no VLAN operations
+
+    def status(self) -> dict[str, Any]:
+        out = super().status()
+        del out['classifier_table']
+        return out
+
+    def classifier_table(self, body: dict[str, Any]) -> None:
+        raise SppError(404, 'Not found')
+
+
 class SppCtlState:
     """Every process spp-ctl knows, plus the HTTP routing of spp-ctl."""
 
     def __init__(self, classifier_type: str = CLASSIFIER_1808) -> None:
         self.classifier_type = classifier_type
         self.vfs: dict[int, VfProcess] = {}
+        self.mirrors: dict[int, VfProcess] = {}
         self.primary = True
         self.lock = threading.Lock()
 
@@ -303,10 +329,18 @@ class SppCtlState:
             self.vfs[client_id] = proc
         return proc
 
-    def snapshot(self) -> dict[int, dict[str, Any]]:
-        """Status of every spp_vf, as GET /v1/vfs/<id> would show it."""
+    def add_mirror(self, client_id: int, core_mask: int, num_phy: int,
+                   num_rings: int) -> VfProcess:
+        proc = MirrorProcess(client_id, core_mask, num_phy, num_rings)
         with self.lock:
-            procs = list(self.vfs.values())
+            self.mirrors[client_id] = proc
+        return proc
+
+    def snapshot(self, mirrors: bool = False) -> dict[int, dict[str, Any]]:
+        """Status of every spp_vf (or spp_mirror), as GET
+        /v1/vfs/<id> (/v1/mirrors/<id>) would show it."""
+        with self.lock:
+            procs = list((self.mirrors if mirrors else self.vfs).values())
         out = {}
         for proc in procs:
             with proc.lock:
@@ -317,6 +351,8 @@ class SppCtlState:
         out: list[dict[str, Any]] = [{'type': 'primary'}] \
             if self.primary else []
         out += [{'type': 'vf', 'client-id': cid} for cid in sorted(self.vfs)]
+        out += [{'type': 'mirror', 'client-id': cid}
+                for cid in sorted(self.mirrors)]
         return out
 
     def handle(self, method: str, path: str, raw: bytes
@@ -340,9 +376,9 @@ class SppCtlState:
             raise _invalid()
         return body
 
-    def _vf(self, sec_id: str) -> VfProcess:
+    def _vf(self, sec_id: str, table: dict[int, VfProcess]) -> VfProcess:
         with self.lock:
-            proc = self.vfs.get(int(sec_id)) if sec_id.isdigit() else None
+            proc = table.get(int(sec_id)) if sec_id.isdigit() else None
         if proc is None:
             raise SppError(404, 'sec_id %s not found.' % sec_id)
         return proc
@@ -354,15 +390,18 @@ class SppCtlState:
         rest = parts[1:]
         if rest == ['processes'] and method == 'GET':
             return self.processes()
-        if len(rest) >= 2 and rest[0] == 'vfs':
-            return self._route_vf(method, path, rest[1], rest[2:], raw)
+        if len(rest) >= 2 and rest[0] in ('vfs', 'mirrors'):
+            return self._route_vf(method, path, rest[1], rest[2:], raw,
+                                  self.vfs if rest[0] == 'vfs'
+                                  else self.mirrors)
         raise SppError(404, "Not found: '%s'" % path)
 
     def _route_vf(self, method: str, path: str, sec_id: str,
-                  rest: list[str], raw: bytes) -> Any:
+                  rest: list[str], raw: bytes,
+                  table: dict[int, VfProcess]) -> Any:
         if not sec_id.isdigit():
             raise SppError(404, "Not found: '%s'" % path)
-        proc = self._vf(sec_id)
+        proc = self._vf(sec_id, table)
         with proc.lock:
             if rest == [] and method == 'GET':
                 return proc.status()
@@ -377,7 +416,8 @@ class SppCtlState:
                     rest[2] == 'ports' and method == 'PUT':
                 proc.port(rest[1], self._body(raw))
                 return None
-            if rest == ['classifier_table'] and method == 'PUT':
+            if rest == ['classifier_table'] and method == 'PUT' and \
+                    not isinstance(proc, MirrorProcess):
                 proc.classifier_table(self._body(raw))
                 return None
         raise SppError(404, "Not found: '%s'" % path)
