@@ -25,8 +25,8 @@ event so bursts collapse, replaying every action at start), but:
 * wiring goes through :class:`vif_plug_spp.datapath.Datapath` (rollback
   of multi-step changes, idempotent, serialised with the os-vif plugin).
 
-TaaS (``tap_action``) is not implemented; Neutron state reports are sent
-by :mod:`vif_plug_spp.report` (wired in by the console script).
+Tap flows (``tap_action``) are wired by :mod:`vif_plug_spp.taas`; Neutron
+state reports are sent by :mod:`vif_plug_spp.report` (console script).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
+from vif_plug_spp import taas
 
 LOG = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ HOST_OPT = cfg.StrOpt('host', default=socket.gethostname(),
                            'option; must equal the builder\'s SPP_HOST).')
 
 _RESYNC = '<resync>'
+_TAP = 'tap:'
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
@@ -118,7 +120,10 @@ class Agent:
         self._queue: queue.Queue[str] = queue.Queue()
         self._retry: dict[str, tuple[float, float]] = {}  # port: (due, delay)
         self._stop = threading.Event()
-        self._watch: etcd_mod.Watch | None = None
+        self._watches: list[etcd_mod.Watch] = []
+        self._pending_ready = 1
+        self._ready_lock = threading.Lock()
+        self.taas: taas.Taas | None = None
         self._spp_down = False
         self.ready = threading.Event()
         self.handled = 0
@@ -126,8 +131,8 @@ class Agent:
     # -- lifecycle ----------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+        for watch in list(self._watches):
+            watch.stop()
         self._queue.put(_RESYNC)
 
     def _sleep(self, delay: float) -> bool:
@@ -167,6 +172,8 @@ class Agent:
         assert self.datapath is not None
         try:
             self.datapath.ensure_all()
+            if self.taas is not None:
+                self.taas.ensure_mirrors()
             self._spp_down = False
         except (sppctl.SppCtlError, datapath.WiringError) as exc:
             self._spp_down = True
@@ -175,61 +182,88 @@ class Agent:
 
     def _set_config(self, text: str) -> None:
         if text != self._config_text or self.datapath is None:
-            self.datapath = datapath.Datapath(self.spp, json.loads(text),
+            config = json.loads(text)
+            self.datapath = datapath.Datapath(self.spp, config,
                                               self.lock_path)
+            self.taas = taas.Taas(self.spp, config, self.datapath) \
+                if config.get('mirror') else None
             self._config_text = text
 
+    def _prefixes(self) -> list[tuple[str, str]]:
+        """(prefix, queue tag) of every watched prefix."""
+        out = [(keys.action_prefix(self.host), '')]
+        if self.taas is not None:
+            out.append((keys.tap_action_prefix(self.host), _TAP))
+        return out
+
     def run(self) -> None:
-        """Replay, then follow the watch until stopped."""
+        """Replay, then follow the watches until stopped."""
         self._load()
         if self._stop.is_set():
             return
-        watcher = threading.Thread(target=self._watch_loop,
-                                   name='spp-agent-watch', daemon=True)
-        watcher.start()
+        prefixes = self._prefixes()
+        self._pending_ready = len(prefixes)
+        watchers = [threading.Thread(target=self._watch_loop,
+                                     args=(prefix, tag),
+                                     name='spp-agent-watch%s' % tag,
+                                     daemon=True)
+                    for prefix, tag in prefixes]
+        for watcher in watchers:
+            watcher.start()
         try:
             self._work_loop()
         finally:
             self.stop()
-            watcher.join(10)
+            for watcher in watchers:
+                watcher.join(10)
 
     # -- watch ------------------------------------------------------------
-    def _snapshot(self) -> int:
-        """Queue every port with an action; the snapshot revision."""
+    def _snapshot(self, prefix: str, tag: str) -> int:
+        """Queue every key under ``prefix``; the snapshot revision."""
         delay = 0.1
         while not self._stop.is_set():
             try:
-                kvs, rev = self.etcd.get_prefix(keys.action_prefix(self.host))
+                kvs, rev = self.etcd.get_prefix(prefix)
                 for kv in kvs:
-                    self._queue.put(keys.suffix(kv.key,
-                                                keys.action_prefix(self.host)))
+                    self._queue.put(tag + keys.suffix(kv.key, prefix))
                 return rev
             except etcd_mod.EtcdError as exc:
                 LOG.warning('Cannot read %s (%s); retrying in %.1fs',
-                            keys.action_prefix(self.host), exc, delay)
+                            prefix, exc, delay)
                 self._sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
         return 0
 
-    def _watch_loop(self) -> None:
-        prefix = keys.action_prefix(self.host)
+    def _watch_ready(self) -> None:
+        with self._ready_lock:
+            self._pending_ready -= 1
+            if self._pending_ready <= 0:
+                self.ready.set()
+
+    def _watch_loop(self, prefix: str, tag: str) -> None:
+        first = True
         while not self._stop.is_set():
-            rev = self._snapshot()
-            self.ready.set()
-            self._watch = self.etcd.watch_prefix(
+            rev = self._snapshot(prefix, tag)
+            watch = self.etcd.watch_prefix(
                 prefix, rev + 1, idle_timeout=self.watch_idle_timeout,
                 backoff_max=self.backoff_max)
+            self._watches.append(watch)
+            if first:
+                first = False
+                self._watch_ready()
             if self._stop.is_set():
-                self._watch.stop()
+                watch.stop()
             try:
-                for event in self._watch:
+                for event in watch:
                     if event.value in (keys.PLUG, keys.UNPLUG):
-                        self._queue.put(keys.suffix(event.key, prefix))
+                        self._queue.put(tag + keys.suffix(event.key, prefix))
             except etcd_mod.WatchCompacted as exc:
-                LOG.warning('%s; replaying every action', exc)
-            except Exception:  # never let the watch thread die silently
+                LOG.warning('%s; replaying every key under %s', exc, prefix)
+            except Exception:  # never let a watch thread die silently
                 LOG.exception('Watch on %s failed; re-creating it', prefix)
                 self._sleep(1.0)
+            finally:
+                self._watches.remove(watch)
 
     # -- work ---------------------------------------------------------------
     def _next_timeout(self) -> float:
@@ -265,13 +299,14 @@ class Agent:
             text = self.etcd.get(keys.configuration(self.host))
             if text:
                 self._set_config(text)
-            kvs, _rev = self.etcd.get_prefix(keys.action_prefix(self.host))
+            found = [(tag, prefix, self.etcd.get_prefix(prefix)[0])
+                     for prefix, tag in self._prefixes()]
         except (etcd_mod.EtcdError, ValueError) as exc:
             LOG.warning('Resync failed: %s', exc)
             return
-        for kv in kvs:
-            self._queue.put(keys.suffix(kv.key,
-                                        keys.action_prefix(self.host)))
+        for tag, prefix, kvs in found:
+            for kv in kvs:
+                self._queue.put(tag + keys.suffix(kv.key, prefix))
 
     def _attempt(self, port_id: str, delay: float) -> None:
         try:
@@ -295,10 +330,16 @@ class Agent:
             self._retry[port_id] = (time.monotonic() + delay,
                                     min(delay * 2, self.backoff_max))
 
-    def handle(self, port_id: str) -> str:
-        """Act on the newest ``action`` of one port; returns what was
-        done (for logs and tests).
+    def handle(self, item: str) -> str:
+        """Act on one queued port id or ``tap:<tap flow id>``; returns
+        what was done (for logs and tests).
         """
+        if item.startswith(_TAP):
+            return self.handle_tap(item[len(_TAP):])
+        return self.handle_port(item)
+
+    def handle_port(self, port_id: str) -> str:
+        """Act on the newest ``action`` of one port."""
         host = self.host
         found = self.etcd.read(
             keys=[keys.bind_port(host, port_id), keys.action(host, port_id),
@@ -349,6 +390,8 @@ class Agent:
     def _unplug(self, port_id: str, bind: protocol.BindPort,
                 physnet: str) -> str:
         assert self.datapath is not None
+        if self.taas is not None:
+            self._teardown_taps_of(port_id)
         slot = keys.vhost(self.host, physnet, bind.vhost_id)
         holder = self.etcd.get(slot)
         if holder in (port_id, keys.FREE):
@@ -365,6 +408,94 @@ class Agent:
                        self.etcd.op_delete(keys.port_status(self.host,
                                                             port_id))])
         return 'unplugged'
+
+    # -- tap flows (TaaS) ---------------------------------------------------
+    def handle_tap(self, tap_id: str) -> str:
+        """Act on the newest ``tap_action`` of one tap flow."""
+        host = self.host
+        found = self.etcd.read(keys=[keys.tap_info(host, tap_id),
+                                     keys.tap_action(host, tap_id)])
+        info_text = found.get(keys.tap_info(host, tap_id))
+        action = found.get(keys.tap_action(host, tap_id))
+        if info_text is None:
+            return 'gone'
+        try:
+            tap = taas.parse_tap_info(info_text)
+        except validate.InvalidInput as exc:
+            LOG.error('Tap flow %s: ignoring invalid tap_info: %s', tap_id,
+                      exc)
+            return 'invalid'
+        if self.taas is None:
+            LOG.error('Tap flow %s: host %s has no mirror configuration',
+                      tap_id, host)
+            return 'invalid'
+        if action == keys.PLUG:
+            vhosts = self._tap_vhosts(tap)
+            if vhosts is None:
+                LOG.warning('Tap flow %s: source or service port is not '
+                            'bound on %s', tap_id, host)
+                return 'port-gone'
+            self.taas.plug(tap, *vhosts)
+            self.etcd.txn(
+                [self.etcd.cmp_value(keys.tap_action(host, tap_id),
+                                     keys.PLUG)],
+                [self.etcd.op_put(keys.tap_status(host, tap_id), keys.UP)])
+            return 'plugged'
+        if action == keys.UNPLUG:
+            self._teardown_tap(tap_id, tap, guard=True)
+            return 'unplugged'
+        return 'ignored'
+
+    def _tap_vhosts(self, tap: taas.TapInfo
+                    ) -> tuple[datapath.Vhost, datapath.Vhost] | None:
+        """(source, service) vhosts, or None if either is not bound."""
+        assert self.datapath is not None
+        host = self.host
+        found = self.etcd.read(keys=[keys.bind_port(host, tap.source_port),
+                                     keys.bind_port(host, tap.service_port)])
+        try:
+            source, service = (
+                protocol.parse_bind_port(found[keys.bind_port(host, port)])
+                for port in (tap.source_port, tap.service_port))
+        except (KeyError, validate.InvalidInput):
+            return None
+        return (self.datapath.vhost(source.vhost_id),
+                self.datapath.vhost(service.vhost_id))
+
+    def _teardown_tap(self, tap_id: str, tap: taas.TapInfo,
+                      guard: bool) -> None:
+        """Undo the wiring, free the mirrors, delete the tap keys (only
+        while tap_action still says unplug when ``guard``).
+        """
+        assert self.taas is not None
+        vhosts = self._tap_vhosts(tap)
+        if vhosts is not None:
+            self.taas.unplug(tap, *vhosts)
+        host = self.host
+        for mirror_id in (tap.mirror_in, tap.mirror_out):
+            if mirror_id is not None:
+                self.etcd.replace(keys.mirror(host, mirror_id), tap_id,
+                                  keys.FREE)
+        action_key = keys.tap_action(host, tap_id)
+        self.etcd.txn([self.etcd.cmp_value(action_key, keys.UNPLUG)]
+                      if guard else [],
+                      [self.etcd.op_delete(keys.tap_info(host, tap_id)),
+                       self.etcd.op_delete(action_key),
+                       self.etcd.op_delete(keys.tap_status(host, tap_id))])
+
+    def _teardown_taps_of(self, port_id: str) -> None:
+        """A port going away takes every tap flow naming it along."""
+        prefix = keys.tap_info_prefix(self.host)
+        for kv in self.etcd.get_prefix(prefix)[0]:
+            try:
+                tap = taas.parse_tap_info(kv.value)
+            except validate.InvalidInput:
+                continue
+            if port_id in (tap.source_port, tap.service_port):
+                LOG.info('Port %s is unplugged: removing tap flow %s',
+                         port_id, keys.suffix(kv.key, prefix))
+                self._teardown_tap(keys.suffix(kv.key, prefix), tap,
+                                   guard=False)
 
 
 def from_conf(conf: cfg.ConfigOpts) -> Agent:

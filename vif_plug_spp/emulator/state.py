@@ -290,7 +290,8 @@ class VfProcess:
 
 class MirrorProcess(VfProcess):
     """One spp_mirror process: ``mirror`` components only, each copying
-    its single rx to tx[0] (original) and tx[1] (copy)."""
+    its single rx to tx[0] (original) and tx[1] (copy).
+    """
 
     def component_types(self) -> tuple[str, ...]:
         return ('mirror',)
@@ -338,7 +339,8 @@ class SppCtlState:
 
     def snapshot(self, mirrors: bool = False) -> dict[int, dict[str, Any]]:
         """Status of every spp_vf (or spp_mirror), as GET
-        /v1/vfs/<id> (/v1/mirrors/<id>) would show it."""
+        /v1/vfs/<id> (/v1/mirrors/<id>) would show it.
+        """
         with self.lock:
             procs = list((self.mirrors if mirrors else self.vfs).values())
         out = {}

@@ -337,3 +337,35 @@ class TestFaultsAndRestart(EmulatorCase):
         self.emu.restart(reset_vfs=True)
         self.assertNotIn('a', [c.get('name') for c in
                                self.status()['components']])
+
+
+class TestMirrorProcess(EmulatorCase):
+
+    def setUp(self):
+        super().setUp()
+        self.emu.state.add_mirror(2, 0x30001, 2, 8)
+
+    def test_mirror_rules(self):
+        base = '/v1/mirrors/2'
+        self.err(500, 'Internal Server Error', 'POST', base + '/components',
+                 {'name': 'm', 'core': 16, 'type': 'forward'})
+        self.ok('POST', base + '/components',
+                {'name': 'm', 'core': 16, 'type': 'mirror'})
+        for port, side in (('ring:0', 'rx'), ('ring:1', 'tx'),
+                           ('ring:2', 'tx')):
+            self.ok('PUT', base + '/components/m/ports',
+                    {'action': 'attach', 'port': port, 'dir': side})
+        self.err(400, 'command error: error occur', 'PUT',
+                 base + '/components/m/ports',
+                 {'action': 'attach', 'port': 'ring:3', 'dir': 'tx'})
+        status, _c, body = self.call('GET', base)
+        st = json.loads(body)
+        self.assertEqual(200, status)
+        self.assertNotIn('classifier_table', st)
+        self.assertIn({'core': 17, 'type': 'unuse'}, st['components'])
+        self.err(404, "Not found: '%s/classifier_table'" % base, 'PUT',
+                 base + '/classifier_table',
+                 {'action': 'add', 'type': 'mac', 'port': 'ring:1',
+                  'mac_address': 'fa:16:3e:00:00:01'})
+        _s, _c, procs = self.call('GET', '/v1/processes')
+        self.assertIn({'type': 'mirror', 'client-id': 2}, json.loads(procs))
