@@ -24,14 +24,15 @@ import os
 import re
 from typing import Any
 
-from oslo_log import log as logging
-
 from os_vif_accel import fileio
+from os_vif_accel import lazy
 from os_vif_accel import validate
 
 from vif_plug_vrouter import record as record_mod
 
-LOG = logging.getLogger(__name__)
+# Created on first use: the vrouter-port-control CLI imports this module
+# and must not pay for oslo.log on its success path.
+LOG = lazy.getLogger(__name__)
 
 __all__ = ['PortFileStore', 'write_port_file', 'remove_port_file',
            'read_port_file', 'check_extra']

@@ -25,13 +25,16 @@ import threading
 import zlib
 from typing import Any
 
-from oslo_log import log as logging
+from os_vif_accel import lazy
 
 from vif_plug_vrouter import agent_client
+from vif_plug_vrouter import constants
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import port_files
 
-LOG = logging.getLogger(__name__)
+# Created on first use: the vrouter-port-control CLI imports this module
+# and must not pay for oslo.log on its success path.
+LOG = lazy.getLogger(__name__)
 
 __all__ = ['Outcome', 'PortManager']
 
@@ -42,6 +45,24 @@ _LOCKS = [threading.Lock() for _ in range(64)]
 
 def _lock(port_id: str) -> threading.Lock:
     return _LOCKS[zlib.crc32(port_id.encode()) % len(_LOCKS)]
+
+
+_ESXI = constants.PORT_TYPES['ESXiPort']
+
+
+def _keep_link_state(rec: dict[str, Any],
+                     prev: tuple[dict[str, Any], dict[str, Any]] | None
+                     ) -> dict[str, Any]:
+    """Re-adding an ESXi port must not reset the link enabled earlier.
+
+    Callers (the CLI, the vCenter manager) re-add without a link state;
+    the one recorded in the port file by enable/disable is kept, so the
+    re-add is not seen as a change and the agent replays the same state.
+    """
+    if (prev is None or 'link-state' in rec or rec['type'] != _ESXI or
+            'link-state' not in prev[0]):
+        return rec
+    return dict(rec, **{'link-state': prev[0]['link-state']})
 
 
 class Outcome(enum.Enum):
@@ -87,6 +108,7 @@ class PortManager:
         extra = extra or {}
         with _lock(port_id):
             prev = self.store.read(port_id) if self.store else None
+            rec = _keep_link_state(rec, prev)
             if prev is not None and prev[0] != rec:
                 LOG.info('Port %s changed (%s); replacing it in the agent',
                          port_id, ', '.join(sorted(
@@ -128,6 +150,50 @@ class PortManager:
         except exception.VrouterError as exc:
             LOG.warning('Could not restore the previous state of port %s '
                         'in the agent: %s', rec['id'], exc)
+
+    def set_link(self, port_id: str, up: bool) -> bool:
+        """Bring an ESXi (type 2) port's link up or down; file first.
+
+        The new ``link-state`` is written to the port file before the
+        ``PUT`` so that an agent restart replays it, and rolled back if
+        the agent refuses.  A port file of another type is refused here
+        (the agent would refuse it too) without writing or sending.
+        Returns False if the agent was unreachable but the file holds
+        the new state, which the agent applies when it starts.
+        """
+        with _lock(port_id):
+            prev = self.store.read(port_id) if self.store else None
+            if prev is not None and prev[0]['type'] != _ESXI:
+                raise exception.InvalidPort(
+                    port_id=port_id, field='type', value=prev[0]['type'],
+                    reason='only ESXi ports (type 2) have a link state '
+                           'that can be enabled or disabled')
+            state = 1 if up else 0
+            changed = prev is not None and \
+                prev[0].get('link-state') != state
+            if changed:
+                assert self.store is not None and prev is not None
+                try:
+                    self.store.write(dict(prev[0], **{'link-state': state}),
+                                     prev[1])
+                except (OSError, ValueError) as exc:
+                    raise exception.PortFileError(
+                        operation='write', path=self.store.path(port_id),
+                        port_id=port_id, reason=str(exc))
+            try:
+                self.agent.set_link(port_id, up)
+            except exception.AgentUnreachable as exc:
+                if prev is not None:
+                    LOG.warning('Link of port %s set to %s in %s only: %s',
+                                port_id, state, self.store and
+                                self.store.path(port_id), exc)
+                    return False
+                raise
+            except exception.VrouterError:
+                if changed:
+                    self._restore(port_id, prev)
+                raise
+            return True
 
     def remove(self, port_id: str) -> bool:
         """Delete one port from the agent, then its file; idempotent.
