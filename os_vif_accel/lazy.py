@@ -39,16 +39,23 @@ class _LazyLogger:
 
     def __getattr__(self, attr: str) -> Any:
         if self._logger is None:
-            from oslo_log import log
-            self._logger = log.getLogger(self._name)
+            if 'oslo_log.log' in sys.modules:
+                from oslo_log import log
+                self._logger = log.getLogger(self._name)
+            else:
+                import logging
+                self._logger = logging.getLogger(self._name)
         return getattr(self._logger, attr)
 
 
 def getLogger(name: str) -> Any:
-    """Return an oslo.log logger for ``name`` that is built on first use.
+    """Return a logger for ``name`` that is built on first use.
 
-    Behaves exactly like ``oslo_log.log.getLogger(name)`` once used; until
-    then neither oslo.log nor the logging package is imported.
+    In a service (os-vif and Nova load oslo.log before any plugin) this is
+    ``oslo_log.log.getLogger(name)``; in a process that never loaded
+    oslo.log, such as the CLI, it is the standard library logger of the
+    same name, which oslo.log's handlers would also receive.  Until first
+    use neither oslo.log nor the logging package is imported.
     """
     return _LazyLogger(name)
 

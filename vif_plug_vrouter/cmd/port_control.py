@@ -334,8 +334,24 @@ def _exceptions() -> Any:
     return lazy.module('vif_plug_vrouter.exception')
 
 
+def _quiet_library_warnings() -> None:
+    """The CLI reports agent-down itself; the library's own warnings
+    would say it twice.  Errors from the library are still printed."""
+    import logging
+
+    class _Stderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write('%s: %s: %s\n' % (PROG, record.levelname,
+                                               record.getMessage()))
+
+    log = logging.getLogger('vif_plug_vrouter')
+    log.addHandler(_Stderr(logging.ERROR))
+    log.propagate = False
+
+
 def _manager(s: Settings) -> Any:
     _exceptions()  # registered before the modules below import it
+    _quiet_library_warnings()
     from vif_plug_vrouter import agent_client
     from vif_plug_vrouter import port_files
     from vif_plug_vrouter import ports
