@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ['getLogger', 'module']
+__all__ = ['getLogger', 'module', 'on_stdlib_fallback']
 
 
 class _LazyLogger:
@@ -44,8 +44,25 @@ class _LazyLogger:
                 self._logger = log.getLogger(self._name)
             else:
                 import logging
+                global _fallback_setup
+                setup, _fallback_setup = _fallback_setup, None
+                if setup is not None:
+                    setup()
                 self._logger = logging.getLogger(self._name)
         return getattr(self._logger, attr)
+
+
+_fallback_setup: Callable[[], None] | None = None
+
+
+def on_stdlib_fallback(setup: Callable[[], None]) -> None:
+    """Run ``setup`` once, before the first standard library logger is
+    handed out, i.e. only if something is logged outside a service.
+
+    Lets the CLI configure logging without importing it on every run.
+    """
+    global _fallback_setup
+    _fallback_setup = setup
 
 
 def getLogger(name: str) -> Any:

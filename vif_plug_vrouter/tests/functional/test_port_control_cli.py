@@ -477,6 +477,8 @@ class TestAgentFailures(CLITestCase):
         res = self.run_cli(*args, common=False)
         self.assertEqual(0, res.rc, res)
         self.assertIn('unreachable', res.err)
+        # Said once, by the CLI (the library's own warning is muted).
+        self.assertEqual(1, len(res.err.splitlines()), res)
         self.assertIsNotNone(self.port_file(port))
         self.emu.restart()   # the agent replays the file
         self.assertIsNotNone(self.agent_port(port))
