@@ -30,6 +30,7 @@ Prints p50/p99 per operation and the ratio.  Usage::
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import statistics
@@ -66,8 +67,7 @@ def bench_osvif(url: str, ports_dir: str, vifs: int
     cfg.CONF.set_override('ports_dir', ports_dir, 'os_vif_vrouter')
     cfg.CONF.set_override('privileged_port_files', root, 'os_vif_vrouter')
     if root:
-        from vif_plug_vrouter import privsep
-        del privsep
+        importlib.import_module('vif_plug_vrouter.privsep')
         cfg.CONF.set_override(
             'helper_command',
             os.path.join(os.path.dirname(sys.executable), 'privsep-helper'),

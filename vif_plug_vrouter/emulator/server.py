@@ -103,9 +103,9 @@ class AgentEmulator:
         self.host = host
         self.port = port
         self.control = control
-        self._state_args = dict(check_port=check_port,
-                                stale_timeout=stale_timeout,
-                                auto_config=auto_config)
+        self._state_args: dict[str, Any] = dict(
+            check_port=check_port, stale_timeout=stale_timeout,
+            auto_config=auto_config)
         self.state = state_mod.AgentState(ports_dir, **self._state_args)
         self.requests: list[tuple[str, str, bytes]] = []
         self._req_lock = threading.Lock()

@@ -84,5 +84,3 @@ class TestJSONClient(testtools.TestCase):
         self.assertRaises(http.BadAnswer, resp.json)
         self.assertEqual({'a': 1}, http.Response(200, 'OK', b'{"a": 1}',
                                                  {}).json())
-
-

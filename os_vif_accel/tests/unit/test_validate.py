@@ -39,7 +39,8 @@ class TestValidate(testtools.TestCase):
         self.assertEqual('fa:16:3e:0a:0b:0c',
                          validate.mac('FA:16:3E:0A:0B:0C'))
         for bad in ('00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff',
-                    'fa:16:3e:0a:0b', 'fa-16-3e-0a-0b-0c', 'fa:16:3e:0a:0b:0c '):
+                    'fa:16:3e:0a:0b', 'fa-16-3e-0a-0b-0c',
+                    'fa:16:3e:0a:0b:0c '):
             self.assertRaises(validate.InvalidInput, validate.mac, bad)
 
     def test_ifname(self) -> None:
