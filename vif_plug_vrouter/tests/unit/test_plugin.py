@@ -261,3 +261,72 @@ class TestPlugVHostUser(PluginTestBase):
         os_vif.plug(vif, inst)
         os_vif.unplug(vif, inst)
         self.assertEqual({}, self.agent_ports())
+
+
+class TestTLS(testtools.TestCase):
+    """agent_url https:// with a CA bundle and a client certificate."""
+
+    def _cert(self, tmp: str, name: str, cn: str) -> tuple[str, str]:
+        import subprocess
+        crt, key = os.path.join(tmp, name + '.crt'), os.path.join(
+            tmp, name + '.key')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048',
+                        '-nodes', '-keyout', key, '-out', crt, '-days', '1',
+                        '-subj', '/CN=' + cn, '-addext',
+                        'subjectAltName=IP:127.0.0.1'],
+                       check=True, capture_output=True)
+        return crt, key
+
+    def test_plug_over_tls_with_client_certificate(self) -> None:
+        import ssl
+        tmp = self.useFixture(fixtures.TempDir()).path
+        server_crt, server_key = self._cert(tmp, 'server', '127.0.0.1')
+        client_crt, client_key = self._cert(tmp, 'client', 'nova')
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(server_crt, server_key)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(client_crt)
+        emu = self.useFixture(vfix.EmulatorFixture(ssl_context=ctx))
+        self.assertTrue(emu.url.startswith('https://'))
+        self.useFixture(vfix.PluginConfigFixture(
+            emu.url, emu.ports_dir, emu.sock_dir,
+            agent_ca_file=server_crt, agent_cert_file=client_crt,
+            agent_key_file=client_key))
+        vif = vfix.generic_vif()
+        os_vif.plug(vif, vfix.instance())
+        self.assertIn(vif.id, emu.emulator.state.ports)
+
+    def test_untrusted_agent_certificate_fails_the_plug(self) -> None:
+        import ssl
+        tmp = self.useFixture(fixtures.TempDir()).path
+        server_crt, server_key = self._cert(tmp, 'server', '127.0.0.1')
+        other_crt, _ = self._cert(tmp, 'other', 'other')
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(server_crt, server_key)
+        emu = self.useFixture(vfix.EmulatorFixture(ssl_context=ctx))
+        self.useFixture(vfix.PluginConfigFixture(
+            emu.url, emu.ports_dir, emu.sock_dir, agent_ca_file=other_crt,
+            defer_kernel_ports_when_agent_down=False))
+        vif = vfix.generic_vif()
+        exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
+                                vif, vfix.instance())
+        self.assertIn('CERTIFICATE_VERIFY_FAILED', str(exc))
+        self.assertEqual({}, emu.emulator.state.ports)
+
+
+class TestIdsMustBeUUIDs(PluginTestBase):
+
+    def test_non_uuid_port_and_instance_ids(self) -> None:
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            vif = vfix.generic_vif(port_id='port-1')
+            err = self.assertPlugFails(exception.InvalidPort, vif)
+            self.assertEqual('id', err.kwargs['field'])
+            inst = objects.instance_info.InstanceInfo(uuid='vm-1', name='x')
+            err = self.assertPlugFails(exception.InvalidPort,
+                                       vfix.generic_vif(), inst)
+            self.assertEqual('instance-id', err.kwargs['field'])
+            self.assertRaises(osv_exception.UnplugException, os_vif.unplug,
+                              vif, inst)
+        self.assertEqual([], self.emu.emulator.requests)
