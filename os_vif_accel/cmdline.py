@@ -209,4 +209,3 @@ def parse(words: Sequence[str], options: dict[str, Option]
                              'values (%r and %r)' % (name, out[name], val))
         out[name] = val
     return out
-

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import threading
 import zlib
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from os_vif_accel import lazy
 
@@ -37,6 +37,8 @@ from vif_plug_vrouter import port_files
 LOG = lazy.getLogger(__name__)
 
 __all__ = ['Outcome', 'PortManager']
+
+T = TypeVar('T')
 
 # Plug and unplug of one port must not interleave (Nova may unplug while a
 # slow plug is still retrying); striped locks bound the memory used.
@@ -82,6 +84,17 @@ class PortManager:
         self.agent = agent
         self.store = store
 
+    def _file(self, operation: str, port_id: str,
+              func: Callable[..., T], *args: Any) -> T:
+        """Run a port-file operation, naming the file in any failure."""
+        try:
+            return func(*args)
+        except (OSError, ValueError) as exc:
+            assert self.store is not None
+            raise exception.PortFileError(
+                operation=operation, path=self.store.path(port_id),
+                port_id=port_id, reason=str(exc))
+
     def _restore(self, port_id: str,
                  prev: tuple[dict[str, Any], dict[str, Any]] | None) -> None:
         if self.store is None:
@@ -107,7 +120,8 @@ class PortManager:
         port_id = rec['id']
         extra = extra or {}
         with _lock(port_id):
-            prev = self.store.read(port_id) if self.store else None
+            prev = (self._file('read', port_id, self.store.read, port_id)
+                    if self.store else None)
             rec = _keep_link_state(rec, prev)
             if prev is not None and prev[0] != rec:
                 LOG.info('Port %s changed (%s); replacing it in the agent',
@@ -119,12 +133,7 @@ class PortManager:
                     pass  # the agent will replay the new file
             if self.store is not None and (prev is None or prev != (rec,
                                                                    extra)):
-                try:
-                    self.store.write(rec, extra)
-                except (OSError, ValueError) as exc:
-                    raise exception.PortFileError(
-                        operation='write', path=self.store.path(port_id),
-                        port_id=port_id, reason=str(exc))
+                self._file('write', port_id, self.store.write, rec, extra)
             try:
                 self.agent.add_port(rec)
             except exception.AgentUnreachable as exc:
@@ -162,7 +171,8 @@ class PortManager:
         the new state, which the agent applies when it starts.
         """
         with _lock(port_id):
-            prev = self.store.read(port_id) if self.store else None
+            prev = (self._file('read', port_id, self.store.read, port_id)
+                    if self.store else None)
             if prev is not None and prev[0]['type'] != _ESXI:
                 raise exception.InvalidPort(
                     port_id=port_id, field='type', value=prev[0]['type'],
@@ -173,13 +183,8 @@ class PortManager:
                 prev[0].get('link-state') != state
             if changed:
                 assert self.store is not None and prev is not None
-                try:
-                    self.store.write(dict(prev[0], **{'link-state': state}),
-                                     prev[1])
-                except (OSError, ValueError) as exc:
-                    raise exception.PortFileError(
-                        operation='write', path=self.store.path(port_id),
-                        port_id=port_id, reason=str(exc))
+                self._file('write', port_id, self.store.write,
+                           dict(prev[0], **{'link-state': state}), prev[1])
             try:
                 self.agent.set_link(port_id, up)
             except exception.AgentUnreachable as exc:
@@ -212,10 +217,5 @@ class PortManager:
                             'unreachable (%s); it will not be replayed.',
                             port_id, exc)
             if self.store is not None:
-                try:
-                    self.store.remove(port_id)
-                except (OSError, ValueError) as exc:
-                    raise exception.PortFileError(
-                        operation='remove', path=self.store.path(port_id),
-                        port_id=port_id, reason=str(exc))
+                self._file('remove', port_id, self.store.remove, port_id)
             return told

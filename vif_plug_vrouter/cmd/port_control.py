@@ -335,8 +335,11 @@ def _exceptions() -> Any:
 
 
 def _quiet_library_warnings() -> None:
-    """The CLI reports agent-down itself; the library's own warnings
-    would say it twice.  Errors from the library are still printed."""
+    """Mute the library's warnings, print its errors.
+
+    The CLI reports an unreachable agent itself; the library's own
+    warning would say it twice.
+    """
     import logging
 
     class _Stderr(logging.Handler):

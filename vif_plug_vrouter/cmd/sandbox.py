@@ -23,6 +23,7 @@ privsep daemon for the port files, as nova-compute would.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -43,8 +44,8 @@ def _configure(emulator_url: str, ports_dir: str, sock_dir: str) -> None:
         cfg.CONF.set_override('privileged_port_files', os.geteuid() == 0,
                               group)
     if os.geteuid() == 0:
-        from vif_plug_vrouter import privsep  # registers its section
-        del privsep
+        # Importing the context registers its configuration section.
+        importlib.import_module('vif_plug_vrouter.privsep')
         helper = os.path.join(os.path.dirname(sys.executable),
                               'privsep-helper')
         cfg.CONF.set_override('helper_command', helper,
@@ -120,7 +121,7 @@ def run_vrouter(out: Out) -> None:
 def run_spp(out: Out) -> None:
     """The SPP round trip, when the SPP plugin is installed."""
     try:
-        from vif_plug_spp import sandbox as spp_sandbox  # type: ignore
+        from vif_plug_spp import sandbox as spp_sandbox
     except ImportError:
         out('\n(SPP plugin not installed: SPP round trip skipped)')
         return
