@@ -25,7 +25,7 @@ import sys
 import types
 from typing import Any, Callable
 
-__all__ = ['getLogger', 'module', 'on_stdlib_fallback']
+__all__ = ['getLogger', 'module', 'on_first_use']
 
 
 class _LazyLogger:
@@ -39,30 +39,31 @@ class _LazyLogger:
 
     def __getattr__(self, attr: str) -> Any:
         if self._logger is None:
+            global _first_use
+            setup, _first_use = _first_use, None
+            if setup is not None:
+                setup()
             if 'oslo_log.log' in sys.modules:
                 from oslo_log import log
                 self._logger = log.getLogger(self._name)
             else:
                 import logging
-                global _fallback_setup
-                setup, _fallback_setup = _fallback_setup, None
-                if setup is not None:
-                    setup()
                 self._logger = logging.getLogger(self._name)
         return getattr(self._logger, attr)
 
 
-_fallback_setup: Callable[[], None] | None = None
+_first_use: Callable[[], None] | None = None
 
 
-def on_stdlib_fallback(setup: Callable[[], None]) -> None:
-    """Run ``setup`` once, before the first standard library logger is
-    handed out, i.e. only if something is logged outside a service.
+def on_first_use(setup: Callable[[], None]) -> None:
+    """Run ``setup`` once, before the first of these loggers is used.
 
-    Lets the CLI configure logging without importing it on every run.
+    Lets a CLI configure logging only if something is actually logged,
+    instead of importing the logging package on every run.  Services do
+    not call it (oslo.log is configured by the service).
     """
-    global _fallback_setup
-    _fallback_setup = setup
+    global _first_use
+    _first_use = setup
 
 
 def getLogger(name: str) -> Any:

@@ -355,7 +355,7 @@ def _quiet_library_warnings() -> None:
 def _manager(s: Settings) -> Any:
     from os_vif_accel import lazy
     _exceptions()  # registered before the modules below import it
-    lazy.on_stdlib_fallback(_quiet_library_warnings)
+    lazy.on_first_use(_quiet_library_warnings)
     from vif_plug_vrouter import agent_client
     from vif_plug_vrouter import port_files
     from vif_plug_vrouter import ports
