@@ -416,19 +416,23 @@ def _no_ip(value: str | None) -> str | None:
     return None if value is None or value.strip() in ('', 'None') else value
 
 
-def offload_dispatch(s: Settings, rec: dict[str, Any] | None) -> None:
+def offload_dispatch(s: Settings, rec: dict[str, Any] | None
+                     ) -> dict[str, Any] | None:
     """Plug/unplug work of offloaded VNIC types (direct, virtio-forwarder).
 
-    The one place where ``--vnic_type``/``--pci_dev`` act: representor
-    lookup and configuration come with the SR-IOV offload support in
-    ``vif_plug_vrouter``; until then these modes fail before anything is
-    written or sent, instead of silently adding a port without its VF.
+    The one place where ``--vnic_type``/``--pci_dev`` act.  Called before
+    anything is written or sent, with the record to add (``add``) or None
+    (``delete``); returns the record to use, e.g. with the VF's
+    representor as ``system-name``.  Representor lookup and configuration
+    come with the SR-IOV offload support in ``vif_plug_vrouter``, which
+    plugs in here; until then these modes fail instead of silently adding
+    a port without its VF.
     """
     if s.vnic_type == 'normal':
         if s.pci_dev is not None:
             raise _bad('pci_dev', s.pci_dev, 'only used with --vnic_type='
                                              'direct or virtio-forwarder')
-        return
+        return rec
     if s.pci_dev is None:
         raise CliError(EXIT_FAILURE, '--vnic_type=%s needs --pci_dev (the '
                                      'VF PCI address); nothing was written '
@@ -502,8 +506,8 @@ def _dpdk_prepare(s: Settings, rec: dict[str, Any]) -> None:
 # -- operations ------------------------------------------------------------
 
 def op_add(s: Settings) -> int:
-    rec = build_record(s)
-    offload_dispatch(s, rec)
+    rec = offload_dispatch(s, build_record(s))
+    assert rec is not None
     vhost = s.vif_type == 'VhostUser'
     if vhost:
         _dpdk_prepare(s, rec)
@@ -561,6 +565,9 @@ def _persisted(s: Settings, manager: Any) -> list[tuple[str, Any]]:
         raise CliError(EXIT_FAILURE, '--oper=%s reads the port files; it '
                                      'cannot be combined with --no_persist'
                                      % s.oper)
+    if s.port_id and not os.path.exists(store.path(s.port_id)):
+        raise CliError(EXIT_FAILURE, 'port %s has no port file in %s' %
+                                     (s.port_id, store.ports_dir))
     ids = [s.port_id] if s.port_id else store.list_ids()
     return [(pid, store.read(pid)) for pid in ids]
 

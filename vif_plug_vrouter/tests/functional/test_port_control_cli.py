@@ -698,6 +698,18 @@ class TestOperatorExtras(CLITestCase):
         self.assertEqual([orphan], self.emu.state.clean_stale())
         self.assertIsNotNone(self.agent_port(kept))
 
+    def test_list_and_check_of_a_port_without_file(self) -> None:
+        self.add()
+        for oper in ('list', 'check'):
+            res = self.run_cli('--oper=' + oper, '--uuid=' + new_id())
+            self.assertEqual(1, res.rc, res)
+            self.assertIn('has no port file', res.err)
+
+    def test_list_needs_the_port_files(self) -> None:
+        res = self.run_cli('--oper=list', '--no_persist')
+        self.assertEqual(1, res.rc, res)
+        self.assertIn('--no_persist', res.err)
+
     def test_sync_window_exceeded(self) -> None:
         self.add()
         res = self.run_cli('--oper=sync', '--sync_window=0')

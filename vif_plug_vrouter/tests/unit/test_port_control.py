@@ -199,3 +199,37 @@ class TestDrift(testtools.TestCase):
         self.assertEqual([], pc.drift(rec, self.agent()))
         self.assertEqual(1, len(pc.drift(rec, self.agent(
             **{'ip-address': '10.0.0.6'}))))
+
+
+class TestWaits(testtools.TestCase):
+    """The DPDK waits sleep with backoff; they never poll every 1 ms."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+        def sleep(secs: float) -> None:
+            self.sleeps.append(secs)
+            self.now += secs
+
+        self.useFixture(fixtures.MonkeyPatch('time.sleep', sleep))
+        self.useFixture(fixtures.MonkeyPatch('time.monotonic',
+                                             lambda: self.now))
+
+    def test_gives_up_after_the_timeout_with_few_checks(self) -> None:
+        checks = []
+        self.assertFalse(pc.wait_until(lambda: bool(checks.append(1)), 15))
+        self.assertEqual(15.0, round(sum(self.sleeps), 6))
+        self.assertLess(len(checks), 25)
+        self.assertGreaterEqual(min(self.sleeps[:-1]), 0.05)
+        self.assertEqual(1.0, max(self.sleeps))
+
+    def test_returns_as_soon_as_true(self) -> None:
+        answers = iter([False, False, True])
+        self.assertTrue(pc.wait_until(lambda: next(answers), 15))
+        self.assertEqual([0.05, 0.1], self.sleeps)
+
+    def test_zero_timeout_checks_once(self) -> None:
+        self.assertFalse(pc.wait_until(lambda: False, 0))
+        self.assertEqual([], self.sleeps)
