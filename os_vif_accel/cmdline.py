@@ -159,8 +159,11 @@ def unpack(argv: Sequence[str]) -> list[str]:
 
 
 def _unknown(name: str, options: dict[str, Option]) -> UsageError:
-    import difflib
-    close = difflib.get_close_matches(name, list(options), n=1)
+    # Abbreviations (which argparse accepts) are refused but named.
+    close = [o for o in options if name and o.startswith(name)]
+    if len(close) != 1:
+        import difflib
+        close = difflib.get_close_matches(name, list(options), n=1)
     hint = ' (did you mean --%s?)' % close[0] if close else ''
     return UsageError('unknown option --%s%s; see --help' % (name, hint))
 

@@ -273,6 +273,25 @@ class TestSemantics(CLITestCase):
             author = json.loads(self.emu_fix.port_file(port))['author']
             self.assertEqual('os-vif-accel', author)
 
+    def test_ipv6_address(self) -> None:
+        port = new_id()
+        res = self.run_cli(*self.eq_form(self.add_args(
+            port, ipv6_address='2001:DB8::5')))
+        self.assertEqual(0, res.rc, res)
+        self.assertEqual('2001:db8::5', self.agent_port(port)['ip6-address'])
+        self.assertEqual('2001:db8::5', self.port_file(port)['ip6-address'])
+
+    def test_abbreviated_options_are_refused(self) -> None:
+        # argparse accepted unambiguous prefixes; a prefix is refused here
+        # with the full name suggested.
+        port = new_id()
+        argv = [a.replace('--tap_name=', '--tap=')
+                for a in self.eq_form(self.add_args(port))]
+        res = self.run_cli(*argv)
+        self.assertEqual(2, res.rc, res)
+        self.assertIn('--tap_name', res.err)
+        self.assertNothingDone(res)
+
     def test_dashed_project_id_is_kept(self) -> None:
         port = new_id()
         project = new_id()
