@@ -37,7 +37,7 @@ LOG = lazy.getLogger(__name__)
 __all__ = ['PortFileStore', 'write_port_file', 'remove_port_file',
            'read_port_file', 'check_extra']
 
-_EXTRA_KEY = re.compile(r'^[a-z0-9_-]{1,32}$')
+_EXTRA_KEY = re.compile(r'[a-z0-9_-]{1,32}')
 
 
 def check_extra(extra: Any) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def check_extra(extra: Any) -> dict[str, Any]:
         raise validate.InvalidInput('extra', extra,
                                     'must be an object of at most 16 keys')
     for key, value in extra.items():
-        if not isinstance(key, str) or not _EXTRA_KEY.match(key):
+        if not isinstance(key, str) or not _EXTRA_KEY.fullmatch(key):
             raise validate.InvalidInput('extra', key, 'bad key')
         if value is None or isinstance(value, (bool, int)):
             continue
