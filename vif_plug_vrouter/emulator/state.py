@@ -174,7 +174,7 @@ class AgentState:
         if not isinstance(doc, dict):
             raise ValidationError('Unexpected Json string ==> %s' %
                                   json.dumps(doc))
-        port = {
+        port: dict[str, Any] = {
             'id': boost_uuid(need_str('id', 'data')),
             'instance-id': boost_uuid(need_str('instance-id', 'data')),
             'vn-id': boost_uuid(need_str('vn-id', 'data')),
@@ -202,9 +202,9 @@ class AgentState:
             raise ValidationError('Invalid request. RX (isolated) vlan set, '
                                   'but TX vlan not set')
         mode = doc.get('vhostuser-mode')
-        port['vhostuser-mode'] = int(mode) if _is_int(mode) else 0
+        port['vhostuser-mode'] = mode if _is_int(mode) else 0
         link = doc.get('link-state')
-        port['link-state'] = (int(link) if _is_int(link)
+        port['link-state'] = (link if _is_int(link)
                               else (0 if port['type'] == 2 else 1))
         return port
 
@@ -372,6 +372,8 @@ class AgentState:
         entry['vm-uuid'] = boost_uuid(entry['vm-uuid'])
         entry['version'] = self.version
         self.vm_ports[(entry['vm-uuid'], entry['vmi-uuid'])] = entry
+        if not all(_safe_name(entry[k]) for k in ('vm-name', 'vmi-uuid')):
+            return OK  # never write outside the ports directory
         vm_dir = os.path.join(self.ports_dir, 'vm', entry['vm-name'])
         data = dict(entry)
         del data['version']
@@ -511,10 +513,13 @@ class AgentState:
             return {u: dict(p) for u, p in self.ports.items()}
 
 
+def _safe_name(name: str) -> bool:
+    return '/' not in name and '\x00' not in name and name not in ('.', '..')
+
+
 def _netdev_exists(name: str) -> bool:
     try:
         socket.if_nametoindex(name)
         return True
     except OSError:
         return False
-
