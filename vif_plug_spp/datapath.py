@@ -45,6 +45,7 @@ from vif_plug_spp import sppctl
 LOG = logging.getLogger(__name__)
 
 __all__ = ['Vhost', 'VfLayout', 'layouts', 'Datapath', 'WiringError',
+           'LockError',
            'classifier_type', 'host_lock', 'UNUSE']
 
 UNUSE = 'unuse'
@@ -186,17 +187,31 @@ def _same_op(have: dict[str, Any] | None, want: dict[str, Any]) -> bool:
     return op != 'add' or int(have.get('id', -1)) == want['id']
 
 
+class LockError(WiringError):
+    """The host lock file cannot be opened."""
+
+
 @contextlib.contextmanager
 def host_lock(path: str | None) -> Iterator[None]:
     """Serialise wiring on one host across processes (plugin in
     nova-compute and the agent) with an advisory lock file.
+
+    The file is made group/world writable when this process creates it:
+    nova-compute and the agent usually run as different users.
     """
     if not path:
         yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o600)
     try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
+                     os.O_CLOEXEC, 0o666)
+    except OSError as exc:
+        raise LockError('cannot open the host lock file %s (%s); set '
+                        'lock_path to a file both nova-compute and '
+                        'spp-agent may write' % (path, exc.strerror), exc)
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o666)
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

@@ -62,3 +62,7 @@ class EtcdUnreachable(SppError):
 class SppCtlFailed(SppError):
     msg_fmt = _('spp-ctl %(url)s could not %(operation)s port %(port_id)s: '
                 '%(reason)s')
+
+
+class HostLockFailed(SppError):
+    msg_fmt = _('Port %(port_id)s: %(reason)s')

@@ -166,6 +166,8 @@ class PortWiring:
         self._check_slot(dp, bind, port_id)
         try:
             changed = dp.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
+        except datapath.LockError as exc:
+            raise exception.HostLockFailed(port_id=port_id, reason=exc)
         except datapath.WiringError as exc:
             raise exception.SppCtlFailed(url=self.spp.url, operation='plug',
                                          port_id=port_id, reason=exc)
@@ -205,6 +207,8 @@ class PortWiring:
             return False
         try:
             return dp.unplug(bind.vhost_id)
+        except datapath.LockError as exc:
+            raise exception.HostLockFailed(port_id=port_id, reason=exc)
         except datapath.WiringError as exc:
             raise exception.SppCtlFailed(url=self.spp.url,
                                          operation='unplug',

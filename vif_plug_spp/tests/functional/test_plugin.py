@@ -157,6 +157,13 @@ class TestPlugin(base.SppCase):
                for p in c[side]]
         self.assertEqual({'none'}, set(ops))
 
+    def test_lock_file_error_is_explained(self):
+        port, vid = self.bind('phys1')
+        self.conf(lock_path='/nonexistent-%s/lock' % uuid.uuid4().hex[:6])
+        exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
+                                self.vif(port, vid), self.inst)
+        self.assertIn('cannot open the host lock file', str(exc))
+
     def test_repairs_restarted_spp_vf(self):
         port, vid = self.bind('phys1')
         os_vif.plug(self.vif(port, vid), self.inst)

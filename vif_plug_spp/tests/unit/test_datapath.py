@@ -230,6 +230,13 @@ class TestHostLock(testtools.TestCase):
             self.assertTrue(os.path.exists(path))
         with datapath.host_lock(path):
             pass
+        self.assertEqual(0o666, os.stat(path).st_mode & 0o777)
+
+    def test_unopenable_lock_file(self):
+        exc = self.assertRaises(datapath.LockError, datapath.host_lock(
+            '/nonexistent-dir/lock').__enter__)
+        self.assertIn('/nonexistent-dir/lock', str(exc))
+        self.assertIn('lock_path', str(exc))
 
 
 class TestKeys(testtools.TestCase):
