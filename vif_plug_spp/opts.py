@@ -28,4 +28,5 @@ def list_opts() -> list[tuple[str, list[Any]]]:
          copy.deepcopy(spp.SppPlugin.CONFIG_OPTS)),
         (agent.GROUP, copy.deepcopy(agent.AGENT_OPTS)),
         ('AGENT', copy.deepcopy(report.REPORT_OPTS)),
+        ('DEFAULT', [copy.deepcopy(agent.HOST_OPT)]),
     ]
