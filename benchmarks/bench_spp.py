@@ -29,6 +29,7 @@ Usage: python benchmarks/bench_spp.py [--ports 200]
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import threading
@@ -222,6 +223,7 @@ def main() -> int:
                                           old_n, new_n))
         agent.stop()
         thread.join(10)
+    shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -12,6 +12,7 @@
 """Real etcd per test class, emulator + host configuration per test."""
 
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -49,6 +50,7 @@ class EtcdClassCase(testtools.TestCase):
                                         retry_window=3.0)
         self.addCleanup(self.etcd.close)
         self.tmp = tempfile.mkdtemp(prefix='spp-ft-')
+        self.addCleanup(shutil.rmtree, self.tmp, True)
         self.lock_path = os.path.join(self.tmp, 'lock')
 
     def wait_for(self, predicate, timeout=20.0, what='condition'):
