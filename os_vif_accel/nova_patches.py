@@ -39,7 +39,7 @@ from typing import Sequence
 from os_vif_accel import fileio
 
 __all__ = ['Series', 'Target', 'PatchError', 'load_series', 'find_target',
-           'states', 'apply', 'revert', 'main']
+           'applied_count', 'states', 'apply', 'revert', 'main']
 
 APPLIED = 'applied'
 NOT_APPLIED = 'not applied'
@@ -205,15 +205,12 @@ def check_version(series: Series, target: Target,
            'of unknown version' if have is None else 'version %s' % have))
 
 
-def _run_patch(root: str, patch: str, reverse: bool,
-               dry_run: bool) -> tuple[bool, str]:
+def _run_patch(root: str, patch: str, reverse: bool) -> tuple[bool, str]:
     cmd = ['patch', '-p1', '--batch', '--force', '--fuzz=0',
            '--no-backup-if-mismatch', '--reject-file=-', '-d', root,
            '-i', patch]
     if reverse:
         cmd.append('--reverse')
-    if dry_run:
-        cmd.append('--dry-run')
     try:
         res = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=120)
@@ -241,6 +238,7 @@ class _Workspace:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def changed(self) -> list[str]:
+        """Files of the copy that differ from the target."""
         out = []
         for rel in self.files:
             old = fileio.read_text(os.path.join(self.target.root, rel))
@@ -302,79 +300,87 @@ def _drop_bytecode(path: str) -> None:
                 pass
 
 
-def _state(ws: _Workspace, patch: str) -> tuple[str, str]:
-    fwd, fwd_out = _run_patch(ws.dir, patch, reverse=False, dry_run=True)
-    if fwd:
-        return NOT_APPLIED, ''
-    rev, _ = _run_patch(ws.dir, patch, reverse=True, dry_run=True)
-    if rev:
-        return APPLIED, ''
-    return CONFLICT, fwd_out
+def _run_all(ws: _Workspace, series: Series, names: Sequence[str],
+             reverse: bool) -> tuple[int, str]:
+    """Run ``names`` in order on the copy: how many worked, last output."""
+    for done, name in enumerate(names):
+        ok, out = _run_patch(ws.dir, os.path.join(series.directory, name),
+                             reverse=reverse)
+        if not ok:
+            return done, out
+    return len(names), ''
 
 
-def _walk(series: Series, target: Target, direction: str,
-          act: bool) -> tuple[list[tuple[str, str]], list[str]]:
-    """Bring a private copy of ``target`` to ``direction``, patch by patch.
+def applied_count(series: Series, target: Target) -> int:
+    """How many leading patches of the series ``target`` already has.
 
-    Returns each patch's state before its step and the files that differ
-    from the target afterwards; raises PatchError (nothing written) when
-    a patch neither applies nor reverts cleanly.
+    ``k`` fits when reverting patches k..1 and applying k+1..n both work
+    on private copies.  Later patches may rewrite an earlier patch's
+    context, so a patch's state cannot be judged on its own.  Raises
+    PatchError naming the patch of the attempt that got furthest when no
+    ``k`` fits (Nova differs from what the series expects).
     """
-    ws = _Workspace(target, series.files())
-    try:
-        order = list(series.patches)
-        if direction == NOT_APPLIED:
-            order.reverse()
-        result = []
-        for name in order:
-            path = os.path.join(series.directory, name)
-            state, detail = _state(ws, path)
-            result.append((name, state))
-            if state == CONFLICT:
-                raise PatchError(
-                    '%s does not apply to the %s in %s, nor is it applied '
-                    '(was this Nova modified?); nothing was changed.\n%s'
-                    % (name, target.kind, target.root, detail))
-            if state != direction:
-                ok, out = _run_patch(ws.dir, path,
-                                     reverse=direction == NOT_APPLIED,
-                                     dry_run=False)
-                if not ok:
-                    raise PatchError('%s failed on a copy of %s; nothing '
-                                     'was changed.\n%s'
-                                     % (name, target.root, out))
-        if direction == NOT_APPLIED:
-            result.reverse()
-        changed = ws.commit() if act else ws.changed()
-        return result, changed
-    finally:
-        ws.close()
+    names = list(series.patches)
+    best = (-1, names[0] if names else '', '')
+    for k in range(len(names), -1, -1):
+        ws = _Workspace(target, series.files())
+        try:
+            done, out = _run_all(ws, series, names[:k][::-1], reverse=True)
+            if done < k:
+                if done > best[0]:
+                    best = (done, names[k - 1 - done], out)
+                continue
+        finally:
+            ws.close()
+        ws = _Workspace(target, series.files())
+        try:
+            done, out = _run_all(ws, series, names[k:], reverse=False)
+        finally:
+            ws.close()
+        if k + done == len(names):
+            return k
+        if k + done > best[0]:
+            best = (k + done, names[k + done], out)
+    raise PatchError(
+        '%s does not apply to the %s in %s, and the series is not applied '
+        'up to it either (was this Nova modified?); nothing was '
+        'changed.\n%s' % (best[1], target.kind, target.root, best[2]))
 
 
 def states(series: Series, target: Target) -> list[tuple[str, str]]:
-    """Each patch's state, checked in series order on a private copy."""
+    """Each patch's state; every patch ``CONFLICT`` if none fits."""
+    try:
+        k = applied_count(series, target)
+    except PatchError:
+        return [(name, CONFLICT) for name in series.patches]
+    return [(name, APPLIED if i < k else NOT_APPLIED)
+            for i, name in enumerate(series.patches)]
+
+
+def _change(series: Series, target: Target, names: Sequence[str],
+            reverse: bool) -> list[str]:
     ws = _Workspace(target, series.files())
     try:
-        result = []
-        for name in series.patches:
-            path = os.path.join(series.directory, name)
-            state, _ = _state(ws, path)
-            result.append((name, state))
-            if state == NOT_APPLIED:
-                _run_patch(ws.dir, path, reverse=False, dry_run=False)
-        return result
+        done, out = _run_all(ws, series, names, reverse=reverse)
+        if done < len(names):
+            raise PatchError('%s failed on a copy of %s; nothing was '
+                             'changed.\n%s' % (names[done], target.root,
+                                                out))
+        return ws.commit()
     finally:
         ws.close()
 
 
 def apply(series: Series, target: Target) -> list[str]:
     """Apply the patches not yet applied; return the files changed."""
-    return _walk(series, target, APPLIED, act=True)[1]
+    k = applied_count(series, target)
+    return _change(series, target, series.patches[k:], reverse=False)
 
 
 def revert(series: Series, target: Target) -> list[str]:
     """Revert the applied patches; return the files changed."""
-    return _walk(series, target, NOT_APPLIED, act=True)[1]
+    k = applied_count(series, target)
+    return _change(series, target, series.patches[:k][::-1], reverse=True)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -418,10 +424,10 @@ def run(args: argparse.Namespace) -> int:
             print('%-50s %s' % (name, state))
         return 0 if all(s != CONFLICT for _, s in result) else 1
     if args.command == 'check':
-        result, _ = _walk(series, target, APPLIED, act=False)
-        todo = sum(1 for _, s in result if s == NOT_APPLIED)
+        k = applied_count(series, target)
+        total = len(series.patches)
         print('OK: %d of %d patches applied, %d can be applied to %s'
-              % (len(result) - todo, len(result), todo, where))
+              % (k, total, total - k, where))
         return 0
     changed = (apply if args.command == 'apply' else revert)(series, target)
     verb = 'applied to' if args.command == 'apply' else 'reverted from'
