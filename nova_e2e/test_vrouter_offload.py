@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import types
 from typing import Any
 
 import fixtures
 from nova.network import model
+from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_e2e import base
 
@@ -60,6 +62,19 @@ class TestOffloadWithoutPciSlot(base.NovaE2ETestCase):
 
     def test_direct(self) -> None:
         self._check(model.VNIC_TYPE_DIRECT)
+
+    def test_cleanup_unplugs_the_other_ports(self) -> None:
+        # Nova's clean-up after a failed boot and instance deletion unplug
+        # with ignore_errors=True, which only ignores NovaExceptions.
+        good = base.nova_vif(model.VIF_TYPE_VROUTER)
+        self.plug(good)
+        broken = self._vif(model.VNIC_TYPE_DIRECT)
+        driver = types.SimpleNamespace(vif_driver=self.driver)
+
+        libvirt_driver.LibvirtDriver._unplug_vifs(
+            driver, self.instance, [broken, good], True)
+
+        self.assertEqual({}, self.agent.ports())
 
     def test_virtio_forwarder(self) -> None:
         self._check(model.VNIC_TYPE_VIRTIO_FORWARDER)
