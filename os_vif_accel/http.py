@@ -79,6 +79,10 @@ class BadAnswer(Exception):
     """The server answered something that is not HTTP, or nothing in time."""
 
 
+class _StaleConnection(Exception):
+    """A pooled connection turned out to be closed by the server."""
+
+
 class JSONClient:
     """Thread-safe keep-alive client for one ``http(s)://host:port`` base.
 
@@ -89,6 +93,8 @@ class JSONClient:
         requests; 0 means a single attempt
     :param ca_file, cert_file, key_file: TLS trust anchor and client
         certificate, only used with ``https``
+    :param down_grace: seconds after an exhausted retry window during
+        which requests make a single attempt
     """
 
     def __init__(self, base_url: str, connect_timeout: float = 1.0,
@@ -96,7 +102,7 @@ class JSONClient:
                  ca_file: str | None = None, cert_file: str | None = None,
                  key_file: str | None = None, pool_size: int = 8,
                  backoff_initial: float = 0.05,
-                 backoff_max: float = 1.0) -> None:
+                 backoff_max: float = 1.0, down_grace: float = 10.0) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ('http', 'https') or not parsed.hostname:
             raise ValueError('expected an http:// or https:// URL with a '
@@ -111,6 +117,8 @@ class JSONClient:
         self.retry_window = retry_window
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self.down_grace = down_grace
+        self._down_until = 0.0
         self._pool: list[http.client.HTTPConnection] = []
         self._pool_size = pool_size
         self._lock = threading.Lock()
@@ -157,16 +165,29 @@ class JSONClient:
             conn.close()
 
     # -- requests ----------------------------------------------------------
+    def _tls_error(self, exc: ssl.SSLError) -> BadAnswer:
+        # An untrusted certificate or a wrong key does not heal by
+        # retrying and is not "agent down": it must fail the caller.
+        return BadAnswer('TLS with %s failed: %s' % (self.base_url, exc))
+
     def _once(self, method: str, path: str, body: bytes | None,
               headers: dict[str, str]) -> Response:
-        conn, reused = self._get()
+        try:
+            conn, reused = self._get()
+        except ssl.SSLError as exc:
+            raise self._tls_error(exc)
         try:
             conn.request(method, self._prefix + path, body=body,
                          headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+        except ssl.SSLError as exc:
+            conn.close()
+            raise self._tls_error(exc)
         except _RETRYABLE:
             conn.close()
+            if reused:
+                raise _StaleConnection()
             raise
         except (socket.timeout, TimeoutError):
             conn.close()
@@ -175,9 +196,7 @@ class JSONClient:
             conn.close()
             if reused and isinstance(exc, http.client.BadStatusLine) \
                     and not exc.args[0]:
-                # An empty status line on a pooled connection: the server
-                # closed it while it sat idle. Nothing was processed.
-                raise ConnectionResetError('idle connection closed')
+                raise _StaleConnection()
             raise BadAnswer('answer is not valid HTTP: %s: %s' %
                             (type(exc).__name__, exc))
         if resp.will_close:
@@ -187,44 +206,59 @@ class JSONClient:
         return Response(resp.status, resp.reason, data,
                         {k.lower(): v for k, v in resp.getheaders()})
 
+    @staticmethod
+    def _encode(body: Any, headers: dict[str, str] | None
+                ) -> tuple[bytes | None, dict[str, str]]:
+        hdrs = {'Accept': 'application/json'}
+        payload: bytes | None = None
+        if body is not None:
+            payload = (body if isinstance(body, bytes)
+                       else json.dumps(body).encode('utf-8'))
+            hdrs['Content-Type'] = 'application/json'
+        hdrs.update(headers or {})
+        return payload, hdrs
+
+    def _reason(self, exc: OSError) -> str:
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            return ('connect to %s:%s timed out after %.1fs' %
+                    (self._host, self._port, self.connect_timeout))
+        return '%s: %s' % (type(exc).__name__, exc)
+
     def request(self, method: str, path: str, body: Any = None,
                 headers: dict[str, str] | None = None) -> Response:
         """Send one request; retry only while it cannot be delivered.
 
-        ``body`` may be bytes or any JSON-serialisable value.
+        ``body`` may be bytes or any JSON-serialisable value.  While the
+        server is known to be down (the previous request exhausted its
+        retry window less than ``down_grace`` seconds ago) a single
+        attempt is made, so that a caller plugging hundreds of ports
+        during an outage does not wait the whole window for each.
         """
-        hdrs = {'Accept': 'application/json'}
-        payload: bytes | None
-        if body is None:
-            payload = None
-        elif isinstance(body, bytes):
-            payload = body
-            hdrs['Content-Type'] = 'application/json'
-        else:
-            payload = json.dumps(body).encode('utf-8')
-            hdrs['Content-Type'] = 'application/json'
-        if headers:
-            hdrs.update(headers)
+        payload, hdrs = self._encode(body, headers)
         start = time.monotonic()
+        window = 0.0 if start < self._down_until else self.retry_window
         delay = self._backoff_initial
         attempts = 0
         while True:
             attempts += 1
             try:
-                return self._once(method, path, payload, hdrs)
+                resp = self._once(method, path, payload, hdrs)
+            except _StaleConnection:
+                # The server closed its side of our pooled connections
+                # (e.g. it restarted): none of them is usable; nothing
+                # was processed, so retry at once on a new connection.
+                self.close()
+                attempts -= 1
+                continue
             except (OSError, http.client.HTTPException) as exc:
-                if isinstance(exc, (socket.timeout, TimeoutError)):
-                    reason = ('connect to %s:%s timed out after %.1fs' %
-                              (self._host, self._port, self.connect_timeout))
-                elif isinstance(exc, _RETRYABLE) or isinstance(exc, OSError):
-                    reason = '%s: %s' % (type(exc).__name__, exc)
-                else:  # pragma: no cover - _once maps the rest to BadAnswer
-                    raise
                 elapsed = time.monotonic() - start
-                # A TLS failure (untrusted certificate, wrong key) will
-                # not heal by retrying.
-                if isinstance(exc, ssl.SSLError) or \
-                        elapsed + delay > self.retry_window:
+                if elapsed + delay > window:
+                    self._down_until = time.monotonic() + self.down_grace
+                    reason = (self._reason(exc) if isinstance(exc, OSError)
+                              else '%s: %s' % (type(exc).__name__, exc))
                     raise Unreachable(reason, attempts, elapsed)
                 time.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
+                continue
+            self._down_until = 0.0
+            return resp

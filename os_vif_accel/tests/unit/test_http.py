@@ -84,3 +84,26 @@ class TestJSONClient(testtools.TestCase):
         self.assertRaises(http.BadAnswer, resp.json)
         self.assertEqual({'a': 1}, http.Response(200, 'OK', b'{"a": 1}',
                                                  {}).json())
+
+
+class TestStaleAndDown(testtools.TestCase):
+
+    def test_all_pooled_connections_stale_after_a_restart(self) -> None:
+        emu = self.useFixture(vfix.EmulatorFixture())
+        client = http.JSONClient(emu.url, retry_window=0.3)
+        self.addCleanup(client.close)
+        conns = [client._new_connection() for _ in range(8)]
+        for conn in conns:
+            client._put(conn)
+        emu.emulator.restart()  # the agent drops every session
+        self.assertEqual(200, client.request('POST', '/syncports').status)
+
+    def test_single_attempt_while_known_down(self) -> None:
+        client = http.JSONClient('http://127.0.0.1:%d' % vfix.free_port(),
+                                 retry_window=0.3)
+        first = self.assertRaises(http.Unreachable, client.request, 'GET',
+                                  '/')
+        self.assertGreater(first.attempts, 1)
+        second = self.assertRaises(http.Unreachable, client.request, 'GET',
+                                   '/')
+        self.assertEqual(1, second.attempts)
