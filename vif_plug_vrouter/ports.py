@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import threading
 import zlib
-from typing import Any
+from typing import Any, Callable
 
 from oslo_log import log as logging
 
@@ -129,11 +129,16 @@ class PortManager:
             LOG.warning('Could not restore the previous state of port %s '
                         'in the agent: %s', rec['id'], exc)
 
-    def remove(self, port_id: str) -> bool:
+    def remove(self, port_id: str,
+               before_file_removal: Callable[[], None] | None = None
+               ) -> bool:
         """Delete one port from the agent, then its file; idempotent.
 
         An unreachable agent does not fail the removal: the file is
         removed so the agent will not bring the port back when it starts.
+        ``before_file_removal`` runs between the two (e.g. to restore a
+        SmartNIC representor once the agent no longer uses it); if it
+        raises, the file is kept so that a retried unplug can finish.
         Returns False if the agent could not be told.
         """
         with _lock(port_id):
@@ -145,6 +150,8 @@ class PortManager:
                 LOG.warning('Removing port %s while the agent is '
                             'unreachable (%s); it will not be replayed.',
                             port_id, exc)
+            if before_file_removal is not None:
+                before_file_removal()
             if self.store is not None:
                 try:
                     self.store.remove(port_id)

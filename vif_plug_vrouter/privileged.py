@@ -17,12 +17,18 @@ a way to write arbitrary files for whoever can talk to it.  A port file
 can only be written under an absolute, '..'-free directory, under a name
 that is a canonical UUID, with content built here from a record that
 passes the same checks the agent applies.
+
+The SmartNIC entrypoints (representors, VFs, VF drivers) check interface
+names, PCI addresses, MACs, VLAN ids, MTUs and driver names in
+:mod:`vif_plug_vrouter.linux_net` before touching the host, and act in
+the daemon's own network namespace.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import privsep
 
@@ -41,3 +47,46 @@ def remove_port_file(ports_dir: str, port_id: str) -> bool:
 @privsep.vif_plug.entrypoint
 def read_port_file(ports_dir: str, port_id: str) -> str | None:
     return port_files.read_port_file(ports_dir, port_id)
+
+
+@privsep.vif_plug.entrypoint
+def link_state(ifname: str) -> dict[str, Any]:
+    return linux_net.link_state(ifname)
+
+
+@privsep.vif_plug.entrypoint
+def rename_link(old: str, new: str) -> bool:
+    return linux_net.rename_link(old, new)
+
+
+@privsep.vif_plug.entrypoint
+def set_mtu(ifname: str, mtu: int) -> None:
+    linux_net.set_mtu(ifname, mtu)
+
+
+@privsep.vif_plug.entrypoint
+def set_link_up(ifname: str, up: bool) -> None:
+    linux_net.set_link_up(ifname, up)
+
+
+@privsep.vif_plug.entrypoint
+def set_ipv6_disabled(ifname: str, disabled: bool) -> bool | None:
+    return linux_net.set_ipv6_disabled(ifname, disabled)
+
+
+@privsep.vif_plug.entrypoint
+def set_vf(pf_ifname: str, vf: int, mac: str | None,
+           vlan: int) -> dict[str, Any]:
+    return linux_net.set_vf(pf_ifname, vf, mac, vlan)
+
+
+@privsep.vif_plug.entrypoint
+def bind_vf_driver(sysfs_root: str, vf: str, driver: str,
+                   timeout: float) -> dict[str, str | None]:
+    return linux_net.bind_vf_driver(sysfs_root, vf, driver, timeout)
+
+
+@privsep.vif_plug.entrypoint
+def restore_vf_driver(sysfs_root: str, vf: str, driver: str | None,
+                      override: str | None, timeout: float) -> None:
+    linux_net.restore_vf_driver(sysfs_root, vf, driver, override, timeout)
