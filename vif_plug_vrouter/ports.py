@@ -130,18 +130,20 @@ class PortManager:
                         'in the agent: %s', rec['id'], exc)
 
     def remove(self, port_id: str,
-               before_file_removal: Callable[[], None] | None = None
-               ) -> bool:
+               before_removal: Callable[[], None] | None = None) -> bool:
         """Delete one port from the agent, then its file; idempotent.
 
         An unreachable agent does not fail the removal: the file is
         removed so the agent will not bring the port back when it starts.
-        ``before_file_removal`` runs between the two (e.g. to restore a
-        SmartNIC representor once the agent no longer uses it); if it
-        raises, the file is kept so that a retried unplug can finish.
+        ``before_removal`` runs first (e.g. to restore a SmartNIC
+        representor from the state kept in the port file); if it raises,
+        nothing is removed - the agent deletes the port file itself on
+        DELETE - so that a retried unplug still finds that state.
         Returns False if the agent could not be told.
         """
         with _lock(port_id):
+            if before_removal is not None:
+                before_removal()
             told = True
             try:
                 self.agent.delete_port(port_id)
@@ -150,8 +152,6 @@ class PortManager:
                 LOG.warning('Removing port %s while the agent is '
                             'unreachable (%s); it will not be replayed.',
                             port_id, exc)
-            if before_file_removal is not None:
-                before_file_removal()
             if self.store is not None:
                 try:
                     self.store.remove(port_id)

@@ -349,7 +349,7 @@ class VrouterPlugin(plugin.PluginBase):
         prev = self.manager.store.read(port_id) \
             if self.manager.store else None
         state = offload.from_extra(prev[1]) if prev else {}
-        self.manager.remove(port_id, before_file_removal=(
+        self.manager.remove(port_id, before_removal=(
             lambda: self.offloader.restore(port_id, state)))
 
 

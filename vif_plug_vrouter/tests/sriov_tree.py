@@ -114,7 +114,9 @@ class FakeSysfs:
     def override_of(self, address: str) -> str:
         with open(os.path.join(self.dev_dir(address),
                                'driver_override')) as f:
-            return f.read().strip()
+            value = f.read().strip()
+        # The kernel shows a cleared override as "(null)".
+        return value or '(null)'
 
     # -- devices -----------------------------------------------------------
     def _pci_device(self, address: str, driver: str | None) -> str:
