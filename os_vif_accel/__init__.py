@@ -10,4 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Code shared by the os-vif-accel plugins (validation, durable files, HTTP)."""
+"""Code shared by the os-vif-accel plugins.
+
+Validation, durable files and the HTTP client.
+"""

@@ -221,7 +221,10 @@ class JSONClient:
                 else:  # pragma: no cover - _once maps the rest to BadAnswer
                     raise
                 elapsed = time.monotonic() - start
-                if elapsed + delay > self.retry_window:
+                # A TLS failure (untrusted certificate, wrong key) will
+                # not heal by retrying.
+                if isinstance(exc, ssl.SSLError) or \
+                        elapsed + delay > self.retry_window:
                     raise Unreachable(reason, attempts, elapsed)
                 time.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)

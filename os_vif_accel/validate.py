@@ -78,7 +78,7 @@ def uuid(value: object, field: str = 'uuid') -> str:
     anything else into the nil UUID without an error.
     """
     text = _require_str(field, value)
-    if not _DASHED_UUID.match(text):
+    if not _DASHED_UUID.fullmatch(text):
         raise InvalidInput(field, value,
                            'expected a dashed UUID such as '
                            '3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b20')
@@ -92,7 +92,7 @@ def project_id(value: object, field: str = 'project_id') -> str:
     and would silently record the nil UUID otherwise.
     """
     text = _require_str(field, value)
-    if _HEX_UUID.match(text):
+    if _HEX_UUID.fullmatch(text):
         return str(uuid_mod.UUID(hex=text))
     return uuid(text, field)
 
@@ -100,7 +100,7 @@ def project_id(value: object, field: str = 'project_id') -> str:
 def mac(value: object, field: str = 'mac') -> str:
     """Return ``value`` as a lower-case colon-separated unicast MAC."""
     text = _require_str(field, value)
-    if not _MAC.match(text):
+    if not _MAC.fullmatch(text):
         raise InvalidInput(field, value,
                            'expected six colon-separated hex octets such '
                            'as fa:16:3e:12:34:56')
@@ -119,7 +119,7 @@ def ifname(value: object, field: str = 'ifname') -> str:
         raise InvalidInput(field, value,
                            'interface names are at most 15 bytes, this one '
                            'has %d' % len(text.encode('utf-8')))
-    if text in ('.', '..') or not _IFNAME.match(text):
+    if text in ('.', '..') or not _IFNAME.fullmatch(text):
         raise InvalidInput(field, value,
                            'interface names may only contain letters, '
                            'digits and "_.@+-" (no "/", ":", spaces or '
@@ -130,7 +130,7 @@ def ifname(value: object, field: str = 'ifname') -> str:
 def pci_address(value: object, field: str = 'pci_address') -> str:
     """Check a full PCI address ``dddd:bb:ss.f`` (lower case, no path)."""
     text = _require_str(field, value)
-    if not _PCI.match(text):
+    if not _PCI.fullmatch(text):
         raise InvalidInput(field, value,
                            'expected a full lower-case PCI address such as '
                            '0000:08:00.1 (domain:bus:slot.function)')
@@ -185,7 +185,7 @@ def socket_path(value: object, allowed_dirs: list[str],
         raise InvalidInput(field, value,
                            'UNIX socket paths are at most %d bytes' %
                            _MAX_UNIX_PATH)
-    if not re.match(r'^[A-Za-z0-9_./@+-]+$', text):
+    if not re.fullmatch(r"[A-Za-z0-9_./@+-]+", text):
         raise InvalidInput(field, value,
                            'may only contain letters, digits and "_./@+-"')
     for base in allowed_dirs:
@@ -200,7 +200,7 @@ def socket_path(value: object, allowed_dirs: list[str],
 def driver_name(value: object, field: str = 'driver') -> str:
     """Check a kernel driver name such as ``vfio-pci``."""
     text = _require_str(field, value)
-    if not _DRIVER.match(text):
+    if not _DRIVER.fullmatch(text):
         raise InvalidInput(field, value,
                            'driver names contain only letters, digits, '
                            '"_" and "-"')

@@ -35,4 +35,3 @@ def list_opts() -> list[tuple[str, list[Any]]]:
         ('vif_plug_vrouter_privileged',
          copy.deepcopy(priv_context.OPTS)),
     ]
-

@@ -23,7 +23,7 @@ from __future__ import annotations
 import enum
 import threading
 import zlib
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from oslo_log import log as logging
 
@@ -34,6 +34,8 @@ from vif_plug_vrouter import port_files
 LOG = logging.getLogger(__name__)
 
 __all__ = ['Outcome', 'PortManager']
+
+T = TypeVar('T')
 
 # Plug and unplug of one port must not interleave (Nova may unplug while a
 # slow plug is still retrying); striped locks bound the memory used.
@@ -61,6 +63,17 @@ class PortManager:
         self.agent = agent
         self.store = store
 
+    def _file(self, operation: str, port_id: str,
+              func: Callable[..., T], *args: Any) -> T:
+        """Run a port-file operation, naming the file in any failure."""
+        try:
+            return func(*args)
+        except (OSError, ValueError) as exc:
+            assert self.store is not None
+            raise exception.PortFileError(
+                operation=operation, path=self.store.path(port_id),
+                port_id=port_id, reason=str(exc))
+
     def _restore(self, port_id: str,
                  prev: tuple[dict[str, Any], dict[str, Any]] | None) -> None:
         if self.store is None:
@@ -86,7 +99,8 @@ class PortManager:
         port_id = rec['id']
         extra = extra or {}
         with _lock(port_id):
-            prev = self.store.read(port_id) if self.store else None
+            prev = (self._file('read', port_id, self.store.read, port_id)
+                    if self.store else None)
             if prev is not None and prev[0] != rec:
                 LOG.info('Port %s changed (%s); replacing it in the agent',
                          port_id, ', '.join(sorted(
@@ -97,12 +111,7 @@ class PortManager:
                     pass  # the agent will replay the new file
             if self.store is not None and (prev is None or prev != (rec,
                                                                    extra)):
-                try:
-                    self.store.write(rec, extra)
-                except (OSError, ValueError) as exc:
-                    raise exception.PortFileError(
-                        operation='write', path=self.store.path(port_id),
-                        port_id=port_id, reason=str(exc))
+                self._file('write', port_id, self.store.write, rec, extra)
             try:
                 self.agent.add_port(rec)
             except exception.AgentUnreachable as exc:
@@ -153,10 +162,5 @@ class PortManager:
                             'unreachable (%s); it will not be replayed.',
                             port_id, exc)
             if self.store is not None:
-                try:
-                    self.store.remove(port_id)
-                except (OSError, ValueError) as exc:
-                    raise exception.PortFileError(
-                        operation='remove', path=self.store.path(port_id),
-                        port_id=port_id, reason=str(exc))
+                self._file('remove', port_id, self.store.remove, port_id)
             return told

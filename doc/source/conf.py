@@ -15,6 +15,7 @@ extensions = [
     'sphinx.ext.todo',
     'openstackdocstheme',
     'reno.sphinxext',
+    'oslo_config.sphinxext',
 ]
 
 openstackdocs_repo_name = 'x/os-vif-accel'

@@ -23,6 +23,7 @@ import http.server
 import json
 import socket
 import socketserver
+import ssl
 import threading
 from typing import Any
 
@@ -98,14 +99,18 @@ class AgentEmulator:
     def __init__(self, ports_dir: str, host: str = '127.0.0.1',
                  port: int = 0, check_port: bool = False,
                  stale_timeout: float = 60.0, auto_config: bool = False,
-                 control: bool = True) -> None:
+                 control: bool = True,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.ports_dir = ports_dir
         self.host = host
         self.port = port
         self.control = control
-        self._state_args = dict(check_port=check_port,
-                                stale_timeout=stale_timeout,
-                                auto_config=auto_config)
+        #: a server-side TLS context models a TLS-terminating proxy in
+        #: front of the agent (the agent itself only speaks plain HTTP)
+        self.ssl_context = ssl_context
+        self._state_args: dict[str, Any] = dict(
+            check_port=check_port, stale_timeout=stale_timeout,
+            auto_config=auto_config)
         self.state = state_mod.AgentState(ports_dir, **self._state_args)
         self.requests: list[tuple[str, str, bytes]] = []
         self._req_lock = threading.Lock()
@@ -114,7 +119,8 @@ class AgentEmulator:
 
     @property
     def url(self) -> str:
-        return 'http://%s:%d' % (self.host, self.port)
+        scheme = 'https' if self.ssl_context else 'http'
+        return '%s://%s:%d' % (scheme, self.host, self.port)
 
     def record_request(self, method: str, path: str, body: bytes) -> None:
         with self._req_lock:
@@ -124,6 +130,9 @@ class AgentEmulator:
         """Listen, then replay the port files (the agent's order)."""
         server = _Server((self.host, self.port), _Handler)
         server.emulator = self
+        if self.ssl_context is not None:
+            server.socket = self.ssl_context.wrap_socket(server.socket,
+                                                         server_side=True)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever,

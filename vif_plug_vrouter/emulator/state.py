@@ -174,7 +174,7 @@ class AgentState:
         if not isinstance(doc, dict):
             raise ValidationError('Unexpected Json string ==> %s' %
                                   json.dumps(doc))
-        port = {
+        port: dict[str, Any] = {
             'id': boost_uuid(need_str('id', 'data')),
             'instance-id': boost_uuid(need_str('instance-id', 'data')),
             'vn-id': boost_uuid(need_str('vn-id', 'data')),
@@ -202,9 +202,9 @@ class AgentState:
             raise ValidationError('Invalid request. RX (isolated) vlan set, '
                                   'but TX vlan not set')
         mode = doc.get('vhostuser-mode')
-        port['vhostuser-mode'] = int(mode) if _is_int(mode) else 0
+        port['vhostuser-mode'] = mode if _is_int(mode) else 0
         link = doc.get('link-state')
-        port['link-state'] = (int(link) if _is_int(link)
+        port['link-state'] = (link if _is_int(link)
                               else (0 if port['type'] == 2 else 1))
         return port
 
@@ -517,4 +517,3 @@ def _netdev_exists(name: str) -> bool:
         return True
     except OSError:
         return False
-

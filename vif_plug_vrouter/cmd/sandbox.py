@@ -1,0 +1,156 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``os-vif-accel-sandbox``: a real plug/unplug round trip, self-contained.
+
+Starts the agent emulator on a free loopback port with a temporary ports
+directory, configures the ``vrouter`` plugins through oslo.config (the
+embedded defaults plus the emulator's URL and directory), then plugs and
+unplugs a kernel (VIFGeneric) and a DPDK (VIFVHostUser) port through
+``os_vif.initialize()`` / ``os_vif.plug()`` / ``os_vif.unplug()``, printing
+what the agent received and the port files.  Run as root it uses a real
+privsep daemon for the port files, as nova-compute would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+import warnings
+from typing import Any, Callable
+
+Out = Callable[[str], None]
+
+
+def _configure(emulator_url: str, ports_dir: str, sock_dir: str) -> None:
+    from oslo_config import cfg
+    for group in ('os_vif_vrouter', 'os_vif_contrail_vrouter'):
+        cfg.CONF.set_override('agent_url', emulator_url, group)
+        cfg.CONF.set_override('ports_dir', ports_dir, group)
+        cfg.CONF.set_override('vhostuser_socket_dirs', [sock_dir], group)
+        cfg.CONF.set_override('privileged_port_files', os.geteuid() == 0,
+                              group)
+    if os.geteuid() == 0:
+        # Importing the context registers its configuration section.
+        importlib.import_module('vif_plug_vrouter.privsep')
+        helper = os.path.join(os.path.dirname(sys.executable),
+                              'privsep-helper')
+        cfg.CONF.set_override('helper_command', helper,
+                              'vif_plug_vrouter_privileged')
+
+
+def _vifs(sock_dir: str) -> list[tuple[str, Any, Any]]:
+    from os_vif import objects
+    net = objects.network.Network(
+        id=str(uuid.uuid4()), label='sandbox-net', mtu=1500,
+        subnets=objects.subnet.SubnetList(objects=[
+            objects.subnet.Subnet(
+                cidr='10.10.0.0/24',
+                ips=objects.fixed_ip.FixedIPList(objects=[
+                    objects.fixed_ip.FixedIP(address='10.10.0.5')])),
+            objects.subnet.Subnet(
+                cidr='fd00:10::/64',
+                ips=objects.fixed_ip.FixedIPList(objects=[
+                    objects.fixed_ip.FixedIP(address='fd00:10::5')]))]))
+    inst = objects.instance_info.InstanceInfo(
+        uuid=str(uuid.uuid4()), name='instance-0000002a',
+        project_id=uuid.uuid4().hex)
+    kernel_id, dpdk_id = str(uuid.uuid4()), str(uuid.uuid4())
+    kernel = objects.vif.VIFGeneric(
+        id=kernel_id, address='fa:16:3e:00:00:01', network=net,
+        plugin='vrouter', vif_name=('tap' + kernel_id)[:14])
+    dpdk_name = ('tap' + dpdk_id)[:14]
+    dpdk = objects.vif.VIFVHostUser(
+        id=dpdk_id, address='fa:16:3e:00:00:02', network=net,
+        plugin='contrail_vrouter', vif_name=dpdk_name, mode='server',
+        path=os.path.join(sock_dir, 'uvh_vif_' + dpdk_name))
+    return [('kernel (VIFGeneric, plugin vrouter)', kernel, inst),
+            ('DPDK (VIFVHostUser, plugin contrail_vrouter)', dpdk, inst)]
+
+
+def run_vrouter(out: Out) -> None:
+    """The vRouter round trip; raises on any unexpected state."""
+    import os_vif
+
+    from vif_plug_vrouter.emulator import server
+    work = tempfile.mkdtemp(prefix='os-vif-accel-sandbox-')
+    ports_dir = os.path.join(work, 'ports')
+    sock_dir = os.path.join(work, 'vrouter')
+    emu = server.AgentEmulator(ports_dir).start()
+    try:
+        os_vif.initialize()
+        _configure(emu.url, ports_dir, sock_dir)
+        out('vRouter agent emulator on %s, port files in %s' %
+            (emu.url, ports_dir))
+        for title, vif, inst in _vifs(sock_dir):
+            out('\n== plug %s port %s' % (title, vif.id))
+            os_vif.plug(vif, inst)
+            method, path, body = emu.requests[-1]
+            out('agent received: %s %s %s' % (method, path, body.decode()))
+            with open(os.path.join(ports_dir, vif.id)) as f:
+                out('port file %s:\n%s' % (vif.id, f.read().rstrip()))
+            os_vif.plug(vif, inst)
+            out('plugged again: no change (%d port(s) in the agent)' %
+                len(emu.state.ports))
+            os_vif.unplug(vif, inst)
+            method, path, _ = emu.requests[-1]
+            left = os.path.exists(os.path.join(ports_dir, vif.id))
+            out('== unplug: agent received %s %s; port file left: %s; '
+                'agent ports: %d' % (method, path, left,
+                                     len(emu.state.ports)))
+            if left or vif.id in emu.state.ports:
+                raise RuntimeError('unplug left state behind')
+    finally:
+        emu.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_spp(out: Out) -> None:
+    """The SPP round trip, when the SPP plugin is installed."""
+    try:
+        from vif_plug_spp import sandbox as spp_sandbox
+    except ImportError:
+        out('\n(SPP plugin not installed: SPP round trip skipped)')
+        return
+    out('\n== SPP round trip')
+    spp_sandbox.run(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog='os-vif-accel-sandbox',
+        description='Plug and unplug sample ports through os-vif against '
+                    'the embedded emulators, printing what they received.')
+    parser.add_argument('--only', choices=['vrouter', 'spp'],
+                        help='run only one round trip')
+    args = parser.parse_args(argv)
+    warnings.simplefilter('ignore')
+    # The privsep daemon inherits this and stays quiet about eventlet.
+    os.environ.setdefault('PYTHONWARNINGS', 'ignore')
+
+    def out(text: str) -> None:
+        print(text, flush=True)
+
+    if args.only in (None, 'vrouter'):
+        run_vrouter(out)
+    if args.only in (None, 'spp'):
+        run_spp(out)
+    out('\nsandbox: OK')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
