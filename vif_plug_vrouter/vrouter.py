@@ -321,9 +321,7 @@ class VrouterPlugin(plugin.PluginBase):
             spec = self._offload_spec(vif, mode)
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
-        prev = self.manager.store.read(spec.port_id) \
-            if self.manager.store else None
-        recorded = offload.from_extra(prev[1]) if prev else None
+        recorded = self._offload_state(spec.port_id) or None
         rep = self.offloader.locate(spec, recorded)
         try:
             rec = record.from_vif(
@@ -345,10 +343,21 @@ class VrouterPlugin(plugin.PluginBase):
             applied.rollback()
             raise
 
+    def _offload_state(self, port_id: str) -> dict[str, Any]:
+        """Host state recorded in the port file at plug ({} if none)."""
+        store = self.manager.store
+        if store is None:
+            return {}
+        try:
+            prev = store.read(port_id)
+        except (OSError, ValueError) as exc:
+            raise exception.PortFileError(
+                operation='read', path=store.path(port_id),
+                port_id=port_id, reason=str(exc))
+        return offload.from_extra(prev[1]) if prev else {}
+
     def _unplug_offload(self, port_id: str) -> None:
-        prev = self.manager.store.read(port_id) \
-            if self.manager.store else None
-        state = offload.from_extra(prev[1]) if prev else {}
+        state = self._offload_state(port_id)
         self.manager.remove(port_id, before_removal=(
             lambda: self.offloader.restore(port_id, state)))
 

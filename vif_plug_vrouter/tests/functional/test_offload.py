@@ -309,9 +309,9 @@ class TestOffloadFailures(OffloadTestBase):
         self.assertIn('not loaded', str(err))
 
     def test_port_file_write_fails(self) -> None:
-        blocker = os.path.join(self.tmp, 'file')
-        open(blocker, 'w').close()
-        self.configure(ports_dir=os.path.join(blocker, 'ports'))
+        # Immutable: even root cannot create files in it; reads still work.
+        sriov_tree.run('chattr', '+i', self.ports_dir)
+        self.addCleanup(sriov_tree.run, 'chattr', '-i', self.ports_dir)
         self.assertPlugFails(self.forwarder_vif(sriov_tree.vf_address(0, 0)),
                              exception.PortFileError)
 
