@@ -224,7 +224,9 @@ class SriovInventory:
         pf_num, vf_num = parsed
         if pf_num is not None:
             return vf_num if pf_num == info.function else None
-        parent = _link_name(os.path.join(base, name, 'device'))
+        device = os.path.join(base, name, 'device')
+        parent = os.path.basename(os.path.realpath(device)) \
+            if os.path.islink(device) else None
         if parent is not None and ':' in parent and parent != info.address:
             # A representor parented by another PF on the same switch.
             return None

@@ -207,6 +207,8 @@ class PciKernel:
         self.tree = tree
         self._fds: dict[int, tuple[str, str | None]] = {}
         self._stop_r, self._stop_w = os.pipe()
+        self.drivers: set[str] = set()
+        self._writers: list[int] = []
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name='fake-pci-kernel')
         self.errors: list[str] = []
@@ -217,12 +219,13 @@ class PciKernel:
         os.mkfifo(path)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         # Hold a writer so the FIFO never reports EOF between writers.
-        os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        self._writers.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
         self._fds[fd] = (kind, driver)
 
     def start(self) -> 'PciKernel':
         drivers = self.tree.path('bus/pci/drivers')
-        for name in os.listdir(drivers):
+        self.drivers = set(os.listdir(drivers))
+        for name in self.drivers:
             for kind in ('bind', 'unbind'):
                 self._fifo(os.path.join(drivers, name, kind), kind, name)
         self._fifo(self.tree.path('bus/pci/drivers_probe'), 'probe', None)
@@ -232,6 +235,9 @@ class PciKernel:
     def stop(self) -> None:
         os.write(self._stop_w, b'x')
         self._thread.join(5)
+        for fd in list(self._fds) + self._writers + [self._stop_r,
+                                                     self._stop_w]:
+            os.close(fd)
 
     def _run(self) -> None:
         while True:
@@ -263,7 +269,7 @@ class PciKernel:
             return
         override = tree.override_of(address)
         if override and override != '(null)':
-            if os.path.isdir(tree.path('bus/pci/drivers', override)):
+            if override in self.drivers:
                 tree.bind(address, override)
             return
         native = tree.vf_drivers.get(address)
@@ -380,7 +386,7 @@ class SmartNicFixture(fixtures.Fixture):
             self.vfs[vf] = (p, i)
             if switch_id is None:
                 continue
-            name = 'r%s%s_%d' % (self.suffix, uplink[-4:], i)
+            name = 'r%s%d_%d' % (self.suffix, p, i)
             index = 0
             if self.netns is not None and i < self.real_reps:
                 index = self.netns.add_tap(name)
