@@ -30,7 +30,6 @@ import fixtures
 import os_vif
 from os_vif import exception as osv_exception
 from os_vif import objects as osv_objects
-from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
