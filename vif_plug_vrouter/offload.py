@@ -171,6 +171,11 @@ class Offloader:
         port: a re-plug keeps the original values recorded then, and
         changes (and would undo) only what differs now.
         """
+        if recorded and recorded.get('vf') and recorded['vf'] != spec.vf:
+            # The port moved to another VF: give the old one back first.
+            LOG.info('Port %s moves from VF %s to VF %s; restoring the old '
+                     'one', spec.port_id, recorded['vf'], spec.vf)
+            self.restore(spec.port_id, recorded)
         if not (recorded and recorded.get('vf') == spec.vf):
             recorded = None
         target = spec.name or rep.ifname

@@ -272,6 +272,22 @@ class TestApply(OffloadTestBase):
         self.assertEqual(before, self.snapshot())
 
 
+    def test_port_moved_to_another_vf(self) -> None:
+        before = self.snapshot()
+        first = self.plug(self.spec())
+        self.vf = sriov_tree.vf_address(0, 1)
+        second = self.plug(self.spec(), offload.to_extra(first.state))
+        # The first VF and its representor are back as they were.
+        self.assertEqual('mlx5_core', self.nic.tree.driver_of(
+            sriov_tree.vf_address(1, 2)))
+        self.assertIn(self.nic.reps[sriov_tree.vf_address(1, 2)],
+                      self.host.links)
+        self.assertEqual(self.nic.reps[self.vf],
+                         second.state['rep-orig-name'])
+        self.offloader.restore(self.port_id, offload.to_extra(second.state))
+        self.assertEqual(before, self.snapshot())
+
+
 class TestRestore(OffloadTestBase):
 
     def test_restore_is_idempotent(self) -> None:
