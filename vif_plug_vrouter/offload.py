@@ -40,12 +40,14 @@ from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import linux_net
+from vif_plug_vrouter import ports
 from vif_plug_vrouter import sriov
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Applied', 'Offloader',
-           'to_extra', 'from_extra']
+           'to_extra', 'from_extra', 'recorded_state', 'add_port',
+           'remove_port']
 
 DIRECT = 'direct'
 FORWARDER = 'virtio-forwarder'
@@ -343,3 +345,50 @@ class Offloader:
         LOG.warning('Representor %s (originally %s) no longer exists; only '
                     'the VF is restored', name, orig)
         return None
+
+
+# -- one offloaded port, for the plugin and the CLI ------------------------
+
+def recorded_state(manager: ports.PortManager,
+                   port_id: str) -> dict[str, Any]:
+    """Host state recorded in the port file at plug ({} if none)."""
+    store = manager.store
+    if store is None:
+        return {}
+    try:
+        prev = store.read(port_id)
+    except (OSError, ValueError) as exc:
+        raise exception.PortFileError(
+            operation='read', path=store.path(port_id), port_id=port_id,
+            reason=str(exc))
+    return from_extra(prev[1]) if prev else {}
+
+
+def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
+             make_record: Callable[[str], dict[str, Any]],
+             defer_if_agent_down: bool = False) -> ports.Outcome:
+    """Prepare the host, then write the port file and tell the agent.
+
+    ``make_record(system_name)`` builds the agent record once the
+    representor's final name is known (before the host is changed, so a
+    bad record changes nothing).  If the port file or the agent fails,
+    every host change is undone.
+    """
+    recorded = recorded_state(manager, spec.port_id) or None
+    rep = offloader.locate(spec, recorded)
+    rec = make_record(spec.name or rep.ifname)
+    applied = offloader.apply(spec, rep, recorded)
+    try:
+        return manager.add(rec, extra=to_extra(applied.state),
+                           defer_if_agent_down=defer_if_agent_down)
+    except Exception:
+        applied.rollback()
+        raise
+
+
+def remove_port(offloader: Offloader, manager: ports.PortManager,
+                port_id: str) -> bool:
+    """Restore the host as recorded, then remove the port everywhere."""
+    state = recorded_state(manager, port_id)
+    return manager.remove(port_id, before_removal=(
+        lambda: offloader.restore(port_id, state)))

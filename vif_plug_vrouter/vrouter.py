@@ -321,45 +321,24 @@ class VrouterPlugin(plugin.PluginBase):
             spec = self._offload_spec(vif, mode)
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
-        recorded = self._offload_state(spec.port_id) or None
-        rep = self.offloader.locate(spec, recorded)
-        try:
-            rec = record.from_vif(
-                vif, instance_info, system_name=spec.name or rep.ifname,
-                port_type=constants.PORT_TYPES['NovaVMPort'],
-                vhostuser_mode=(constants.VHOSTUSER_MODE_SERVER
-                                if mode == offload.FORWARDER and
-                                vif.mode == 'server'
-                                else constants.VHOSTUSER_MODE_CLIENT))
-        except validate.InvalidInput as exc:
-            raise self._invalid(vif, exc)
-        applied = self.offloader.apply(spec, rep, recorded)
-        try:
-            self.manager.add(
-                rec, extra=offload.to_extra(applied.state),
-                defer_if_agent_down=(
-                    self.config.defer_kernel_ports_when_agent_down))
-        except Exception:
-            applied.rollback()
-            raise
 
-    def _offload_state(self, port_id: str) -> dict[str, Any]:
-        """Host state recorded in the port file at plug ({} if none)."""
-        store = self.manager.store
-        if store is None:
-            return {}
-        try:
-            prev = store.read(port_id)
-        except (OSError, ValueError) as exc:
-            raise exception.PortFileError(
-                operation='read', path=store.path(port_id),
-                port_id=port_id, reason=str(exc))
-        return offload.from_extra(prev[1]) if prev else {}
+        def make_record(system_name: str) -> dict[str, Any]:
+            try:
+                return record.from_vif(
+                    vif, instance_info, system_name=system_name,
+                    port_type=constants.PORT_TYPES['NovaVMPort'],
+                    vhostuser_mode=(constants.VHOSTUSER_MODE_SERVER
+                                    if mode == offload.FORWARDER and
+                                    vif.mode == 'server'
+                                    else constants.VHOSTUSER_MODE_CLIENT))
+            except validate.InvalidInput as exc:
+                raise self._invalid(vif, exc)
+
+        offload.add_port(self.offloader, self.manager, spec, make_record,
+                         self.config.defer_kernel_ports_when_agent_down)
 
     def _unplug_offload(self, port_id: str) -> None:
-        state = self._offload_state(port_id)
-        self.manager.remove(port_id, before_removal=(
-            lambda: self.offloader.restore(port_id, state)))
+        offload.remove_port(self.offloader, self.manager, port_id)
 
 
 _SUPPORTED = 'only VIFGeneric, VIFVHostUser and VIFHostDevice are supported'

@@ -271,7 +271,6 @@ class TestApply(OffloadTestBase):
         self.offloader.restore(self.port_id, offload.to_extra(second.state))
         self.assertEqual(before, self.snapshot())
 
-
     def test_port_moved_to_another_vf(self) -> None:
         before = self.snapshot()
         first = self.plug(self.spec())
