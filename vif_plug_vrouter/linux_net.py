@@ -223,8 +223,18 @@ def _override(dev: str) -> str | None:
 
 
 def _write(path: str, value: str) -> None:
-    with open(path, 'w') as f:
-        f.write(value + '\n')
+    """Write one sysfs attribute.
+
+    Never creates a file and never follows a symlink as the last path
+    component: with CAP_DAC_OVERRIDE a caller-chosen ``sysfs_root`` must
+    not become a way to create or redirect files.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW |
+                 os.O_CLOEXEC)
+    try:
+        os.write(fd, (value + '\n').encode('ascii'))
+    finally:
+        os.close(fd)
 
 
 def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:

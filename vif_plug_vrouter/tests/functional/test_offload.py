@@ -232,6 +232,15 @@ class TestOffloadPlug(OffloadTestBase):
         self.unplug(vif)
         self.assertEqual(before, self.host())
 
+    def test_agent_restart_replays_the_offloaded_port(self) -> None:
+        vf = sriov_tree.vf_address(1, 1)
+        vif = self.direct_vif(vf)
+        self.plug(vif)
+        self.emu.restart()
+        port = self.emu.state.snapshot()[self.port_id]
+        self.assertEqual(self.tap_name(), port['system-name'])
+        self.assertEqual(MAC, port['mac-address'])
+
     def test_vlan_is_set_on_the_vf_and_restored(self) -> None:
         vf = sriov_tree.vf_address(0, 0)
         before = self.host()
@@ -334,6 +343,40 @@ class TestOffloadFailures(OffloadTestBase):
                   os.path.join(self.tmp, 'gone'))
         self.assertPlugFails(self.direct_vif(vf),
                              exception.RepresentorNotFound)
+
+
+class TestKernelWithoutVFs(OffloadTestBase):
+    """The production VF backend against this kernel (no double)."""
+
+    def test_vf_netlink_request_reaches_the_kernel(self) -> None:
+        # The kernel parses IFLA_VFINFO_LIST and answers EOPNOTSUPP for a
+        # device without VFs: the request is well formed.
+        out = sriov_tree.run(
+            'ip', 'netns', 'exec', self.netns.name, sys.executable, '-c',
+            'from vif_plug_vrouter import linux_net\n'
+            'v = linux_net.VfNetlink()\n'
+            'try:\n'
+            '    v.set("%s", 1, "%s", 7)\n'
+            'except Exception as e:\n'
+            '    print(type(e).__name__, getattr(e, "code", None))\n'
+            'try:\n'
+            '    v.get("%s", 1)\n'
+            'except Exception as e:\n'
+            '    print(type(e).__name__)\n' % (
+                self.nic.uplinks[0], MAC, self.nic.uplinks[0]))
+        self.assertEqual(['NetlinkError 95', 'LinkNotFound'],
+                         out.split('\n')[-3:-1])
+
+    def test_vf_step_fails_and_rolls_back(self) -> None:
+        os.environ['OS_VIF_ACCEL_TEST_VF_STATE'] = ''
+        vf = sriov_tree.vf_address(0, 2)
+        before = self.host()
+        exc = self.assertRaises(osv_exception.PlugException, self.plug,
+                                self.direct_vif(vf))
+        err = exc.kwargs['err']
+        self.assertIsInstance(err, exception.HostStepFailed)
+        self.assertIn('set VF MAC/VLAN', str(err))
+        self.assertEqual(before, self.host())
 
 
 class TestNotSwitchdev(OffloadTestBase):

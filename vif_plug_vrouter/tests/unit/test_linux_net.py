@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 
+import fixtures
 import testtools
 
 from os_vif_accel import validate
@@ -141,3 +142,18 @@ class TestDriverBinding(testtools.TestCase):
                                 self.nic.root, self.vf, 'nobind', 0.2)
         self.assertEqual(errno.ETIMEDOUT, err.errno)
         self.assertEqual(before, self.state())
+
+    def test_never_creates_or_follows_a_final_symlink(self) -> None:
+        target = self.useFixture(fixtures.TempDir()).path
+        dev = self.tree.dev_dir(self.vf)
+        os.unlink(os.path.join(dev, 'driver_override'))
+        os.symlink(os.path.join(target, 'victim'),
+                   os.path.join(dev, 'driver_override'))
+        self.assertRaises(OSError, linux_net.bind_vf_driver, self.nic.root,
+                          self.vf, 'vfio-pci')
+        self.assertEqual([], os.listdir(target))
+        os.unlink(os.path.join(dev, 'driver_override'))
+        self.assertRaises(OSError, linux_net.restore_vf_driver,
+                          self.nic.root, self.vf, 'mlx5_core', None)
+        self.assertFalse(os.path.exists(os.path.join(dev,
+                                                     'driver_override')))
