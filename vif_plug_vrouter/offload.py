@@ -17,16 +17,19 @@ Shared by the os-vif plugin (``VIFHostDevice`` = vnic ``direct``,
 
 1. :meth:`Offloader.locate` - unprivileged discovery; fails before any
    change (bad address, PF not in switchdev mode, no representor, VF in
-   use, name collision).
-2. :meth:`Offloader.apply` - privileged steps, each recorded with its
+   use).
+2. :meth:`Offloader.plan` - reads (privileged, read-only) what will
+   change: the representor's name, MTU, link and IPv6 setting, the VF's
+   MAC/VLAN and driver.  This original state goes into the port file's
+   extra state *before* anything changes.
+3. :meth:`Offloader.apply` - privileged steps, each recorded with its
    undo: rename the representor, MTU, disable IPv6, VF MAC/VLAN through
    the PF, bind the VF to the forwarder's driver, link up.  A failing
-   step undoes the earlier ones; :meth:`Applied.rollback` undoes them all
-   (used when the port file or the agent then fails).
-3. The caller stores :attr:`Applied.state` in the port file's extra state
-   (original name, MTU, link, IPv6, VF MAC/VLAN and driver), so that
-   :meth:`Offloader.restore` can put the host back at unplug, also after
-   a restart of nova-compute.
+   step undoes the earlier ones (a name collision is found here, by the
+   kernel); :meth:`Applied.rollback` undoes them all when the agent then
+   fails.
+4. :meth:`Offloader.restore` puts the recorded state back at unplug,
+   also after a restart of nova-compute.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from vif_plug_vrouter import sriov
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Applied', 'Offloader',
+__all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Plan', 'Applied', 'Offloader',
            'to_extra', 'from_extra', 'recorded_state', 'add_port',
            'remove_port']
 
@@ -103,6 +106,18 @@ class Spec:
                    mtu=None if mtu is None else validate.mtu(mtu, 'mtu'),
                    vlan=_NO_VLAN if vlan in (None, 0) else
                    validate.vlan_id(vlan, 'vlan', allow_none=False))
+
+
+@dataclasses.dataclass
+class Plan:
+    """What :meth:`Offloader.apply` will do, from :meth:`Offloader.plan`."""
+
+    spec: Spec
+    rep: sriov.Representor
+    #: original host state to record in the port file
+    state: dict[str, Any]
+    #: the representor's link state now (``mtu``, ``up``, ...)
+    link: dict[str, Any]
 
 
 @dataclasses.dataclass
@@ -165,29 +180,64 @@ class Offloader:
         return rep
 
     # -- plug --------------------------------------------------------------
-    def apply(self, spec: Spec, rep: sriov.Representor,
-              recorded: dict[str, Any] | None = None) -> Applied:
-        """Prepare the host; on failure undo everything and raise.
+    def release_other_vf(self, spec: Spec,
+                         recorded: dict[str, Any] | None
+                         ) -> dict[str, Any] | None:
+        """Give back the VF of an earlier plug if the port moved.
 
-        ``recorded`` is the state stored at an earlier plug of the same
-        port: a re-plug keeps the original values recorded then, and
-        changes (and would undo) only what differs now.
+        Returns the recorded state if it is about this VF, else None.
         """
         if recorded and recorded.get('vf') and recorded['vf'] != spec.vf:
-            # The port moved to another VF: give the old one back first.
             LOG.info('Port %s moves from VF %s to VF %s; restoring the old '
                      'one', spec.port_id, recorded['vf'], spec.vf)
             self.restore(spec.port_id, recorded)
-        if not (recorded and recorded.get('vf') == spec.vf):
-            recorded = None
-        target = spec.name or rep.ifname
-        applied = Applied(ifname=target, state={}, undo=[])
+        if recorded and recorded.get('vf') == spec.vf:
+            return recorded
+        return None
+
+    def plan(self, spec: Spec, rep: sriov.Representor,
+             recorded: dict[str, Any] | None = None) -> Plan:
+        """Read what plugging will change; changes nothing.
+
+        The returned :attr:`Plan.state` holds the original values to
+        restore at unplug: read from the host now, or, for a re-plug,
+        taken from ``recorded`` (the host already shows plugged values).
+        The caller stores it durably *before* :meth:`apply`.
+        """
         step = 'read representor'
         try:
             now = self.host.link_state(rep.ifname)
-            state = self._initial_state(spec, rep, now, recorded)
-            applied.state = state
-            step = 'rename representor'
+            step = 'read VF MAC/VLAN'
+            vf_now = self.host.vf_state(rep.pf_ifname, rep.vf_index)
+        except Exception as exc:
+            raise self._step_error(spec, step, exc, [], rep.ifname, rep)
+        driver = self.inventory.vf_driver(spec.vf)
+        override = self.inventory.vf_driver_override(spec.vf)
+        if recorded is not None:
+            state = dict(recorded)
+        else:
+            state = {'rep-orig-name': rep.ifname, 'rep-mtu': now['mtu'],
+                     'rep-up': now['up'], 'rep-ipv6': now['ipv6_disabled'],
+                     'vf-mac': vf_now['mac'], 'vf-vlan': vf_now['vlan']}
+        if spec.mode == FORWARDER and not state.get('vf-bound'):
+            state.update({'vf-bound': True, 'vf-driver': driver,
+                          'vf-override': override})
+        state.update({'offload': spec.mode, 'vf': spec.vf,
+                      'pf-ifname': rep.pf_ifname, 'vf-index': rep.vf_index,
+                      'rep-name': spec.name or rep.ifname})
+        return Plan(spec=spec, rep=rep, state=state, link=now)
+
+    def apply(self, plan: Plan) -> Applied:
+        """Change the host as planned; on failure undo it all and raise.
+
+        Only what differs from the wanted state is changed (and would be
+        undone), so a re-plug of a plugged port changes nothing.
+        """
+        spec, rep, now = plan.spec, plan.rep, plan.link
+        target = spec.name or rep.ifname
+        applied = Applied(ifname=target, state=plan.state, undo=[])
+        step = 'rename representor'
+        try:
             self._rename(applied, rep.ifname, target, now['up'])
             step = 'set MTU'
             if spec.mtu is not None and spec.mtu != now['mtu']:
@@ -200,10 +250,10 @@ class Offloader:
                 applied.undo.append((step, lambda: self.host.
                                      set_ipv6_disabled(target, False)))
             step = 'set VF MAC/VLAN'
-            self._set_vf(applied, spec, rep, state, recorded)
+            self._set_vf(applied, spec, rep)
             if spec.mode == FORWARDER:
                 step = 'bind VF driver'
-                self._bind(applied, spec, state, recorded)
+                self._bind(applied, spec)
             step = 'link up'
             if not now['up'] or target != rep.ifname:
                 self.host.set_link_up(target, True)
@@ -213,19 +263,6 @@ class Offloader:
             failed = applied.rollback()
             raise self._step_error(spec, step, exc, failed, target, rep)
         return applied
-
-    def _initial_state(self, spec: Spec, rep: sriov.Representor,
-                       now: dict[str, Any],
-                       recorded: dict[str, Any] | None) -> dict[str, Any]:
-        if recorded is not None:
-            state = dict(recorded)
-        else:
-            state = {'rep-orig-name': rep.ifname, 'rep-mtu': now['mtu'],
-                     'rep-up': now['up'], 'rep-ipv6': now['ipv6_disabled']}
-        state.update({'offload': spec.mode, 'vf': spec.vf,
-                      'pf-ifname': rep.pf_ifname, 'vf-index': rep.vf_index,
-                      'rep-name': spec.name or rep.ifname})
-        return state
 
     def _rename(self, applied: Applied, current: str, target: str,
                 was_up: bool) -> None:
@@ -239,29 +276,20 @@ class Offloader:
                 self.host.set_link_up(current, True)
         applied.undo.append(('rename representor', undo))
 
-    def _set_vf(self, applied: Applied, spec: Spec, rep: sriov.Representor,
-                state: dict[str, Any],
-                recorded: dict[str, Any] | None) -> None:
+    def _set_vf(self, applied: Applied, spec: Spec,
+                rep: sriov.Representor) -> None:
         before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac,
                                   spec.vlan)
-        if recorded is None:
-            state['vf-mac'] = before['mac']
-            state['vf-vlan'] = before['vlan']
         if before != {'mac': spec.mac, 'vlan': spec.vlan}:
             applied.undo.append(('set VF MAC/VLAN', lambda: self.host.set_vf(
                 rep.pf_ifname, rep.vf_index, before['mac'],
                 before['vlan'])))
 
-    def _bind(self, applied: Applied, spec: Spec, state: dict[str, Any],
-              recorded: dict[str, Any] | None) -> None:
+    def _bind(self, applied: Applied, spec: Spec) -> None:
         root = self.inventory.root
         before = self.host.bind_vf_driver(root, spec.vf,
                                           self.forwarder_driver,
                                           self.driver_timeout)
-        if recorded is None or not recorded.get('vf-bound'):
-            state['vf-bound'] = True
-            state['vf-driver'] = before['driver']
-            state['vf-override'] = before['override']
         if before['driver'] != self.forwarder_driver:
             applied.undo.append(('bind VF driver', lambda: self.host.
                                  restore_vf_driver(
@@ -367,22 +395,30 @@ def recorded_state(manager: ports.PortManager,
 def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
              make_record: Callable[[str], dict[str, Any]],
              defer_if_agent_down: bool = False) -> ports.Outcome:
-    """Prepare the host, then write the port file and tell the agent.
+    """Prepare the host and add the port (file, then agent).
 
     ``make_record(system_name)`` builds the agent record once the
-    representor's final name is known (before the host is changed, so a
-    bad record changes nothing).  If the port file or the agent fails,
-    every host change is undone.
+    representor's final name is known.  Discovery and every check happen
+    first; the port file with the original host state is written next;
+    only then is the host changed, and only then is the agent told.  A
+    crash at any point therefore leaves a file from which unplug can
+    restore the host.  If a host step, the file or the agent fails, every
+    host change is undone and the file is rolled back.
     """
     recorded = recorded_state(manager, spec.port_id) or None
     rep = offloader.locate(spec, recorded)
     rec = make_record(spec.name or rep.ifname)
-    applied = offloader.apply(spec, rep, recorded)
+    recorded = offloader.release_other_vf(spec, recorded)
+    plan = offloader.plan(spec, rep, recorded)
+    done: list[Applied] = []
     try:
-        return manager.add(rec, extra=to_extra(applied.state),
-                           defer_if_agent_down=defer_if_agent_down)
+        return manager.add(
+            rec, extra=to_extra(plan.state),
+            defer_if_agent_down=defer_if_agent_down,
+            before_agent=lambda: done.append(offloader.apply(plan)))
     except Exception:
-        applied.rollback()
+        for applied in done:
+            applied.rollback()
         raise
 
 

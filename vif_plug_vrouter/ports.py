@@ -88,13 +88,18 @@ class PortManager:
                           self.store.path(port_id))
 
     def add(self, rec: dict[str, Any], extra: dict[str, Any] | None = None,
-            defer_if_agent_down: bool = False) -> Outcome:
+            defer_if_agent_down: bool = False,
+            before_agent: Callable[[], None] | None = None) -> Outcome:
         """Persist and add one port; idempotent.
 
         Re-adding identical data rewrites nothing and re-POSTs the record
         (the agent treats that as a refresh).  Changed data (tap name,
         MAC, IPs...) is applied with DELETE + POST because the agent
         silently keeps the old values of a known port otherwise.
+
+        ``before_agent`` runs once the file is written and before the
+        POST (e.g. to prepare a SmartNIC representor whose original state
+        ``extra`` records); if it raises, the file is rolled back.
         """
         port_id = rec['id']
         extra = extra or {}
@@ -112,6 +117,14 @@ class PortManager:
             if self.store is not None and (prev is None or prev != (rec,
                                                                    extra)):
                 self._file('write', port_id, self.store.write, rec, extra)
+            if before_agent is not None:
+                try:
+                    before_agent()
+                except Exception:
+                    self._restore(port_id, prev)
+                    if prev is not None and prev[0] != rec:
+                        self._readd(prev[0])
+                    raise
             try:
                 self.agent.add_port(rec)
             except exception.AgentUnreachable as exc:

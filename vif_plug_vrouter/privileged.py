@@ -75,6 +75,11 @@ def set_ipv6_disabled(ifname: str, disabled: bool) -> bool | None:
 
 
 @privsep.vif_plug.entrypoint
+def vf_state(pf_ifname: str, vf: int) -> dict[str, Any]:
+    return linux_net.vf_state(pf_ifname, vf)
+
+
+@privsep.vif_plug.entrypoint
 def set_vf(pf_ifname: str, vf: int, mac: str | None,
            vlan: int) -> dict[str, Any]:
     return linux_net.set_vf(pf_ifname, vf, mac, vlan)

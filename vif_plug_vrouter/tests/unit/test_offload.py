@@ -30,9 +30,13 @@ import testtools
 
 from os_vif_accel import validate
 
+from vif_plug_vrouter import agent_client
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import offload
+from vif_plug_vrouter import port_files
+from vif_plug_vrouter import ports
+from vif_plug_vrouter import record
 from vif_plug_vrouter import sriov
 from vif_plug_vrouter.tests import fixtures as vfix
 from vif_plug_vrouter.tests import sriov_tree
@@ -85,6 +89,10 @@ class ModelHost:
         self.links[ifname]['ipv6_disabled'] = disabled
         return before
 
+    def vf_state(self, pf: str, vf: int) -> dict[str, Any]:
+        return dict(self.vfs.get((pf, vf), {'mac': '00:00:00:00:00:00',
+                                            'vlan': 0}))
+
     def set_vf(self, pf: str, vf: int, mac: str | None,
                vlan: int) -> dict[str, Any]:
         self._enter('set_vf')
@@ -136,7 +144,9 @@ class OffloadTestBase(testtools.TestCase):
     def plug(self, spec: offload.Spec,
              recorded: dict[str, Any] | None = None) -> offload.Applied:
         rep = self.offloader.locate(spec, recorded)
-        return self.offloader.apply(spec, rep, recorded)
+        recorded = self.offloader.release_other_vf(spec, recorded)
+        return self.offloader.apply(self.offloader.plan(spec, rep,
+                                                        recorded))
 
 
 class TestSpec(testtools.TestCase):
@@ -285,6 +295,61 @@ class TestApply(OffloadTestBase):
                          second.state['rep-orig-name'])
         self.offloader.restore(self.port_id, offload.to_extra(second.state))
         self.assertEqual(before, self.snapshot())
+
+
+class TestAddPort(OffloadTestBase):
+    """The port-level flow: file with the originals first, then changes."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.emu = self.useFixture(vfix.EmulatorFixture())
+        self.manager = ports.PortManager(
+            agent_client.AgentClient(self.emu.url, retry_window=0.0),
+            port_files.PortFileStore(self.emu.ports_dir, privileged=False))
+
+    def record(self, vn_id: str | None = None) -> Any:
+        def make(name: str) -> dict[str, Any]:
+            return record.make_record(
+                port_id=self.port_id, instance_id=str(uuid.uuid4()),
+                vn_id=vn_id or str(uuid.uuid4()), project_id='',
+                display_name='vm', system_name=name, mac=MAC)
+        return make
+
+    def test_original_state_is_on_disk_before_the_first_change(self) -> None:
+        seen = []
+        rename = self.host.rename_link
+
+        def spy(old: str, new: str) -> bool:
+            seen.append(offload.recorded_state(self.manager, self.port_id))
+            return rename(old, new)
+        self.host.rename_link = spy  # type: ignore
+        offload.add_port(self.offloader, self.manager, self.spec(),
+                         self.record())
+        self.assertEqual(self.nic.reps[self.vf], seen[0]['rep-orig-name'])
+        self.assertEqual('mlx5_core', seen[0]['vf-driver'])
+        port = self.emu.emulator.state.snapshot()[self.port_id]
+        self.assertEqual('tap' + self.port_id[:11], port['system-name'])
+        offload.remove_port(self.offloader, self.manager, self.port_id)
+        self.assertIn(self.nic.reps[self.vf], self.host.links)
+        self.assertIsNone(self.emu.port_file(self.port_id))
+
+    def test_agent_refusal_undoes_everything(self) -> None:
+        before = self.snapshot()
+        self.assertRaises(exception.AgentRefused, offload.add_port,
+                          self.offloader, self.manager, self.spec(),
+                          self.record(vn_id=str(uuid.UUID(int=0))))
+        self.assertEqual(before, self.snapshot())
+        self.assertIsNone(self.emu.port_file(self.port_id))
+
+    def test_host_failure_rolls_the_file_back(self) -> None:
+        before = self.snapshot()
+        self.host.fail = {'set_link_up'}
+        self.assertRaises(exception.HostStepFailed, offload.add_port,
+                          self.offloader, self.manager, self.spec(),
+                          self.record())
+        self.assertEqual(before, self.snapshot())
+        self.assertIsNone(self.emu.port_file(self.port_id))
+        self.assertEqual([], self.emu.emulator.requests)
 
 
 class TestRestore(OffloadTestBase):
