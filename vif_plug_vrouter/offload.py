@@ -304,8 +304,12 @@ class Offloader:
             return exception.RepresentorNameTaken(
                 ifname=rep.ifname, vf=spec.vf, name=target,
                 port_id=spec.port_id)
-        rollback = ('every earlier step was undone' if not failed else
-                    'could NOT undo: %s (see the log)' % ', '.join(failed))
+        if step.startswith('read'):
+            rollback = 'nothing was changed'
+        elif not failed:
+            rollback = 'every earlier step was undone'
+        else:
+            rollback = 'could NOT undo: %s (see the log)' % ', '.join(failed)
         return exception.HostStepFailed(port_id=spec.port_id, step=step,
                                         reason='%s: %s' % (
                                             type(exc).__name__, exc),

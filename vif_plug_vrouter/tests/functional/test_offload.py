@@ -375,7 +375,8 @@ class TestKernelWithoutVFs(OffloadTestBase):
                                 self.direct_vif(vf))
         err = exc.kwargs['err']
         self.assertIsInstance(err, exception.HostStepFailed)
-        self.assertIn('set VF MAC/VLAN', str(err))
+        self.assertIn('read VF MAC/VLAN', str(err))
+        self.assertIn('has no VF 2; nothing was changed', str(err))
         self.assertEqual(before, self.host())
 
 
