@@ -15,16 +15,18 @@ These functions run inside the privsep daemon (see
 :mod:`vif_plug_vrouter.privileged`) and validate every argument
 themselves.  Each one changes one thing, returns what was there before
 (so the caller can undo it) and is idempotent, so a repeated plug or
-unplug converges.  Netlink is driven through pyroute2 with a fresh socket
-per call; the network namespace acted in is the daemon's own.
+unplug converges.  Netlink is driven through pyroute2 on one socket kept
+by the daemon; the network namespace acted in is the daemon's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from oslo_log import log as logging
 from pyroute2 import IPRoute
@@ -41,6 +43,30 @@ __all__ = ['NameTaken', 'LinkNotFound', 'link_state', 'rename_link',
 _IFF_UP = 0x1
 _NO_VF_VLAN = 0
 
+# One netlink socket for the daemon, used under a lock: opening one costs
+# as much as the request itself.  It is dropped after any error that is
+# not a plain netlink answer, so a broken socket is never reused.
+_IPR_LOCK = threading.Lock()
+_IPR: Any = None
+
+
+@contextlib.contextmanager
+def _iproute() -> Iterator[Any]:
+    global _IPR
+    with _IPR_LOCK:
+        if _IPR is None:
+            _IPR = IPRoute()
+        try:
+            yield _IPR
+        except (NetlinkError, LinkNotFound, NameTaken):
+            raise
+        except BaseException:
+            try:
+                _IPR.close()
+            finally:
+                _IPR = None
+            raise
+
 
 class NameTaken(Exception):
     """A netdev with the requested name already exists."""
@@ -50,11 +76,26 @@ class LinkNotFound(Exception):
     """No netdev has that name."""
 
 
+def _get(ipr: Any, ifname: str, **kwargs: Any) -> Any:
+    """RTM_GETLINK by name (a lookup by name would dump every link)."""
+    try:
+        return ipr.link('get', ifname=ifname, **kwargs)[0]
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            raise LinkNotFound(ifname)
+        raise
+
+
 def _index(ipr: Any, ifname: str) -> int:
-    found = ipr.link_lookup(ifname=ifname)
-    if not found:
-        raise LinkNotFound(ifname)
-    return int(found[0])
+    return int(_get(ipr, ifname)['index'])
+
+
+def _exists(ipr: Any, ifname: str) -> bool:
+    try:
+        _get(ipr, ifname)
+    except LinkNotFound:
+        return False
+    return True
 
 
 def _proc_ipv6(ifname: str) -> str:
@@ -72,8 +113,8 @@ def _read_ipv6(ifname: str) -> bool | None:
 def link_state(ifname: str) -> dict[str, Any]:
     """``{'mtu', 'up', 'ipv6_disabled'}`` of one netdev."""
     ifname = validate.ifname(ifname)
-    with IPRoute() as ipr:
-        link = ipr.link('get', index=_index(ipr, ifname))[0]
+    with _iproute() as ipr:
+        link = _get(ipr, ifname)
     return {'mtu': int(link.get('IFLA_MTU')),
             'up': bool(link['flags'] & _IFF_UP),
             'ipv6_disabled': _read_ipv6(ifname)}
@@ -89,9 +130,9 @@ def rename_link(old: str, new: str) -> bool:
     new = validate.ifname(new, 'new')
     if old == new:
         return False
-    with IPRoute() as ipr:
-        if ipr.link_lookup(ifname=new):
-            if not ipr.link_lookup(ifname=old):
+    with _iproute() as ipr:
+        if _exists(ipr, new):
+            if not _exists(ipr, old):
                 return False  # done before
             raise NameTaken(new)
         index = _index(ipr, old)
@@ -108,13 +149,13 @@ def rename_link(old: str, new: str) -> bool:
 def set_mtu(ifname: str, mtu: int) -> None:
     ifname = validate.ifname(ifname)
     mtu = validate.mtu(mtu)
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         ipr.link('set', index=_index(ipr, ifname), mtu=mtu)
 
 
 def set_link_up(ifname: str, up: bool) -> None:
     ifname = validate.ifname(ifname)
-    with IPRoute() as ipr:
+    with _iproute() as ipr:
         ipr.link('set', index=_index(ipr, ifname),
                  state='up' if up else 'down')
 
@@ -139,9 +180,8 @@ class VfNetlink:
     """VF MAC/VLAN through the PF netdev (``IFLA_VFINFO_LIST``)."""
 
     def get(self, pf_ifname: str, vf: int) -> tuple[str | None, int]:
-        with IPRoute() as ipr:
-            link = ipr.link('get', index=_index(ipr, pf_ifname),
-                            ext_mask=1)[0]
+        with _iproute() as ipr:
+            link = _get(ipr, pf_ifname, ext_mask=1)
         vfs = link.get('IFLA_VFINFO_LIST')
         for info in (vfs.get_attrs('IFLA_VF_INFO') if vfs else []):
             mac = info.get('IFLA_VF_MAC') or {}
@@ -153,7 +193,7 @@ class VfNetlink:
 
     def set(self, pf_ifname: str, vf: int, mac: str | None,
             vlan: int) -> None:
-        with IPRoute() as ipr:
+        with _iproute() as ipr:
             index = _index(ipr, pf_ifname)
             if mac is not None:
                 ipr.link('set', index=index, vf={'vf': vf, 'mac': mac})

@@ -57,8 +57,7 @@ class JsonVfDouble:
     @staticmethod
     def _check_pf(pf: str) -> None:
         with IPRoute() as ipr:
-            if not ipr.link_lookup(ifname=pf):
-                raise linux_net.LinkNotFound(pf)
+            linux_net._index(ipr, pf)
 
     def get(self, pf: str, vf: int) -> tuple[str | None, int]:
         self._check_pf(pf)
