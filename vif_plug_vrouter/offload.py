@@ -381,6 +381,15 @@ class Offloader:
 
 # -- one offloaded port, for the plugin and the CLI ------------------------
 
+def local_offloader(sysfs_root: str = '/sys',
+                    forwarder_driver: str = 'vfio-pci',
+                    driver_timeout: float = 5.0) -> Offloader:
+    """An offloader acting in this process (callers that are root)."""
+    return Offloader(sriov.SriovInventory(sysfs_root), linux_net,
+                     forwarder_driver=forwarder_driver,
+                     driver_timeout=driver_timeout)
+
+
 def recorded_state(manager: ports.PortManager,
                    port_id: str) -> dict[str, Any]:
     """Host state recorded in the port file at plug ({} if none)."""

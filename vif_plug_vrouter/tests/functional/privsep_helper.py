@@ -85,7 +85,8 @@ def _failing(name: str) -> Any:
     return fail
 
 
-def main() -> None:
+def install_doubles() -> None:
+    """Apply the environment's test-only adjustments to linux_net."""
     state = os.environ.get('OS_VIF_ACCEL_TEST_VF_STATE')
     if state:
         linux_net.VF_NETLINK = JsonVfDouble(state)  # type: ignore
@@ -93,6 +94,10 @@ def main() -> None:
                                             '').split(',')):
         assert hasattr(linux_net, name), name
         setattr(linux_net, name, _failing(name))
+
+
+def main() -> None:
+    install_doubles()
     daemon.helper_main()
 
 
