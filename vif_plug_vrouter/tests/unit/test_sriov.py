@@ -160,24 +160,24 @@ class TestLookupErrors(SriovTestBase):
         self.assertIn('devlink dev eswitch set pci/%s mode switchdev'
                       % nic.pfs[1], str(err))
 
-    def test_no_representor(self) -> None:
+    def _rep_with(self, attr: str, value: str) -> Exception:
+        """Change one attribute of VF 1's representor, then look it up."""
         nic = self.nic(pfs=1, vfs=2)
         vf = sriov_tree.vf_address(0, 1)
-        with open(nic.tree.path('class/net', nic.reps[vf],
-                                'phys_port_name'), 'w') as f:
-            f.write('pf0vf7\n')
-        err = self.assertRaises(exception.RepresentorNotFound,
-                                self.inventory(nic).representor, vf)
+        with open(nic.tree.path('class/net', nic.reps[vf], attr), 'w') as f:
+            f.write(value + '\n')
+        return self.assertRaises(exception.RepresentorNotFound,
+                                 self.inventory(nic).representor, vf)
+
+    def test_no_representor(self) -> None:
+        err = self._rep_with('phys_port_name', 'pf0vf7')
         self.assertIn('VF index 1', str(err))
 
     def test_representor_of_other_switch_not_taken(self) -> None:
-        nic = self.nic(pfs=1, vfs=2)
-        vf = sriov_tree.vf_address(0, 1)
-        with open(nic.tree.path('class/net', nic.reps[vf],
-                                'phys_switch_id'), 'w') as f:
-            f.write('ffffffff\n')
-        self.assertRaises(exception.RepresentorNotFound,
-                          self.inventory(nic).representor, vf)
+        self._rep_with('phys_switch_id', 'ffffffff')
+
+    def test_representor_of_other_pf_function_not_taken(self) -> None:
+        self._rep_with('phys_port_name', 'pf1vf1')
 
     def test_vfY_representor_of_other_pf_not_taken(self) -> None:
         # Same switch, vfY form, but parented by the other PF.
