@@ -71,18 +71,24 @@ def _require_str(field: str, value: object) -> str:
     return value
 
 
+def _matching(field: str, value: object, pattern: re.Pattern[str],
+              reason: str) -> str:
+    """Return ``value`` if it is a string matching ``pattern`` entirely."""
+    text = _require_str(field, value)
+    if not pattern.fullmatch(text):
+        raise InvalidInput(field, value, reason)
+    return text
+
+
 def uuid(value: object, field: str = 'uuid') -> str:
     """Return ``value`` as a canonical lower-case dashed UUID.
 
     Only the dashed 36-character form is accepted: the vRouter agent turns
     anything else into the nil UUID without an error.
     """
-    text = _require_str(field, value)
-    if not _DASHED_UUID.fullmatch(text):
-        raise InvalidInput(field, value,
-                           'expected a dashed UUID such as '
-                           '3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b20')
-    return text.lower()
+    return _matching(field, value, _DASHED_UUID,
+                     'expected a dashed UUID such as '
+                     '3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b20').lower()
 
 
 def project_id(value: object, field: str = 'project_id') -> str:
@@ -99,12 +105,9 @@ def project_id(value: object, field: str = 'project_id') -> str:
 
 def mac(value: object, field: str = 'mac') -> str:
     """Return ``value`` as a lower-case colon-separated unicast MAC."""
-    text = _require_str(field, value)
-    if not _MAC.fullmatch(text):
-        raise InvalidInput(field, value,
-                           'expected six colon-separated hex octets such '
-                           'as fa:16:3e:12:34:56')
-    text = text.lower()
+    text = _matching(field, value, _MAC,
+                     'expected six colon-separated hex octets such as '
+                     'fa:16:3e:12:34:56').lower()
     if text in _INVALID_MACS:
         raise InvalidInput(field, value,
                            'the all-zero and broadcast addresses cannot '
@@ -129,12 +132,9 @@ def ifname(value: object, field: str = 'ifname') -> str:
 
 def pci_address(value: object, field: str = 'pci_address') -> str:
     """Check a full PCI address ``dddd:bb:ss.f`` (lower case, no path)."""
-    text = _require_str(field, value)
-    if not _PCI.fullmatch(text):
-        raise InvalidInput(field, value,
-                           'expected a full lower-case PCI address such as '
-                           '0000:08:00.1 (domain:bus:slot.function)')
-    return text
+    return _matching(field, value, _PCI,
+                     'expected a full lower-case PCI address such as '
+                     '0000:08:00.1 (domain:bus:slot.function)')
 
 
 def vlan_id(value: object, field: str = 'vlan_id',
@@ -199,9 +199,6 @@ def socket_path(value: object, allowed_dirs: list[str],
 
 def driver_name(value: object, field: str = 'driver') -> str:
     """Check a kernel driver name such as ``vfio-pci``."""
-    text = _require_str(field, value)
-    if not _DRIVER.fullmatch(text):
-        raise InvalidInput(field, value,
-                           'driver names contain only letters, digits, '
-                           '"_" and "-"')
-    return text
+    return _matching(field, value, _DRIVER,
+                     'driver names contain only letters, digits, "_" and '
+                     '"-"')
