@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from typing import Any
 
 import testtools
@@ -129,6 +130,53 @@ class TestRepresentorLookup(SriovTestBase):
             f.write('3\n')
         tree.add_representor('newrep', nic.pfs[0], '00154d130000', 'pf0vf2')
         self.assertEqual('newrep', inv.representor(vf).ifname)
+
+
+_OPENED: list[str] | None = None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event == 'open' and _OPENED is not None and isinstance(args[0],
+                                                               str):
+        _OPENED.append(args[0])
+
+
+sys.addaudithook(_audit)
+
+
+class TestLookupCost(SriovTestBase):
+    """Files read per lookup: constant when cached, one pass otherwise."""
+
+    def opened(self, func: Any) -> list[str]:
+        global _OPENED
+        _OPENED = []
+        try:
+            func()
+            return _OPENED
+        finally:
+            _OPENED = None
+
+    def test_cached_lookup_does_not_depend_on_netdev_count(self) -> None:
+        nic = self.nic(pfs=4, vfs=16, extra_netdevs=200)
+        inv = self.inventory(nic)
+        vf = sriov_tree.vf_address(2, 7)
+        first = self.opened(lambda: inv.representor(vf))
+        netdevs = len(os.listdir(nic.tree.path('class/net')))
+        # A miss reads each netdev at most once per attribute (one pass).
+        self.assertLessEqual(len(first), 2 * netdevs + 20)
+        again = self.opened(lambda: inv.representor(vf))
+        # sriov_numvfs + the cached representor's two attributes.
+        self.assertEqual(3, len(again), again)
+        other = self.opened(lambda: inv.representor(
+            sriov_tree.vf_address(2, 3)))
+        self.assertEqual(3, len(other), other)
+
+    def test_reps_under_the_pf_never_scan_the_host(self) -> None:
+        nic = self.nic(pfs=1, vfs=4, extra_netdevs=100)
+        inv = self.inventory(nic)
+        first = self.opened(lambda: inv.representor(
+            sriov_tree.vf_address(0, 1)))
+        self.assertFalse([p for p in first if '/eth1' in p], first)
 
 
 class TestLookupErrors(SriovTestBase):
