@@ -40,7 +40,6 @@ import os
 import random
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -153,9 +152,9 @@ def bench_plug(nic: Any, netns: Any, plugs: int, real: int) -> None:
     os.environ['OS_VIF_ACCEL_TEST_VF_STATE'] = os.path.join(tmp, 'vf.json')
     os_vif.initialize()
     cfg.CONF.set_override(
-        'helper_command', 'ip netns exec %s %s -m '
-        'vif_plug_vrouter.tests.functional.privsep_helper' % (
-            netns.name, sys.executable), 'vif_plug_vrouter_privileged')
+        'helper_command', sriov_tree.helper_command(
+            netns.name, os.path.join(tmp, 'privsep.conf'), [ports_dir],
+            [nic.root]), 'vif_plug_vrouter_privileged')
     for key, value in (('agent_url', emu.url), ('ports_dir', ports_dir),
                        ('sysfs_root', nic.root)):
         cfg.CONF.set_override(key, value, 'os_vif_vrouter')

@@ -24,7 +24,7 @@ Not a test.  Against one agent emulator on loopback, in one run:
 
 Prints p50/p99 per operation and the ratio.  Usage::
 
-    python benchmarks/bench_vrouter_plug.py [--vifs 1000] [--legacy 100]
+    python benchmarks/bench_vrouter_plug.py [--vifs 1000] [--legacy 1000]
 """
 
 from __future__ import annotations
@@ -67,11 +67,11 @@ def bench_osvif(url: str, ports_dir: str, vifs: int
     cfg.CONF.set_override('ports_dir', ports_dir, 'os_vif_vrouter')
     cfg.CONF.set_override('privileged_port_files', root, 'os_vif_vrouter')
     if root:
+        from vif_plug_vrouter.cmd import sandbox
         importlib.import_module('vif_plug_vrouter.privsep')
-        cfg.CONF.set_override(
-            'helper_command',
-            os.path.join(os.path.dirname(sys.executable), 'privsep-helper'),
-            'vif_plug_vrouter_privileged')
+        cfg.CONF.set_override('helper_command',
+                              sandbox.privsep_helper_command(ports_dir),
+                              'vif_plug_vrouter_privileged')
     inst = vfix.instance()
     objs = [vfix.generic_vif() for _ in range(vifs)]
     # Warm-up outside the measurement: starts the privsep daemon once,
@@ -123,9 +123,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--vifs', type=int, default=1000,
                         help='VIFs plugged through os-vif (default 1000)')
-    parser.add_argument('--legacy', type=int, default=100,
+    parser.add_argument('--legacy', type=int, default=1000,
                         help='ports added/deleted the legacy way (default '
-                             '100: each costs a Python start-up)')
+                             '1000; each costs a Python start-up, use '
+                             'fewer for a quick run)')
     args = parser.parse_args()
     warnings.simplefilter('ignore')
     os.environ.setdefault('PYTHONWARNINGS', 'ignore')

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 
 __all__ = ['atomic_write', 'remove_durable', 'read_text', 'TEMP_PREFIX']
 
@@ -50,7 +49,7 @@ def atomic_write(directory: str, name: str, data: bytes,
     os.makedirs(directory, mode=0o755, exist_ok=True)
     final = os.path.join(directory, name)
     tmp = os.path.join(directory,
-                       '%s%s-%s' % (TEMP_PREFIX, name, secrets.token_hex(4)))
+                       '%s%s-%s' % (TEMP_PREFIX, name, os.urandom(4).hex()))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
                  mode)
     try:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what the tests need (Debian packages from
-# bindep.txt when run as root, tox from PyPI) and runs the tox envs.
+# bindep.txt when run as root, tox from PyPI into .tox-venv) and runs the
+# tox envs of the default envlist (override with TOX_ENVS=a,b).
 # Functional tests need root (privsep daemons, network namespaces).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,12 +15,17 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
   fi
 fi
-python3 -m pip install -q 'tox>=4'
-envs=${TOX_ENVS:-$(python3 - <<'PY'
+# tox lives in its own virtualenv: a distribution's Python may be
+# "externally managed" (PEP 668) and refuse pip installs.
+if [ ! -x .tox-venv/bin/tox ]; then
+  python3 -m venv .tox-venv
+  .tox-venv/bin/pip install -q 'tox>=4'
+fi
+envs=${TOX_ENVS:-$(.tox-venv/bin/python - <<'PY'
 import configparser
 c = configparser.ConfigParser()
 c.read('tox.ini')
 print(c['tox']['envlist'].replace('\n', '').replace(' ', ''))
 PY
 )}
-exec python3 -m tox -e "$envs" "$@"
+exec .tox-venv/bin/tox -e "$envs" "$@"

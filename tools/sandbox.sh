@@ -7,10 +7,17 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 venv=${SANDBOX_VENV:-$top/.sandbox-venv}
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v etcd >/dev/null 2>&1; then
-  # etcd is optional for the vRouter part; the SPP part uses it when present.
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server iproute2) \
-    >/dev/null 2>&1 || echo "sandbox: could not install etcd-server; the SPP round trip will be skipped" >&2
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  # venv for the sandbox itself; etcd for the SPP round trip (optional:
+  # the vRouter part does not need it).
+  need=""
+  for p in python3-venv etcd-server iproute2; do
+    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+  done
+  if [ -n "$need" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need) \
+      >/dev/null 2>&1 || echo "sandbox: could not install$need" >&2
+  fi
 fi
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

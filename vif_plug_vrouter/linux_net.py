@@ -266,8 +266,8 @@ def _write(path: str, value: str) -> None:
     """Write one sysfs attribute.
 
     Never creates a file and never follows a symlink as the last path
-    component: with CAP_DAC_OVERRIDE a caller-chosen ``sysfs_root`` must
-    not become a way to create or redirect files.
+    component: the daemon runs as root, and a sysfs tree must not become
+    a way to create or redirect files.
     """
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW |
                  os.O_CLOEXEC)

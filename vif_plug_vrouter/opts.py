@@ -24,6 +24,7 @@ from typing import Any
 from oslo_privsep import priv_context
 
 from vif_plug_vrouter import constants
+from vif_plug_vrouter import privsep
 from vif_plug_vrouter import vrouter
 
 
@@ -32,6 +33,6 @@ def list_opts() -> list[tuple[str, list[Any]]]:
     return [
         ('os_vif_' + constants.PLUGIN_NAME, copy.deepcopy(opts)),
         ('os_vif_' + constants.ALIAS_PLUGIN_NAME, copy.deepcopy(opts)),
-        ('vif_plug_vrouter_privileged',
-         copy.deepcopy(priv_context.OPTS)),
+        (privsep.CFG_SECTION,
+         copy.deepcopy(priv_context.OPTS + privsep.PRIVILEGED_OPTS)),
     ]

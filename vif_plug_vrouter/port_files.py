@@ -24,19 +24,20 @@ import os
 import re
 from typing import Any
 
-from oslo_log import log as logging
-
 from os_vif_accel import fileio
+from os_vif_accel import lazy
 from os_vif_accel import validate
 
 from vif_plug_vrouter import record as record_mod
 
-LOG = logging.getLogger(__name__)
+# Created on first use: the vrouter-port-control CLI imports this module
+# and must not pay for oslo.log on its success path.
+LOG = lazy.getLogger(__name__)
 
 __all__ = ['PortFileStore', 'write_port_file', 'remove_port_file',
            'read_port_file', 'check_extra']
 
-_EXTRA_KEY = re.compile(r'^[a-z0-9_-]{1,32}$')
+_EXTRA_KEY = re.compile(r'[a-z0-9_-]{1,32}')
 
 
 def check_extra(extra: Any) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def check_extra(extra: Any) -> dict[str, Any]:
         raise validate.InvalidInput('extra', extra,
                                     'must be an object of at most 16 keys')
     for key, value in extra.items():
-        if not isinstance(key, str) or not _EXTRA_KEY.match(key):
+        if not isinstance(key, str) or not _EXTRA_KEY.fullmatch(key):
             raise validate.InvalidInput('extra', key, 'bad key')
         if value is None or isinstance(value, (bool, int)):
             continue

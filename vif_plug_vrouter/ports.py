@@ -22,20 +22,26 @@ from __future__ import annotations
 
 import enum
 import threading
+import time
 import zlib
 from typing import Any, Callable, TypeVar
 
-from oslo_log import log as logging
+from os_vif_accel import lazy
 
 from vif_plug_vrouter import agent_client
+from vif_plug_vrouter import constants
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import port_files
+from vif_plug_vrouter import record as record_mod
 
-LOG = logging.getLogger(__name__)
+# Created on first use: the vrouter-port-control CLI imports this module
+# and must not pay for oslo.log on its success path.
+LOG = lazy.getLogger(__name__)
 
 __all__ = ['Outcome', 'PortManager']
 
 T = TypeVar('T')
+_Saved = tuple[dict[str, Any], dict[str, Any]]
 
 # Plug and unplug of one port must not interleave (Nova may unplug while a
 # slow plug is still retrying); striped locks bound the memory used.
@@ -44,6 +50,24 @@ _LOCKS = [threading.Lock() for _ in range(64)]
 
 def _lock(port_id: str) -> threading.Lock:
     return _LOCKS[zlib.crc32(port_id.encode()) % len(_LOCKS)]
+
+
+_ESXI = constants.PORT_TYPES['ESXiPort']
+
+
+def _keep_link_state(rec: dict[str, Any],
+                     prev: tuple[dict[str, Any], dict[str, Any]] | None
+                     ) -> dict[str, Any]:
+    """Re-adding an ESXi port must not reset the link enabled earlier.
+
+    Callers (the CLI, the vCenter manager) re-add without a link state;
+    the one recorded in the port file by enable/disable is kept, so the
+    re-add is not seen as a change and the agent replays the same state.
+    """
+    if (prev is None or 'link-state' in rec or rec['type'] != _ESXI or
+            'link-state' not in prev[0]):
+        return rec
+    return dict(rec, **{'link-state': prev[0]['link-state']})
 
 
 class Outcome(enum.Enum):
@@ -59,9 +83,16 @@ class PortManager:
     """Add/remove ports through an agent client and a port-file store."""
 
     def __init__(self, agent: agent_client.AgentClient,
-                 store: port_files.PortFileStore | None) -> None:
+                 store: port_files.PortFileStore | None,
+                 retry_interval: float = 10.0) -> None:
         self.agent = agent
         self.store = store
+        self.retry_interval = retry_interval
+        #: ports persisted while the agent was down, re-added by a
+        #: background thread as soon as the agent answers again
+        self.deferred: dict[str, dict[str, Any]] = {}
+        self._deferred_lock = threading.Lock()
+        self._retry_thread: threading.Thread | None = None
 
     def _file(self, operation: str, port_id: str,
               func: Callable[..., T], *args: Any) -> T:
@@ -74,18 +105,24 @@ class PortManager:
                 operation=operation, path=self.store.path(port_id),
                 port_id=port_id, reason=str(exc))
 
-    def _restore(self, port_id: str,
-                 prev: tuple[dict[str, Any], dict[str, Any]] | None) -> None:
-        if self.store is None:
-            return
-        try:
-            if prev is None:
-                self.store.remove(port_id)
-            else:
-                self.store.write(prev[0], prev[1])
-        except Exception:  # noqa: H201 - never mask the original error
-            LOG.exception('Could not roll back port file %s',
-                          self.store.path(port_id))
+    def _rollback(self, port_id: str, prev: _Saved | None,
+                  replaced: bool) -> None:
+        """Put the file, and the agent if we replaced the port, back."""
+        if self.store is not None:
+            try:
+                if prev is None:
+                    self.store.remove(port_id)
+                else:
+                    self.store.write(prev[0], prev[1])
+            except Exception:  # noqa: H201 - never mask the original error
+                LOG.exception('Could not roll back port file %s',
+                              self.store.path(port_id))
+        if replaced and prev is not None:
+            try:
+                self.agent.add_port(prev[0])
+            except exception.VrouterError as exc:
+                LOG.warning('Could not restore the previous state of port '
+                            '%s in the agent: %s', port_id, exc)
 
     def add(self, rec: dict[str, Any], extra: dict[str, Any] | None = None,
             defer_if_agent_down: bool = False,
@@ -93,9 +130,11 @@ class PortManager:
         """Persist and add one port; idempotent.
 
         Re-adding identical data rewrites nothing and re-POSTs the record
-        (the agent treats that as a refresh).  Changed data (tap name,
-        MAC, IPs...) is applied with DELETE + POST because the agent
-        silently keeps the old values of a known port otherwise.
+        (the agent treats that as a refresh).  A change the agent must
+        act on (tap name, MAC, IPs, network, mode...) is applied with
+        DELETE + POST because the agent silently keeps the old values of
+        a known port otherwise; cosmetic changes (display name, project)
+        only rewrite the file, so upgrades do not bounce running ports.
 
         ``before_agent`` runs once the file is written and before the
         POST (e.g. to prepare a SmartNIC representor whose original state
@@ -106,50 +145,132 @@ class PortManager:
         with _lock(port_id):
             prev = (self._file('read', port_id, self.store.read, port_id)
                     if self.store else None)
-            if prev is not None and prev[0] != rec:
+            rec = _keep_link_state(rec, prev)
+            replace = prev is not None and record_mod.needs_readd(prev[0],
+                                                                  rec)
+            if replace:
+                assert prev is not None
                 LOG.info('Port %s changed (%s); replacing it in the agent',
-                         port_id, ', '.join(sorted(
-                             k for k in rec if prev[0].get(k) != rec[k])))
+                         port_id, ', '.join(record_mod.changed(prev[0], rec)))
                 try:
                     self.agent.delete_port(port_id)
                 except exception.AgentUnreachable:
                     pass  # the agent will replay the new file
-            if self.store is not None and (prev is None or prev != (rec,
-                                                                   extra)):
-                self._file('write', port_id, self.store.write, rec, extra)
-            if before_agent is not None:
-                try:
-                    before_agent()
-                except Exception:
-                    self._restore(port_id, prev)
-                    if prev is not None and prev[0] != rec:
-                        self._readd(prev[0])
-                    raise
             try:
+                if self.store is not None and prev != (rec, extra):
+                    self._file('write', port_id, self.store.write, rec,
+                               extra)
+                if before_agent is not None:
+                    before_agent()
                 self.agent.add_port(rec)
             except exception.AgentUnreachable as exc:
                 if defer_if_agent_down and self.store is not None:
-                    LOG.warning('Port %s (%s) is persisted in %s but NOT '
-                                'active: %s. The agent adds it from the '
-                                'port file when it starts.',
-                                port_id, rec['system-name'],
-                                self.store.path(port_id), exc)
+                    self._defer(rec, exc)
                     return Outcome.DEFERRED
-                self._restore(port_id, prev)
+                self._rollback(port_id, prev, replace)
                 raise
-            except exception.VrouterError:
-                self._restore(port_id, prev)
-                if prev is not None and prev[0] != rec:
-                    self._readd(prev[0])
+            except Exception:
+                self._rollback(port_id, prev, replace)
                 raise
+            self._undefer(port_id)
             return Outcome.ADDED
 
-    def _readd(self, rec: dict[str, Any]) -> None:
-        try:
-            self.agent.add_port(rec)
-        except exception.VrouterError as exc:
-            LOG.warning('Could not restore the previous state of port %s '
-                        'in the agent: %s', rec['id'], exc)
+    # -- ports added while the agent was down ------------------------------
+    def _defer(self, rec: dict[str, Any], exc: Exception) -> None:
+        assert self.store is not None
+        LOG.warning('Port %s (%s) is persisted in %s but NOT active yet: '
+                    '%s. It is added as soon as the agent answers (retried '
+                    'every %.0fs) or when the agent replays its port files.',
+                    rec['id'], rec['system-name'],
+                    self.store.path(rec['id']), exc, self.retry_interval)
+        with self._deferred_lock:
+            self.deferred[rec['id']] = rec
+            if self._retry_thread is None:
+                self._retry_thread = threading.Thread(
+                    target=self._retry_deferred, name='vrouter-deferred',
+                    daemon=True)
+                self._retry_thread.start()
+
+    def _undefer(self, port_id: str) -> None:
+        with self._deferred_lock:
+            self.deferred.pop(port_id, None)
+
+    def _retry_deferred(self) -> None:
+        """Re-add deferred ports until none is left.
+
+        The kernel-mode agent skips port files whose TAP does not exist
+        when it starts, so a port deferred before libvirt created its TAP
+        would otherwise stay inactive until nova-compute restarts.
+        """
+        while True:
+            time.sleep(self.retry_interval)
+            with self._deferred_lock:
+                pending = list(self.deferred.values())
+                if not pending:
+                    self._retry_thread = None
+                    return
+            for rec in pending:
+                if not self._retry_one(rec):
+                    break  # still down: wait for the next round
+
+    def _retry_one(self, rec: dict[str, Any]) -> bool:
+        """Re-add one deferred port; False while the agent is down."""
+        with _lock(rec['id']):
+            with self._deferred_lock:
+                if self.deferred.get(rec['id']) is not rec:
+                    return True  # plugged again or unplugged meanwhile
+            try:
+                self.agent.add_port(rec)
+            except exception.AgentUnreachable:
+                return False
+            except exception.VrouterError as exc:
+                LOG.error('Deferred port %s was refused by the agent: %s',
+                          rec['id'], exc)
+            else:
+                LOG.info('Deferred port %s (%s) added to the agent',
+                         rec['id'], rec['system-name'])
+            self._undefer(rec['id'])
+            return True
+
+    def set_link(self, port_id: str, up: bool) -> bool:
+        """Bring an ESXi (type 2) port's link up or down; file first.
+
+        The new ``link-state`` is written to the port file before the
+        ``PUT`` so that an agent restart replays it, and rolled back if
+        the agent refuses.  A port file of another type is refused here
+        (the agent would refuse it too) without writing or sending.
+        Returns False if the agent was unreachable but the file holds
+        the new state, which the agent applies when it starts.
+        """
+        with _lock(port_id):
+            prev = (self._file('read', port_id, self.store.read, port_id)
+                    if self.store else None)
+            if prev is not None and prev[0]['type'] != _ESXI:
+                raise exception.InvalidPort(
+                    port_id=port_id, field='type', value=prev[0]['type'],
+                    reason='only ESXi ports (type 2) have a link state '
+                           'that can be enabled or disabled')
+            state = 1 if up else 0
+            changed = prev is not None and \
+                prev[0].get('link-state') != state
+            if changed:
+                assert self.store is not None and prev is not None
+                self._file('write', port_id, self.store.write,
+                           dict(prev[0], **{'link-state': state}), prev[1])
+            try:
+                self.agent.set_link(port_id, up)
+            except exception.AgentUnreachable as exc:
+                if prev is not None:
+                    LOG.warning('Link of port %s set to %s in %s only: %s',
+                                port_id, state, self.store and
+                                self.store.path(port_id), exc)
+                    return False
+                raise
+            except exception.VrouterError:
+                if changed:
+                    self._rollback(port_id, prev, False)
+                raise
+            return True
 
     def remove(self, port_id: str,
                before_removal: Callable[[], None] | None = None) -> bool:
@@ -163,6 +284,7 @@ class PortManager:
         DELETE - so that a retried unplug still finds that state.
         Returns False if the agent could not be told.
         """
+        self._undefer(port_id)
         with _lock(port_id):
             if before_removal is not None:
                 before_removal()

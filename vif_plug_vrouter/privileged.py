@@ -12,10 +12,11 @@
 """Privileged entrypoints of the vrouter plugin.
 
 Each entrypoint takes only primitives and validates them again before
-acting: the privsep daemon runs with CAP_DAC_OVERRIDE and must not become
-a way to write arbitrary files for whoever can talk to it.  A port file
-can only be written under an absolute, '..'-free directory, under a name
-that is a canonical UUID, with content built here from a record that
+acting: the privsep daemon runs as root and must not become a way to
+write arbitrary files for whoever can talk to it.  A port file can only
+be written in a directory listed in the daemon's own configuration
+(``[vif_plug_vrouter_privileged] allowed_ports_dirs``), under a name that
+is a canonical UUID, with content serialised here from a record that
 passes the same checks the agent applies.
 
 The SmartNIC entrypoints (representors, VFs, VF drivers) check interface
@@ -26,27 +27,71 @@ the daemon's own network namespace.
 
 from __future__ import annotations
 
+import os
 from typing import Any
+
+from oslo_config import cfg
+
+from os_vif_accel import validate
 
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import privsep
 
 
+def _allowed_dir(ports_dir: str) -> str:
+    """Refuse any directory the daemon's own configuration does not list.
+
+    The daemon runs as root: the caller must not be able to choose where
+    it creates, replaces or removes files.  Symbolic links are refused
+    too, so the allowed directory cannot be redirected elsewhere.
+    """
+    directory = validate.directory(ports_dir, 'ports_dir')
+    allowed = {os.path.normpath(d) for d in
+               cfg.CONF[privsep.CFG_SECTION].allowed_ports_dirs}
+    if directory not in allowed:
+        raise validate.InvalidInput(
+            'ports_dir', ports_dir,
+            'not in [%s] allowed_ports_dirs of the privsep daemon (%s)' %
+            (privsep.CFG_SECTION, ', '.join(sorted(allowed))))
+    if os.path.lexists(directory) and \
+            os.path.realpath(directory) != directory:
+        raise validate.InvalidInput('ports_dir', ports_dir,
+                                    'must not be or contain a symbolic link')
+    return directory
+
+
+def _allowed_sysfs(sysfs_root: str) -> str:
+    """Refuse a sysfs root the daemon's own configuration does not list.
+
+    VF driver binding writes below it; like the ports directory, where
+    the daemon writes is never the caller's choice.
+    """
+    root = validate.directory(sysfs_root, 'sysfs_root')
+    allowed = {os.path.normpath(d) for d in
+               cfg.CONF[privsep.CFG_SECTION].allowed_sysfs_roots}
+    if root not in allowed:
+        raise validate.InvalidInput(
+            'sysfs_root', sysfs_root,
+            'not in [%s] allowed_sysfs_roots of the privsep daemon (%s)' %
+            (privsep.CFG_SECTION, ', '.join(sorted(allowed))))
+    return root
+
+
 @privsep.vif_plug.entrypoint
 def write_port_file(ports_dir: str, rec: dict[str, Any],
                     extra: dict[str, Any] | None = None) -> str:
-    return port_files.write_port_file(ports_dir, rec, extra)
+    return port_files.write_port_file(_allowed_dir(ports_dir), rec, extra)
 
 
 @privsep.vif_plug.entrypoint
 def remove_port_file(ports_dir: str, port_id: str) -> bool:
-    return port_files.remove_port_file(ports_dir, port_id)
+    return port_files.remove_port_file(_allowed_dir(ports_dir), port_id)
 
 
 @privsep.vif_plug.entrypoint
 def read_port_file(ports_dir: str, port_id: str) -> str | None:
-    return port_files.read_port_file(ports_dir, port_id)
+    return port_files.read_port_file(_allowed_dir(ports_dir), port_id)
 
 
 @privsep.vif_plug.entrypoint
@@ -88,10 +133,12 @@ def set_vf(pf_ifname: str, vf: int, mac: str | None,
 @privsep.vif_plug.entrypoint
 def bind_vf_driver(sysfs_root: str, vf: str, driver: str,
                    timeout: float) -> dict[str, str | None]:
-    return linux_net.bind_vf_driver(sysfs_root, vf, driver, timeout)
+    return linux_net.bind_vf_driver(_allowed_sysfs(sysfs_root), vf, driver,
+                                    timeout)
 
 
 @privsep.vif_plug.entrypoint
 def restore_vf_driver(sysfs_root: str, vf: str, driver: str | None,
                       override: str | None, timeout: float) -> None:
-    linux_net.restore_vf_driver(sysfs_root, vf, driver, override, timeout)
+    linux_net.restore_vf_driver(_allowed_sysfs(sysfs_root), vf, driver,
+                                override, timeout)

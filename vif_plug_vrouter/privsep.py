@@ -11,17 +11,40 @@
 # under the License.
 """The privsep context of the vrouter plugin (contexts only).
 
-CAP_DAC_OVERRIDE lets the daemon write the agent's port files in the
-root-owned ports directory; CAP_NET_ADMIN is for netlink changes to
-SmartNIC representors and VFs.  Nothing else is granted.
+The daemon keeps uid 0, which is enough to write the root-owned ports
+directory; CAP_NET_ADMIN is for netlink changes to SmartNIC representors
+and VFs.  Nothing else is granted: in particular not CAP_DAC_OVERRIDE, so
+the daemon cannot write into directories root does not own.
+
+The directories the daemon may write port files into are read from the
+daemon's *own* configuration (``allowed_ports_dirs``), never from the
+unprivileged caller.
 """
 
+from oslo_config import cfg
 from oslo_privsep import capabilities as c
 from oslo_privsep import priv_context
 
+CFG_SECTION = 'vif_plug_vrouter_privileged'
+
+PRIVILEGED_OPTS = [
+    cfg.ListOpt('allowed_ports_dirs',
+                default=['/var/lib/contrail/ports'],
+                help='Directories the privsep daemon of the vrouter plugin '
+                     'may write and remove port files in. Must contain '
+                     'the ports_dir of [os_vif_vrouter] and '
+                     '[os_vif_contrail_vrouter].'),
+    cfg.ListOpt('allowed_sysfs_roots', default=['/sys'],
+                help='sysfs roots below which the privsep daemon may bind '
+                     'SmartNIC VFs to drivers (the sysfs_root of '
+                     '[os_vif_vrouter]); only tests use another one.'),
+]
+
+cfg.CONF.register_opts(PRIVILEGED_OPTS, group=CFG_SECTION)
+
 vif_plug = priv_context.PrivContext(
     'vif_plug_vrouter',
-    cfg_section='vif_plug_vrouter_privileged',
+    cfg_section=CFG_SECTION,
     pypath=__name__ + '.vif_plug',
-    capabilities=[c.CAP_DAC_OVERRIDE, c.CAP_NET_ADMIN],
+    capabilities=[c.CAP_NET_ADMIN],
 )

@@ -29,7 +29,8 @@ from os_vif_accel import validate
 from vif_plug_vrouter import constants
 
 __all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
-           'check_record', 'to_port_file', 'from_port_file']
+           'changed', 'needs_readd', 'check_record', 'to_port_file',
+           'from_port_file']
 
 #: Keys of a record in the order the agent writes them to a port file,
 #: with their JSON types.
@@ -49,6 +50,13 @@ RECORD_KEYS: dict[str, type] = {
     'vhostuser-mode': int,
 }
 _OPTIONAL_KEYS = {'link-state': int}
+#: Fields the agent only reads when it first adds a port (it keeps the old
+#: values when the same port of the same instance is posted again), and
+#: which change what the datapath does.  The display name and the project
+#: are informational: a change to them alone does not bounce the port.
+_DATAPATH_KEYS = ('instance-id', 'ip-address', 'ip6-address', 'vn-id',
+                  'mac-address', 'system-name', 'type', 'rx-vlan-id',
+                  'tx-vlan-id', 'vhostuser-mode', 'link-state')
 AUTHOR = 'os-vif-accel'
 
 
@@ -169,6 +177,16 @@ def from_vif(vif: Any, instance_info: Any, *, system_name: str,
         port_type=port_type,
         vhostuser_mode=vhostuser_mode,
     )
+
+
+def changed(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Names of the keys whose value differs between two records."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def needs_readd(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """True if the agent must delete and re-add the port to apply ``new``."""
+    return any(old.get(k) != new.get(k) for k in _DATAPATH_KEYS)
 
 
 def check_record(rec: Any) -> dict[str, Any]:

@@ -51,6 +51,14 @@ def _offload(vif: Any) -> Any:
         else None
 
 
+def _field(obj: Any, name: str) -> Any:
+    """Read a field os-vif may have left unset (it raises then)."""
+    if name not in obj or getattr(obj, name) is None:
+        raise validate.InvalidInput(name, None,
+                                    'missing from %s' % type(obj).__name__)
+    return getattr(obj, name)
+
+
 class VrouterPlugin(plugin.PluginBase):
     """Plug VIFs into the OpenSDN / Tungsten Fabric vRouter."""
 
@@ -109,6 +117,13 @@ class VrouterPlugin(plugin.PluginBase):
                          'DPDK vhost-user ports. Off by default: QEMU '
                          'cannot connect before the vRouter creates or '
                          'opens the socket.'),
+        cfg.FloatOpt('deferred_retry_interval', default=10.0, min=0.01,
+                     help='Seconds between attempts to add ports that were '
+                          'deferred because the agent was down. The '
+                          'kernel-mode agent skips port files whose TAP '
+                          'does not exist yet when it starts, so deferred '
+                          'ports are re-added from this process as soon '
+                          'as the agent answers.'),
         cfg.StrOpt('sysfs_root', default='/sys',
                    help='Where sysfs is mounted. SmartNIC offload reads '
                         'VFs, PFs and representors below it and binds VF '
@@ -143,7 +158,8 @@ class VrouterPlugin(plugin.PluginBase):
                 key_file=conf.agent_key_file)
             store = port_files.PortFileStore(
                 conf.ports_dir, privileged=conf.privileged_port_files)
-            self._manager = ports.PortManager(agent, store)
+            self._manager = ports.PortManager(
+                agent, store, retry_interval=conf.deferred_retry_interval)
         return self._manager
 
     @property
@@ -174,6 +190,8 @@ class VrouterPlugin(plugin.PluginBase):
 
     # -- os-vif API --------------------------------------------------------
     def describe(self) -> objects.host_info.HostPluginInfo:
+        # The port profile carries the SmartNIC representor (1.1 added
+        # datapath_offload).
         profiles = [objects.host_info.HostPortProfileInfo(
             profile_object_name=objects.vif.VIFPortProfileBase.__name__,
             min_version='1.0', max_version='1.1')]
@@ -228,7 +246,7 @@ class VrouterPlugin(plugin.PluginBase):
         port_type = constants.PORT_TYPES[self.config.generic_port_type]
         try:
             rec = record.from_vif(vif, instance_info,
-                                  system_name=vif.vif_name,
+                                  system_name=_field(vif, 'vif_name'),
                                   port_type=port_type)
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
@@ -238,7 +256,7 @@ class VrouterPlugin(plugin.PluginBase):
 
     def _vhostuser_mode(self, vif: Any) -> int:
         """os-vif's mode is QEMU's role: server -> 1, client -> 0."""
-        if vif.mode == 'server':
+        if _field(vif, 'mode') == 'server':
             return constants.VHOSTUSER_MODE_SERVER
         LOG.warning('Port %s asks for vhost-user client mode (QEMU client, '
                     'vRouter listening); current DPDK vRouters force server '
@@ -247,24 +265,20 @@ class VrouterPlugin(plugin.PluginBase):
         return constants.VHOSTUSER_MODE_CLIENT
 
     def _check_socket(self, vif: Any) -> None:
-        path = validate.socket_path(vif.path,
+        """The DPDK vRouter only serves ``<dir>/uvh_vif_<system-name>``."""
+        path = validate.socket_path(_field(vif, 'path'),
                                     self.config.vhostuser_socket_dirs,
                                     'path')
         expected = constants.VHOSTUSER_SOCKET_PREFIX + vif.vif_name
         if path.rsplit('/', 1)[-1] != expected:
-            LOG.warning('Port %s: socket %s is not named %s; the DPDK '
-                        'vRouter names its socket after the port\'s '
-                        'interface name, so QEMU and the vRouter may not '
-                        'meet.', vif.id, path, expected)
+            raise validate.InvalidInput(
+                'path', path, 'the DPDK vRouter serves the socket of this '
+                'port as %s, so QEMU would never meet it' % expected)
 
     def _plug_vhostuser(self, vif: Any, instance_info: Any) -> None:
         """DPDK vRouter: the vRouter serves ``uvh_vif_<vif_name>``."""
         try:
-            if 'vif_name' not in vif or not vif.vif_name:
-                raise validate.InvalidInput('vif_name', None,
-                                            'vhost-user ports need the '
-                                            'interface name (VIFVHostUser '
-                                            '1.1)')
+            _field(vif, 'vif_name')
             self._check_socket(vif)
             rec = record.from_vif(vif, instance_info,
                                   system_name=vif.vif_name,

@@ -35,6 +35,21 @@ from typing import Any, Callable
 Out = Callable[[str], None]
 
 
+def privsep_helper_command(ports_dir: str) -> str:
+    """``helper_command`` running this interpreter's privsep-helper as root.
+
+    The daemon reads the directories it may write port files in from its
+    own configuration, never from the caller, so ``ports_dir`` is listed
+    in a file next to it that only the daemon is given.
+    """
+    conf = os.path.join(os.path.dirname(ports_dir), 'privsep.conf')
+    with open(conf, 'w') as f:
+        f.write('[vif_plug_vrouter_privileged]\n'
+                'allowed_ports_dirs = %s\n' % ports_dir)
+    helper = os.path.join(os.path.dirname(sys.executable), 'privsep-helper')
+    return '%s --config-file %s' % (helper, conf)
+
+
 def _configure(emulator_url: str, ports_dir: str, sock_dir: str) -> None:
     from oslo_config import cfg
     for group in ('os_vif_vrouter', 'os_vif_contrail_vrouter'):
@@ -46,9 +61,8 @@ def _configure(emulator_url: str, ports_dir: str, sock_dir: str) -> None:
     if os.geteuid() == 0:
         # Importing the context registers its configuration section.
         importlib.import_module('vif_plug_vrouter.privsep')
-        helper = os.path.join(os.path.dirname(sys.executable),
-                              'privsep-helper')
-        cfg.CONF.set_override('helper_command', helper,
+        cfg.CONF.set_override('helper_command',
+                              privsep_helper_command(ports_dir),
                               'vif_plug_vrouter_privileged')
 
 

@@ -82,10 +82,33 @@ class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     request_queue_size = 256
     emulator: 'AgentEmulator'
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+        self.conn_lock = threading.Lock()
+
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.conn_lock:
+            self.open_connections.add(conn)
         return conn, addr
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.conn_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Reset every kept-alive session, as a crashing agent does."""
+        with self.conn_lock:
+            conns, self.open_connections = self.open_connections, set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
 
 
 class AgentEmulator:
@@ -99,7 +122,7 @@ class AgentEmulator:
     def __init__(self, ports_dir: str, host: str = '127.0.0.1',
                  port: int = 0, check_port: bool = False,
                  stale_timeout: float = 60.0, auto_config: bool = False,
-                 control: bool = True,
+                 control: bool = False,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.ports_dir = ports_dir
         self.host = host
@@ -148,6 +171,7 @@ class AgentEmulator:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.drop_connections()
             self._server = None
 
     def restart(self) -> None:

@@ -372,6 +372,8 @@ class AgentState:
         entry['vm-uuid'] = boost_uuid(entry['vm-uuid'])
         entry['version'] = self.version
         self.vm_ports[(entry['vm-uuid'], entry['vmi-uuid'])] = entry
+        if not all(_safe_name(entry[k]) for k in ('vm-name', 'vmi-uuid')):
+            return OK  # never write outside the ports directory
         vm_dir = os.path.join(self.ports_dir, 'vm', entry['vm-name'])
         data = dict(entry)
         del data['version']
@@ -509,6 +511,10 @@ class AgentState:
         """A copy of the port table, for tests and the sandbox."""
         with self.lock:
             return {u: dict(p) for u, p in self.ports.items()}
+
+
+def _safe_name(name: str) -> bool:
+    return '/' not in name and '\x00' not in name and name not in ('.', '..')
 
 
 def _netdev_exists(name: str) -> bool:

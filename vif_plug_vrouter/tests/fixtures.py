@@ -152,6 +152,7 @@ class RawServer(fixtures.Fixture):
         self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
         self.stop = threading.Event()
         self.conns: list[socket.socket] = []
+        self.received: list[bytes] = []
         thread = threading.Thread(target=self._serve, daemon=True)
         thread.start()
         self.addCleanup(self._close)
@@ -163,7 +164,7 @@ class RawServer(fixtures.Fixture):
             except OSError:
                 return
             self.conns.append(conn)
-            conn.recv(65536)
+            self.received.append(conn.recv(65536))
             if self.reply is not None:
                 conn.sendall(self.reply)
                 conn.close()

@@ -33,6 +33,7 @@ import secrets
 import select
 import shutil
 import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -275,6 +276,23 @@ class PciKernel:
         native = tree.vf_drivers.get(address)
         if native:
             tree.bind(address, native)
+
+
+def helper_command(netns: str, conf: str, ports_dirs: list[str],
+                   sysfs_roots: list[str]) -> str:
+    """``helper_command`` starting the privsep daemon inside ``netns``.
+
+    The daemon reads where it may write from its own configuration file;
+    it runs the test privsep helper (VF double, injected failures).
+    """
+    with open(conf, 'w') as f:
+        f.write('[vif_plug_vrouter_privileged]\n'
+                'allowed_ports_dirs = %s\n'
+                'allowed_sysfs_roots = %s\n' % (','.join(ports_dirs),
+                                                ','.join(sysfs_roots)))
+    return ('ip netns exec %s %s -m vif_plug_vrouter.tests.functional.'
+            'privsep_helper --config-file %s' % (netns, sys.executable,
+                                                 conf))
 
 
 def run(*cmd: str) -> str:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -84,3 +85,84 @@ class TestJSONClient(testtools.TestCase):
         self.assertRaises(http.BadAnswer, resp.json)
         self.assertEqual({'a': 1}, http.Response(200, 'OK', b'{"a": 1}',
                                                  {}).json())
+
+
+class TestStaleAndDown(testtools.TestCase):
+
+    def test_all_pooled_connections_stale_after_a_restart(self) -> None:
+        emu = self.useFixture(vfix.EmulatorFixture())
+        client = http.JSONClient(emu.url, retry_window=0.3)
+        self.addCleanup(client.close)
+        conns = [client._new_connection() for _ in range(8)]
+        for conn in conns:
+            client._put(conn)
+        emu.emulator.restart()  # the agent drops every session
+        self.assertEqual(200, client.request('POST', '/syncports').status)
+
+    def test_single_attempt_while_known_down(self) -> None:
+        client = http.JSONClient('http://127.0.0.1:%d' % vfix.free_port(),
+                                 retry_window=0.3)
+        first = self.assertRaises(http.Unreachable, client.request, 'GET',
+                                  '/')
+        self.assertGreater(first.attempts, 1)
+        second = self.assertRaises(http.Unreachable, client.request, 'GET',
+                                   '/')
+        self.assertEqual(1, second.attempts)
+
+
+class TestWire(testtools.TestCase):
+    """The HTTP/1.1 framing the client accepts."""
+
+    def answer(self, raw: bytes) -> http.Response:
+        srv = self.useFixture(vfix.RawServer(raw))
+        client = http.JSONClient(srv.url + '/base')
+        self.addCleanup(client.close)
+        return client.request('GET', '/x')
+
+    def test_chunked_body(self) -> None:
+        resp = self.answer(b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked'
+                           b'\r\n\r\n3\r\n{"a\r\n4;ext\r\n": 1\r\n1\r\n}\r\n'
+                           b'0\r\nX-Trailer: y\r\n\r\n')
+        self.assertEqual({'a': 1}, resp.json())
+
+    def test_body_until_close_and_http10(self) -> None:
+        resp = self.answer(b'HTTP/1.0 404 Not Found\r\n\r\n{"error": 1}')
+        self.assertEqual((404, {'error': 1}), (resp.status, resp.json()))
+
+    def test_headers_are_case_insensitive(self) -> None:
+        resp = self.answer(b'HTTP/1.1 500 OK\r\ncontent-LENGTH: 2\r\n'
+                           b'Content-Type: application/json\r\n\r\n{}')
+        self.assertEqual((500, 'OK', 'application/json'),
+                         (resp.status, resp.reason,
+                          resp.headers['content-type']))
+
+    def test_malformed_answers(self) -> None:
+        for raw in (b'HTTP/1.1 20 OK\r\n\r\n', b'HTTP/2 200 OK\r\n\r\n',
+                    b'HTTP/1.1 200 OK\r\nno colon\r\n\r\n',
+                    b'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}',
+                    b'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n'):
+            self.assertRaises(http.BadAnswer, self.answer, raw)
+
+    def test_sends_path_prefix_host_and_length(self) -> None:
+        srv = self.useFixture(vfix.RawServer(
+            b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}'))
+        client = http.JSONClient(srv.url + '/v3/')
+        self.addCleanup(client.close)
+        client.request('POST', '/kv/put', {'k': 'v'})
+        head, _, body = srv.received[0].partition(b'\r\n\r\n')
+        lines = head.decode().split('\r\n')
+        self.assertEqual('POST /v3/kv/put HTTP/1.1', lines[0])
+        self.assertIn('Host: 127.0.0.1:%d' % int(srv.url.rsplit(':', 1)[1]),
+                      lines)
+        self.assertIn('Content-Length: %d' % len(body), lines)
+        self.assertIn('Content-Type: application/json', lines)
+        self.assertEqual({'k': 'v'}, json.loads(body))
+
+    def test_url_forms(self) -> None:
+        split = http._split_url
+        self.assertEqual(('http', '127.0.0.1', 9091, ''),
+                         split('http://127.0.0.1:9091'))
+        self.assertEqual(('https', '::1', 443, '/v3'),
+                         split('https://[::1]/v3/'))
+        self.assertEqual(('http', 'localhost', 80, '/a/b'),
+                         split('http://localhost/a/b'))

@@ -72,7 +72,8 @@ class TestValidate(testtools.TestCase):
                                               allowed))
         for bad in ('/var/run/vrouter', '/var/run/vrouter/../x',
                     '/var/run/vrouterX/s', 'var/run/vrouter/s',
-                    '/var/run/vrouter/' + 'a' * 100, '/var/run/vrouter/a b'):
+                    '/var/run/vrouter/' + 'a' * 100, '/var/run/vrouter/a b',
+                    '/var/run/vrouter/sub/uvh_vif_tap0'):
             self.assertRaises(validate.InvalidInput, validate.socket_path,
                               bad, allowed)
 

@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
+from vif_plug_vrouter.cmd import sandbox
 from vif_plug_vrouter import privsep
 from vif_plug_vrouter.tests import fixtures as vfix
 
@@ -34,11 +34,14 @@ class FunctionalTestCase(testtools.TestCase):
                       'network namespaces); run them with sudo or in CI')
         self.emu = self.useFixture(vfix.EmulatorFixture())
         conf = self.useFixture(config_fixture.Config(cfg.CONF))
-        helper = os.path.join(os.path.dirname(sys.executable),
-                              'privsep-helper')
         conf.config(group='vif_plug_vrouter_privileged',
-                    helper_command=helper)
+                    helper_command=sandbox.privsep_helper_command(
+                        self.emu.ports_dir))
         self.useFixture(vfix.PluginConfigFixture(
             self.emu.url, self.emu.ports_dir, self.emu.sock_dir,
             privileged=True))
         self.privsep = privsep.vif_plug
+        # Each test has its own ports dir, which the daemon reads from its
+        # own configuration: give every test a fresh daemon.
+        self.privsep.stop()
+        self.addCleanup(self.privsep.stop)

@@ -63,9 +63,9 @@ class OffloadTestBase(testtools.TestCase):
         self.conf = self.useFixture(config_fixture.Config())
         self.conf.config(
             group='vif_plug_vrouter_privileged',
-            helper_command='ip netns exec %s %s -m '
-            'vif_plug_vrouter.tests.functional.privsep_helper' % (
-                self.netns.name, sys.executable))
+            helper_command=sriov_tree.helper_command(
+                self.netns.name, os.path.join(self.tmp, 'privsep.conf'),
+                [self.ports_dir], [self.nic.root]))
         self.configure(agent_url=self.emu.url, ports_dir=self.ports_dir,
                        sysfs_root=self.nic.root, agent_retry_window=0.0,
                        defer_kernel_ports_when_agent_down=False)

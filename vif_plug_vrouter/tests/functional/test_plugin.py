@@ -49,7 +49,11 @@ class TestPrivsepPortFiles(base.FunctionalTestCase):
             vn_id=str(uuid.uuid4()), project_id='', display_name='x',
             system_name='tap0', mac='fa:16:3e:00:00:01')
         target = self.emu.ports_dir
+        link = os.path.join(os.path.dirname(target), 'link')
+        os.symlink('/etc', link)
         bad_calls = [
+            ('/etc', good),
+            (link, good),
             (target, dict(good, id='../../etc/passwd')),
             ('relative/dir', good),
             (target + '/../escape', good),
@@ -61,9 +65,12 @@ class TestPrivsepPortFiles(base.FunctionalTestCase):
                               privileged.write_port_file, ports_dir, rec)
         self.assertRaises(validate.InvalidInput, privileged.remove_port_file,
                           target, '../x')
+        self.assertRaises(validate.InvalidInput, privileged.read_port_file,
+                          '/root', good['id'])
         self.assertRaises(validate.InvalidInput, privileged.write_port_file,
                           target, good, {'k': 'line\nbreak'})
         self.assertEqual([], os.listdir(target))
+        self.assertFalse(os.path.exists(os.path.join('/etc', good['id'])))
 
     def test_200_concurrent_plugs_no_torn_file(self) -> None:
         inst = vfix.instance()

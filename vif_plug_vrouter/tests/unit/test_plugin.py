@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 import fixtures
@@ -131,6 +132,42 @@ class TestPlugGeneric(PluginTestBase):
                          json.loads(self.emu.port_file(vif.id))
                          ['system-name'])
 
+    def test_cosmetic_change_does_not_bounce_the_port(self) -> None:
+        vif = vfix.generic_vif()
+        inst = vfix.instance(name='old-name')
+        os_vif.plug(vif, inst)
+        inst.name = 'new-name'
+        os_vif.plug(vif, inst)
+        self.assertEqual([], [r for r in self.emu.emulator.requests
+                              if r[0] == 'DELETE'])
+        self.assertEqual('new-name',
+                         json.loads(self.emu.port_file(vif.id))
+                         ['display-name'])
+
+    def test_failed_rewrite_of_changed_port_restores_it(self) -> None:
+        from os_vif_accel import fileio
+        vif, inst = vfix.generic_vif(), vfix.instance()
+        os_vif.plug(vif, inst)
+        old_name = vif.vif_name
+        vif.vif_name = 'tapchanged'
+        real_write = fileio.atomic_write
+        calls = []
+
+        def disk_full_once(*args: object, **kwargs: object) -> str:
+            calls.append(args)
+            if len(calls) == 1:
+                raise OSError(28, 'No space left on device')
+            return real_write(*args, **kwargs)  # type: ignore[arg-type]
+        self.useFixture(fixtures.MockPatch(
+            'os_vif_accel.fileio.atomic_write', disk_full_once))
+        err = self.assertPlugFails(exception.PortFileError, vif, inst)
+        self.assertIn('No space left on device', str(err))
+        # Not half-plugged: the agent and the file have the old port.
+        self.assertEqual(old_name,
+                         self.agent_ports()[vif.id]['system-name'])
+        self.assertEqual(old_name, json.loads(
+            self.emu.port_file(vif.id))['system-name'])
+
     def test_namespace_port_type_by_option(self) -> None:
         self.configure(generic_port_type='NameSpacePort')
         vif = vfix.generic_vif()
@@ -195,6 +232,22 @@ class TestAgentFailures(PluginTestBase):
         self.emu.emulator.restart()  # the agent starts: replays the file
         self.assertIn(vif.id, self.agent_ports())
 
+    def test_deferred_port_is_added_once_the_agent_answers(self) -> None:
+        # A kernel-mode agent skips port files whose TAP is missing when
+        # it starts; the plugin re-adds deferred ports itself.
+        self.configure(deferred_retry_interval=0.05)
+        self.emu.emulator.stop()
+        vif = vfix.generic_vif(vif_name='tapnotyet0')
+        os_vif.plug(vif, vfix.instance())
+        self.emu.emulator._state_args['check_port'] = True
+        self.emu.emulator.restart()
+        self.assertEqual(1, len(self.emu.emulator.state.replay_errors))
+        for _ in range(200):
+            if vif.id in self.agent_ports():
+                break
+            time.sleep(0.05)
+        self.assertIn(vif.id, self.agent_ports())
+
     def test_agent_down_kernel_port_fails_when_configured(self) -> None:
         self.configure(defer_kernel_ports_when_agent_down=False)
         self.emu.emulator.stop()
@@ -256,11 +309,22 @@ class TestPlugVHostUser(PluginTestBase):
 
     def test_socket_path_outside_allowed_dirs(self) -> None:
         for path in ('/tmp/uvh_vif_tap0', self.emu.sock_dir + '/../x',
-                     'relative/uvh'):
+                     'relative/uvh', self.emu.sock_dir + '/sub/uvh_vif_x',
+                     self.emu.sock_dir + '/uvh_vif_other-name'):
             vif = vfix.vhostuser_vif(self.emu.sock_dir, path=path)
             err = self.assertPlugFails(exception.InvalidPort, vif)
             self.assertEqual('path', err.kwargs['field'])
         self.assertEqual([], self.emu.emulator.requests)
+
+    def test_unset_fields_are_invalid_port_errors(self) -> None:
+        from os_vif import objects
+        vif = objects.vif.VIFVHostUser(
+            id=str(uuid.uuid4()), plugin='contrail_vrouter',
+            address='fa:16:3e:00:00:09', network=vfix.network(['10.0.0.9']),
+            vif_name='tap0', mode='server')
+        err = self.assertPlugFails(exception.InvalidPort, vif)
+        self.assertEqual('path', err.kwargs['field'])
+        self.assertIn(vif.id, str(err))
 
     def test_unplug(self) -> None:
         vif, inst = vfix.vhostuser_vif(self.emu.sock_dir), vfix.instance()
@@ -310,14 +374,16 @@ class TestTLS(testtools.TestCase):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(server_crt, server_key)
         emu = self.useFixture(vfix.EmulatorFixture(ssl_context=ctx))
+        # Not "agent down": the kernel port must not be deferred.
         self.useFixture(vfix.PluginConfigFixture(
-            emu.url, emu.ports_dir, emu.sock_dir, agent_ca_file=other_crt,
-            defer_kernel_ports_when_agent_down=False))
+            emu.url, emu.ports_dir, emu.sock_dir, agent_ca_file=other_crt))
         vif = vfix.generic_vif()
         exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
                                 vif, vfix.instance())
+        self.assertIsInstance(exc.kwargs['err'], exception.AgentBadAnswer)
         self.assertIn('CERTIFICATE_VERIFY_FAILED', str(exc))
         self.assertEqual({}, emu.emulator.state.ports)
+        self.assertIsNone(emu.port_file(vif.id))
 
 
 class TestIdsMustBeUUIDs(PluginTestBase):

@@ -1,0 +1,144 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``spp-config-build``: write a host's SPP configuration to etcd.
+
+Takes the devstack variables of networking-spp (``DPDK_PORT_MAPPINGS``,
+``SPP_HOST``, ``ETCD_HOST``, ``ETCD_PORT``, ``SPP_COMPONENT_CONF``,
+``SPP_MIRROR``, ``SPP_PRIMARY_CORE_MASK``) from the environment or the
+matching options.  Invalid input ends with exit status 2 and one line
+saying what to fix, never a traceback.  ``destroy`` removes the host's
+keys (``<kind>/<host>/`` prefixes only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from typing import Any, Callable
+
+from vif_plug_spp import builder
+from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import keys
+
+
+def _parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(
+        prog='spp-config-build', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('command', nargs='?', default='build',
+                        choices=['build', 'destroy'])
+    parser.add_argument('--mappings', default=env('DPDK_PORT_MAPPINGS'),
+                        help='pci#physnet#num_vhost#core_mask,... in DPDK '
+                             'port order [DPDK_PORT_MAPPINGS]')
+    parser.add_argument('--host', default=env('SPP_HOST') or
+                        socket.gethostname().split('.')[0],
+                        help='host name in the keys [SPP_HOST, default '
+                             'hostname -s]; must equal the agent\'s and '
+                             'Nova\'s host')
+    parser.add_argument('--etcd-host', default=env('ETCD_HOST'),
+                        help='[ETCD_HOST]')
+    parser.add_argument('--etcd-port', type=int,
+                        default=int(env('ETCD_PORT') or 2379),
+                        help='[ETCD_PORT, default 2379]')
+    parser.add_argument('--customization',
+                        default=env('SPP_COMPONENT_CONF'),
+                        help='component customization YAML '
+                             '[SPP_COMPONENT_CONF]')
+    parser.add_argument('--mirror', default=env('SPP_MIRROR'),
+                        help='<num_mirror>#<core_mask> [SPP_MIRROR]')
+    parser.add_argument('--primary-core-mask',
+                        default=env('SPP_PRIMARY_CORE_MASK') or '0x2',
+                        help='spp_primary -c, for the launch plan only '
+                             '[SPP_PRIMARY_CORE_MASK, default 0x2]')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='print the configuration and keys, write '
+                             'nothing')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite/delete slot keys that hold port '
+                             'ids')
+    return parser
+
+
+def _load_yaml(path: str) -> Any:
+    import yaml
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except OSError as exc:
+        raise builder.BuildError('cannot read customization %s: %s'
+                                 % (path, exc.strerror))
+    except yaml.YAMLError as exc:
+        raise builder.BuildError('customization %s is not valid YAML: %s'
+                                 % (path, exc))
+
+
+def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
+    if not args.etcd_host:
+        raise builder.BuildError('ETCD_HOST (--etcd-host) is required')
+    return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
+
+
+def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        keys.configuration(args.host)
+    except keys.InvalidKeyPart as exc:
+        raise builder.BuildError('SPP_HOST: %s' % exc)
+    if args.command == 'destroy':
+        if args.dry_run:
+            for prefix in [keys.configuration(args.host)] + \
+                    keys.host_prefixes(args.host):
+                out('would delete %s' % prefix)
+            return 0
+        count = builder.destroy(_client(args), args.host, force=args.force)
+        out('deleted %d key(s) of host %s' % (count, args.host))
+        return 0
+    custom = _load_yaml(args.customization) if args.customization \
+        else None
+    config = builder.build(args.mappings, args.mirror, custom)
+    mir = builder.parse_mirror(args.mirror)
+    out(builder.dumps(config))
+    out('# launch plan')
+    for line in builder.launch_plan(
+            config, args.primary_core_mask,
+            mirror_core_mask=mir.core_mask if mir else None):
+        out(line)
+    slots = builder.slot_keys(args.host, config)
+    if args.dry_run:
+        out('# would write %s and %d slot key(s) = None:'
+            % (keys.configuration(args.host), len(slots)))
+        for key in slots:
+            out(key)
+        return 0
+    result = builder.write(_client(args), args.host, config,
+                           force=args.force)
+    out('# wrote %d key(s), deleted %d stale slot key(s)' % (
+        len(result['written']), len(result['deleted'])))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except builder.BuildError as exc:
+        print('spp-config-build: error: %s' % exc, file=sys.stderr)
+        return 2
+    except etcd_mod.EtcdError as exc:
+        print('spp-config-build: etcd error: %s' % exc, file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

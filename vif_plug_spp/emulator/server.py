@@ -1,0 +1,211 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""HTTP front end of the spp-ctl emulator.
+
+Runs in-process (tests, sandbox, benchmarks) or as ``spp-ctl-emulator``.
+It always binds loopback.  Tests can inject failures (``fail()``) to
+check rollback, and ``restart()`` it to check reconnects; the spp_vf
+state survives an spp-ctl restart, as it does in reality (spp-ctl is
+stateless), unless ``reset_vfs=True`` simulates restarted spp_vf
+processes.
+"""
+
+from __future__ import annotations
+
+import http.server
+import socketserver
+import threading
+import time
+from typing import Any
+
+from vif_plug_spp.emulator import state as state_mod
+
+__all__ = ['SppCtlEmulator']
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    server: '_Server'
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get('Content-Length') or 0)
+        raw = self.rfile.read(length) if length else b''
+        emu = self.server.emulator
+        status, ctype, body = emu.dispatch(self.command, self.path, raw)
+        head = 'HTTP/1.1 %d %s\r\n' % (
+            status, self.responses.get(status, ('',))[0])
+        if ctype:
+            head += 'Content-Type: %s\r\n' % ctype
+        head += 'Content-Length: %d\r\n\r\n' % len(body)
+        self.wfile.write(head.encode('latin-1') + body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    emulator: 'SppCtlEmulator'
+
+
+class _Fault:
+    def __init__(self, method: str, path_contains: str, status: int,
+                 text: str, count: int, after: int,
+                 delay: float = 0.0) -> None:
+        self.delay = delay
+        self.method = method
+        self.path_contains = path_contains
+        self.status = status
+        self.text = text
+        self.count = count
+        self.after = after
+
+
+class SppCtlEmulator:
+    """spp-ctl's REST API on ``http://127.0.0.1:<port>``."""
+
+    def __init__(self, port: int = 0,
+                 classifier_type: str = state_mod.CLASSIFIER_1808) -> None:
+        self.state = state_mod.SppCtlState(classifier_type)
+        self.port = port
+        self.requests: list[tuple[str, str, bytes]] = []
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_configuration(cls, config: dict[str, Any], port: int = 0,
+                          classifier_type: str = state_mod.CLASSIFIER_1808,
+                          num_rings: int | None = None,
+                          mirror_core_mask: int | None = None
+                          ) -> 'SppCtlEmulator':
+        """One spp_vf per ``vf`` entry of a host configuration, with the
+        core masks and ring count the launch plan gives them.
+        """
+        emu = cls(port=port, classifier_type=classifier_type)
+        vfs = config.get('vf', [])
+        total = sum(int(vf['num_vhost']) for vf in vfs)
+        rings = num_rings if num_rings is not None else \
+            2 * total + 2 * len(config.get('mirror', []))
+        for i, vf in enumerate(vfs):
+            emu.state.add_vf(i + 1, int(vf['core_mask'], 16), len(vfs),
+                             rings)
+        if config.get('mirror'):
+            mask = mirror_core_mask or (
+                1 | sum(1 << m['core'] for m in config['mirror']))
+            emu.state.add_mirror(len(vfs) + 1, mask, len(vfs), rings)
+        return emu
+
+    @property
+    def url(self) -> str:
+        return 'http://127.0.0.1:%d' % self.port
+
+    # -- fault injection ------------------------------------------------
+    def fail(self, method: str, path_contains: str = '', status: int = 400,
+             text: str = 'command error: error occur', count: int = 1,
+             after: int = 0) -> None:
+        """Answer the next ``count`` matching requests (after skipping
+        ``after`` matching ones) with ``status``/``text`` and do nothing.
+        """
+        with self._lock:
+            self._faults.append(_Fault(method, path_contains, status, text,
+                                       count, after))
+
+    def delay(self, method: str, path_contains: str, seconds: float,
+              count: int = 1) -> None:
+        """Hold the next ``count`` matching requests for ``seconds``,
+        then process them normally (a slow or hung spp_vf).
+        """
+        with self._lock:
+            self._faults.append(_Fault(method, path_contains, 0, '', count,
+                                       0, delay=seconds))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults = []
+
+    def _fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method not in (method, '*') or \
+                        fault.path_contains not in path:
+                    continue
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
+                fault.count -= 1
+                if fault.count <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def dispatch(self, method: str, path: str, raw: bytes
+                 ) -> tuple[int, str, bytes]:
+        with self._lock:
+            self.requests.append((method, path, raw))
+        fault = self._fault(method, path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        elif fault is not None:
+            return fault.status, 'text/plain', fault.text.encode('utf-8')
+        return self.state.handle(method, path, raw)
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> 'SppCtlEmulator':
+        server = _Server(('127.0.0.1', self.port), _Handler)
+        server.emulator = self
+        self.port = server.server_address[1]
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever,
+                                        kwargs={'poll_interval': 0.05},
+                                        name='spp-ctl-emulator',
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def restart(self, reset_vfs: bool = False) -> None:
+        """Stop and start on the same port; ``reset_vfs`` also empties
+        every spp_vf (as if the DPDK processes had been restarted).
+        """
+        self.stop()
+        if reset_vfs:
+            old = self.state
+            self.state = state_mod.SppCtlState(old.classifier_type)
+            for cid, proc in old.vfs.items():
+                self.state.add_vf(cid, proc.core_mask, proc.num_phy,
+                                  proc.num_rings)
+            for cid, proc in old.mirrors.items():
+                self.state.add_mirror(cid, proc.core_mask, proc.num_phy,
+                                      proc.num_rings)
+        self.start()
+
+    def snapshot(self) -> dict[int, dict[str, Any]]:
+        return self.state.snapshot()
+
+    def __enter__(self) -> 'SppCtlEmulator':
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

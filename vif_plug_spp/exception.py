@@ -1,0 +1,68 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Exceptions raised by the spp plugin.
+
+Nova wraps these in an InternalError whose text is all an operator sees,
+so each one names the port, the host name used in the etcd keys, the key
+or URL involved and what to check.
+"""
+
+from os_vif import exception as osv_exception
+
+from os_vif_accel.i18n import _
+
+
+class SppError(osv_exception.ExceptionBase):
+    msg_fmt = _('SPP plugin error for port %(port_id)s: %(reason)s')
+
+
+class InvalidPort(SppError):
+    msg_fmt = _('Invalid %(field)s for port %(port_id)s: %(reason)s '
+                '(got %(value)r); nothing was written or sent')
+
+
+class UnsupportedVIF(SppError):
+    msg_fmt = _('Plugin %(plugin)s cannot plug %(vif_class)s port '
+                '%(port_id)s: %(reason)s')
+
+
+class HostNotConfigured(SppError):
+    msg_fmt = _('Host %(host)s has no SPP configuration (%(key)s is missing '
+                'in etcd %(url)s) while plugging port %(port_id)s: run '
+                'spp-config-build for this host, and check that '
+                '[os_vif_spp] host matches SPP_HOST of the builder and the '
+                'Neutron binding host')
+
+
+class PortNotBound(SppError):
+    msg_fmt = _('Port %(port_id)s has no SPP binding on host %(host)s '
+                '(%(key)s is missing in etcd %(url)s): Neutron has not '
+                'bound it here with the spp mechanism driver, or the host '
+                'names differ')
+
+
+class BindingMismatch(SppError):
+    msg_fmt = _('Port %(port_id)s on host %(host)s: %(reason)s')
+
+
+class EtcdUnreachable(SppError):
+    msg_fmt = _('etcd %(url)s failed while %(operation)s port %(port_id)s: '
+                '%(reason)s')
+
+
+class SppCtlFailed(SppError):
+    msg_fmt = _('spp-ctl %(url)s could not %(operation)s port %(port_id)s: '
+                '%(reason)s')
+
+
+class HostLockFailed(SppError):
+    msg_fmt = _('Port %(port_id)s: %(reason)s')

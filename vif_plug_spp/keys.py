@@ -1,0 +1,157 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""The etcd key schema of networking-spp: every key string lives here.
+
+networking-spp's Neutron driver, its agent and our plugin/agent/builder
+must agree on these strings byte for byte, so nothing else in the package
+formats a key.  Every per-host *prefix* ends with ``/``: a prefix without
+it (``vhost/spp1``) also matches host ``spp10``, which is how the
+upstream destroy script wipes the wrong host.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    'ROOT', 'FREE', 'PLUG', 'UNPLUG', 'UP', 'InvalidKeyPart',
+    'configuration', 'vhost', 'vhost_prefix', 'vhost_physnet_prefix',
+    'bind_port', 'bind_port_prefix', 'action', 'action_prefix',
+    'port_status', 'port_status_prefix', 'mirror', 'mirror_prefix',
+    'tap_info_prefix', 'tap_action_prefix', 'tap_status_prefix',
+    'tap_info', 'tap_action', 'tap_status',
+    'host_prefixes', 'suffix', 'parse_vhost',
+]
+
+ROOT = '/spp/openstack/'
+
+# Values (exact strings of the protocol).
+FREE = 'None'        # a free vhost/mirror slot: the string, not JSON null
+PLUG = 'plug'
+UNPLUG = 'unplug'
+UP = 'up'
+
+# Host names and physnets become key path components: no '/', no space,
+# nothing empty.  Neutron physnets and host names never contain these.
+_PART = re.compile(r'^[A-Za-z0-9_.:@+-]{1,255}$')
+
+
+class InvalidKeyPart(ValueError):
+    """A host, physnet or id cannot be used as an etcd key component."""
+
+
+def _part(what: str, value: object) -> str:
+    if not isinstance(value, str) or not _PART.match(value):
+        raise InvalidKeyPart(
+            '%s %r cannot be part of an etcd key: use 1-255 letters, digits '
+            'or "_.:@+-" (no "/" or spaces)' % (what, value))
+    return value
+
+
+def _kind_prefix(kind: str, host: str) -> str:
+    return '%s%s/%s/' % (ROOT, kind, _part('host', host))
+
+
+def configuration(host: str) -> str:
+    return '%sconfiguration/%s' % (ROOT, _part('host', host))
+
+
+def vhost_prefix(host: str) -> str:
+    return _kind_prefix('vhost', host)
+
+
+def vhost_physnet_prefix(host: str, physnet: str) -> str:
+    return '%s%s/' % (vhost_prefix(host), _part('physnet', physnet))
+
+
+def vhost(host: str, physnet: str, vhost_id: int) -> str:
+    return '%s%d' % (vhost_physnet_prefix(host, physnet), int(vhost_id))
+
+
+def bind_port_prefix(host: str) -> str:
+    return _kind_prefix('bind_port', host)
+
+
+def bind_port(host: str, port_id: str) -> str:
+    return bind_port_prefix(host) + _part('port id', port_id)
+
+
+def action_prefix(host: str) -> str:
+    return _kind_prefix('action', host)
+
+
+def action(host: str, port_id: str) -> str:
+    return action_prefix(host) + _part('port id', port_id)
+
+
+def port_status_prefix(host: str) -> str:
+    return _kind_prefix('port_status', host)
+
+
+def port_status(host: str, port_id: str) -> str:
+    return port_status_prefix(host) + _part('port id', port_id)
+
+
+def mirror_prefix(host: str) -> str:
+    return _kind_prefix('mirror', host)
+
+
+def mirror(host: str, mirror_id: int) -> str:
+    return '%s%d' % (mirror_prefix(host), int(mirror_id))
+
+
+def tap_info_prefix(host: str) -> str:
+    return _kind_prefix('tap_info', host)
+
+
+def tap_info(host: str, tap_flow_id: str) -> str:
+    return tap_info_prefix(host) + _part('tap flow id', tap_flow_id)
+
+
+def tap_action_prefix(host: str) -> str:
+    return _kind_prefix('tap_action', host)
+
+
+def tap_action(host: str, tap_flow_id: str) -> str:
+    return tap_action_prefix(host) + _part('tap flow id', tap_flow_id)
+
+
+def tap_status_prefix(host: str) -> str:
+    return _kind_prefix('tap_status', host)
+
+
+def tap_status(host: str, tap_flow_id: str) -> str:
+    return tap_status_prefix(host) + _part('tap flow id', tap_flow_id)
+
+
+def host_prefixes(host: str) -> list[str]:
+    """Every per-host prefix, for a destroy that must not touch others."""
+    return [vhost_prefix(host), bind_port_prefix(host), action_prefix(host),
+            port_status_prefix(host), mirror_prefix(host),
+            tap_info_prefix(host), tap_action_prefix(host),
+            tap_status_prefix(host)]
+
+
+def suffix(key: str, prefix: str) -> str:
+    """The part of ``key`` after ``prefix`` (e.g. the port id)."""
+    if not key.startswith(prefix):
+        raise ValueError('key %r is not under %r' % (key, prefix))
+    return key[len(prefix):]
+
+
+def parse_vhost(key: str, host: str) -> tuple[str, int]:
+    """(physnet, vhost id) of a ``vhost/<host>/<physnet>/<id>`` key."""
+    rest = suffix(key, vhost_prefix(host))
+    physnet, _, num = rest.rpartition('/')
+    if not physnet or not num.isdigit():
+        raise ValueError('malformed vhost key %r' % key)
+    return physnet, int(num)

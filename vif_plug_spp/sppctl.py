@@ -1,0 +1,128 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Client of spp-ctl's ``/v1/vfs/<sec_id>`` API.
+
+spp-ctl answers errors as plain text (``command error: bad value(port)``,
+``sec_id 2 not found.``); that text is the only diagnosis an operator
+gets, so every error carries it together with the method and path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from os_vif_accel import http as accel_http
+
+__all__ = ['SppCtlError', 'SppCtlUnreachable', 'SppCtlClient']
+
+
+class SppCtlError(Exception):
+    """spp-ctl refused a request (HTTP status >= 400)."""
+
+    def __init__(self, method: str, path: str, status: int | None,
+                 text: str) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.text = text
+        super().__init__('%s %s: %s%s' % (
+            method, path, '' if status is None else 'HTTP %d: ' % status,
+            text))
+
+
+class SppCtlUnreachable(SppCtlError):
+    """spp-ctl could not be reached or did not answer in time."""
+
+    def __init__(self, method: str, path: str, text: str) -> None:
+        super().__init__(method, path, None, text)
+
+
+class SppCtlClient:
+    """One spp-ctl (``http://127.0.0.1:7777`` in a standard install)."""
+
+    def __init__(self, url: str, connect_timeout: float = 1.0,
+                 read_timeout: float = 5.0, retry_window: float = 1.0
+                 ) -> None:
+        self.url = url.rstrip('/')
+        self._http = accel_http.JSONClient(
+            self.url, connect_timeout=connect_timeout,
+            read_timeout=read_timeout, retry_window=retry_window)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            resp = self._http.request(method, path, body)
+        except (accel_http.Unreachable, accel_http.BadAnswer) as exc:
+            raise SppCtlUnreachable(method, self.url + path, str(exc))
+        if resp.status >= 400:
+            raise SppCtlError(method, self.url + path, resp.status,
+                              resp.text.strip() or resp.reason)
+        if resp.status == 204 or not resp.body:
+            return None
+        try:
+            return resp.json()
+        except accel_http.BadAnswer as exc:
+            raise SppCtlError(method, self.url + path, resp.status,
+                              str(exc))
+
+    @staticmethod
+    def _vf(sec_id: int, kind: str = 'vfs') -> str:
+        """``/v1/vfs/<id>`` (spp_vf) or ``/v1/mirrors/<id>`` (spp_mirror)."""
+        return '/v1/%s/%d' % (kind, int(sec_id))
+
+    def processes(self) -> list[dict[str, Any]]:
+        return self._call('GET', '/v1/processes') or []
+
+    def vf_status(self, sec_id: int, kind: str = 'vfs') -> dict[str, Any]:
+        status = self._call('GET', self._vf(sec_id, kind))
+        if not isinstance(status, dict):
+            raise SppCtlError('GET', self.url + self._vf(sec_id, kind), 200,
+                              'status is not an object: %r' % (status,))
+        return status
+
+    def start_component(self, sec_id: int, name: str, core: int,
+                        ctype: str, kind: str = 'vfs') -> None:
+        self._call('POST', self._vf(sec_id, kind) + '/components',
+                   {'name': name, 'core': core, 'type': ctype})
+
+    def stop_component(self, sec_id: int, name: str) -> None:
+        self._call('DELETE', '%s/components/%s' % (self._vf(sec_id), name))
+
+    def attach(self, sec_id: int, component: str, port: str,
+               direction: str, vlan: dict[str, Any] | None = None,
+               kind: str = 'vfs') -> None:
+        """Attach; ``vlan`` is ``{"operation": "add", "id": v, "pcp": 0}``
+        or ``{"operation": "del"}`` (None: no VLAN operation).
+        """
+        body: dict[str, Any] = {'action': 'attach', 'port': port,
+                                'dir': direction}
+        if vlan is not None:
+            body['vlan'] = vlan
+        self._call('PUT', '%s/components/%s/ports' % (
+            self._vf(sec_id, kind), component), body)
+
+    def detach(self, sec_id: int, component: str, port: str,
+               direction: str, kind: str = 'vfs') -> None:
+        self._call('PUT', '%s/components/%s/ports' % (
+            self._vf(sec_id, kind), component),
+            {'action': 'detach', 'port': port, 'dir': direction})
+
+    def classifier(self, sec_id: int, action: str, mac: str, port: str,
+                   vlan: int | None = None) -> None:
+        body: dict[str, Any] = {'action': action, 'type': 'mac',
+                                'mac_address': mac, 'port': port}
+        if vlan is not None:
+            body['type'] = 'vlan'
+            body['vlan'] = vlan
+        self._call('PUT', self._vf(sec_id) + '/classifier_table', body)

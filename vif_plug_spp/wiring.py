@@ -1,0 +1,219 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""What the os-vif plugin does for one port, independent of os-vif.
+
+plug: one etcd read (configuration, ``bind_port``, ``port_status`` and
+the host's vhost slots, from one snapshot), cross-checks (binding exists,
+the vhost belongs to this port, Nova's socket path and MAC agree with
+it), wiring if spp_vf lacks it (idempotent, serialised per host with the
+agent), then ``port_status = up`` unless it already says so.
+unplug: removes the classifier/VLAN wiring only; the vhost slot and the
+keys stay for the agent's unplug, because Neutron owns the allocation.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from oslo_log import log as logging
+
+from os_vif_accel import validate
+
+from vif_plug_spp import datapath
+from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import exception
+from vif_plug_spp import keys
+from vif_plug_spp import protocol
+from vif_plug_spp import sppctl
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ['PortWiring']
+
+
+class PortWiring:
+    def __init__(self, etcd: etcd_mod.EtcdClient,
+                 spp: sppctl.SppCtlClient, host: str,
+                 socket_template: str, lock_path: str | None) -> None:
+        self.etcd = etcd
+        self.spp = spp
+        self.host = host
+        self.socket_template = socket_template
+        self.lock_path = lock_path
+        self._datapath: datapath.Datapath | None = None
+        self._config_text: str | None = None
+        self._lock = threading.Lock()
+
+    # -- helpers -----------------------------------------------------------
+    def _etcd_error(self, exc: Exception, operation: str,
+                    port_id: str) -> Exception:
+        return exception.EtcdUnreachable(url=self.etcd.url,
+                                         operation=operation,
+                                         port_id=port_id, reason=exc)
+
+    def _read(self, port_id: str, operation: str) -> dict[str, str]:
+        try:
+            return self.etcd.read(
+                keys=[keys.configuration(self.host),
+                      keys.bind_port(self.host, port_id),
+                      keys.action(self.host, port_id),
+                      keys.port_status(self.host, port_id)])
+        except etcd_mod.EtcdError as exc:
+            raise self._etcd_error(exc, operation, port_id)
+
+    def _slot_holder(self, vh: datapath.Vhost, port_id: str,
+                     operation: str) -> tuple[str, str | None]:
+        """The slot key of the vhost and who holds it (one small read;
+        the whole vhost prefix can be hundreds of keys).
+        """
+        slot = keys.vhost(self.host, vh.physnet, vh.vhost_id)
+        try:
+            return slot, self.etcd.get(slot)
+        except etcd_mod.EtcdError as exc:
+            raise self._etcd_error(exc, operation, port_id)
+
+    def _dp(self, config_text: str, port_id: str) -> datapath.Datapath:
+        """The datapath for the current configuration (rebuilt only when
+        the builder changed it).
+        """
+        with self._lock:
+            if self._datapath is None or config_text != self._config_text:
+                try:
+                    config = json.loads(config_text)
+                    dp = datapath.Datapath(self.spp, config, self.lock_path)
+                except (ValueError, KeyError, TypeError, IndexError) as exc:
+                    raise exception.BindingMismatch(
+                        port_id=port_id, host=self.host,
+                        reason='the SPP configuration %s is unusable (%s); '
+                               'rebuild it with spp-config-build' % (
+                                   keys.configuration(self.host), exc))
+                self._datapath, self._config_text = dp, config_text
+            return self._datapath
+
+    def _binding(self, found: dict[str, str], port_id: str,
+                 operation: str) -> tuple[datapath.Datapath,
+                                          protocol.BindPort] | None:
+        conf_key = keys.configuration(self.host)
+        if conf_key not in found:
+            raise exception.HostNotConfigured(host=self.host, key=conf_key,
+                                              url=self.etcd.url,
+                                              port_id=port_id)
+        bind_key = keys.bind_port(self.host, port_id)
+        if bind_key not in found:
+            return None
+        try:
+            bind = protocol.parse_bind_port(found[bind_key])
+        except validate.InvalidInput as exc:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='%s holds an invalid value: %s' % (bind_key, exc))
+        return self._dp(found[conf_key], port_id), bind
+
+    def _check_slot(self, dp: datapath.Datapath, bind: protocol.BindPort,
+                    port_id: str) -> None:
+        try:
+            vh = dp.vhost(bind.vhost_id)
+        except datapath.WiringError as exc:
+            raise exception.BindingMismatch(port_id=port_id, host=self.host,
+                                            reason=str(exc))
+        slot, holder = self._slot_holder(vh, port_id, 'plugging')
+        if holder != port_id:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='vhost %d is allocated to %r, not to this port (%s); '
+                       'the binding is stale - rebind the port' % (
+                           bind.vhost_id, holder, slot))
+
+    # -- operations ----------------------------------------------------------
+    def plug(self, port_id: str, mac: str, socket_path: str) -> bool:
+        """Verify and wire; returns True if spp_vf had to be changed."""
+        found = self._read(port_id, 'plugging')
+        got = self._binding(found, port_id, 'plugging')
+        if got is None:
+            raise exception.PortNotBound(
+                port_id=port_id, host=self.host,
+                key=keys.bind_port(self.host, port_id), url=self.etcd.url)
+        dp, bind = got
+        if found.get(keys.action(self.host, port_id)) == keys.UNPLUG:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='Neutron is unbinding the port (%s = unplug)'
+                       % keys.action(self.host, port_id))
+        expected = self.socket_template.format(vhost_id=bind.vhost_id)
+        if socket_path != expected:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='Nova was given socket %s but the port is bound to '
+                       'vhost %d, whose socket is %s; check [os_vif_spp] '
+                       'vhostuser_socket_template' % (
+                           socket_path, bind.vhost_id, expected))
+        if bind.mac_address != mac:
+            raise exception.BindingMismatch(
+                port_id=port_id, host=self.host,
+                reason='the VIF has MAC %s but the binding says %s' % (
+                    mac, bind.mac_address))
+        self._check_slot(dp, bind, port_id)
+        try:
+            changed = dp.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
+        except datapath.LockError as exc:
+            raise exception.HostLockFailed(port_id=port_id, reason=exc)
+        except datapath.WiringError as exc:
+            raise exception.SppCtlFailed(url=self.spp.url, operation='plug',
+                                         port_id=port_id, reason=exc)
+        if found.get(keys.port_status(self.host, port_id)) != keys.UP:
+            try:
+                self.etcd.put(keys.port_status(self.host, port_id), keys.UP)
+            except etcd_mod.EtcdError as exc:
+                raise self._etcd_error(exc, 'reporting up for', port_id)
+        if changed:
+            LOG.info('Wired port %s (vhost %d, vlan %s) into spp_vf',
+                     port_id, bind.vhost_id, bind.vlan_id)
+        return changed
+
+    def unplug(self, port_id: str) -> bool:
+        """Remove the wiring; a port without binding is already gone."""
+        found = self._read(port_id, 'unplugging')
+        try:
+            got = self._binding(found, port_id, 'unplugging')
+        except exception.HostNotConfigured:
+            LOG.warning('Host %s has no SPP configuration; nothing to '
+                        'unplug for port %s', self.host, port_id)
+            return False
+        if got is None:
+            LOG.info('Port %s has no SPP binding on %s any more; nothing to '
+                     'unplug', port_id, self.host)
+            return False
+        dp, bind = got
+        try:
+            vh = dp.vhost(bind.vhost_id)
+        except datapath.WiringError as exc:
+            LOG.warning('Port %s: %s; nothing to unplug', port_id, exc)
+            return False
+        _slot, holder = self._slot_holder(vh, port_id, 'unplugging')
+        if holder not in (port_id, keys.FREE):
+            LOG.warning('Port %s: vhost %d now belongs to %s; leaving its '
+                        'wiring alone', port_id, bind.vhost_id, holder)
+            return False
+        try:
+            return dp.unplug(bind.vhost_id)
+        except datapath.LockError as exc:
+            raise exception.HostLockFailed(port_id=port_id, reason=exc)
+        except datapath.WiringError as exc:
+            raise exception.SppCtlFailed(url=self.spp.url,
+                                         operation='unplug',
+                                         port_id=port_id, reason=exc)
+
+    def describe(self) -> dict[str, Any]:
+        return {'host': self.host, 'etcd': self.etcd.url,
+                'spp_ctl': self.spp.url}

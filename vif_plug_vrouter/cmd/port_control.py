@@ -1,0 +1,789 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""``vrouter-port-control``: drop-in replacement of the legacy script.
+
+It accepts every legacy flag and argv shape, but builds the port with the
+plugin's own pieces (:func:`vif_plug_vrouter.record.make_record`,
+:class:`~vif_plug_vrouter.ports.PortManager`, the agent client and the
+port-file store), so a port added here is byte-for-byte the port the
+os-vif plugin would add.  Callers fork it once per port, hence module
+imports are deferred to the operation that needs them: ``add`` and
+``delete`` never load oslo.log, oslo.config or os-vif.
+
+Exit codes keep the legacy meanings; 2 is only a usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from os_vif_accel import cmdline
+
+__all__ = ['main', 'OPTIONS', 'Settings', 'settings_from_argv']
+
+PROG = 'vrouter-port-control'
+
+EXIT_OK = 0
+EXIT_FAILURE = 1            # bad input or failed operation
+EXIT_USAGE = 2              # malformed command line only
+EXIT_NO_NETLINK = 3         # DPDK netlink socket absent
+EXIT_REFUSED = 4            # the agent answered with an error
+EXIT_UNREACHABLE = 5        # the agent could not be reached
+EXIT_NO_VHOST_SOCKET = 6    # vhost-user socket absent after a mode-0 add
+
+OPERS = ('add', 'delete', 'enable', 'disable', 'list', 'check', 'sync')
+PORT_TYPES = {'NovaVMPort': 0, 'NameSpacePort': 1, 'ESXiPort': 2}
+VIF_TYPES = ('Vrouter', 'VhostUser')
+VNIC_TYPES = ('normal', 'direct', 'virtio-forwarder')
+#: ``--vhostuser_mode`` words name QEMU's role, as Nova's vif_details do.
+VHOSTUSER_MODES = {'0': 0, '1': 1, 'client': 0, 'server': 1}
+DEFAULT_PORTS_DIR = '/var/lib/contrail/ports/'
+DEFAULT_NETLINK = '/var/run/vrouter/dpdk_netlink'
+DEFAULT_SOCKET_DIR = '/var/run/vrouter'
+
+_O = cmdline.Option
+OPTIONS: dict[str, cmdline.Option] = {o.name: o for o in [
+    _O('oper', 'operation: add, delete, enable, disable (legacy), list, '
+       'check, sync', metavar='OPER'),
+    _O('uuid', 'port (VMI) UUID', metavar='UUID'),
+    _O('instance_uuid', 'instance (VM) UUID', metavar='UUID'),
+    _O('vn_uuid', 'virtual network UUID (may be omitted for '
+       'NameSpacePort and ESXiPort)', metavar='UUID'),
+    _O('vm_project_uuid', 'project UUID, dashed or 32 hex digits',
+       metavar='UUID'),
+    _O('ip_address', 'IPv4 address (default 0.0.0.0)', metavar='IP'),
+    _O('ipv6_address', 'IPv6 address (default none)', metavar='IP'),
+    _O('vm_name', 'VM display name, any text (default empty)',
+       metavar='NAME'),
+    _O('mac', 'MAC address of the port', metavar='MAC'),
+    _O('tap_name', 'host interface name (<= 15 bytes)', metavar='IFNAME'),
+    _O('port_type', 'NovaVMPort, NameSpacePort or ESXiPort (or 0/1/2)',
+       default='NovaVMPort', metavar='TYPE'),
+    _O('tx_vlan_id', 'TX VLAN, -1 for none', default='-1', metavar='VLAN'),
+    _O('rx_vlan_id', 'RX VLAN, -1 for none', default='-1', metavar='VLAN'),
+    _O('vif_type', 'Vrouter (kernel) or VhostUser (DPDK)',
+       default='Vrouter', metavar='TYPE'),
+    _O('vhostuser_socket', 'vhost-user socket path (VhostUser)',
+       metavar='PATH'),
+    _O('vhostuser_mode', "QEMU's vhost-user role: 0/client or 1/server",
+       default='0', metavar='MODE'),
+    _O('no_persist', 'do not write or remove the port file', default=False,
+       flag=True),
+    _O('agent_port', 'agent port-API TCP port on 127.0.0.1',
+       default='9091', metavar='PORT'),
+    _O('port_json_path', 'port-file directory', default=DEFAULT_PORTS_DIR,
+       metavar='DIR'),
+    # -- new -----------------------------------------------------------
+    _O('vnic_type', 'normal, direct or virtio-forwarder', default='normal',
+       metavar='TYPE'),
+    _O('pci_dev', 'VF PCI address (direct, virtio-forwarder)',
+       metavar='DDDD:BB:SS.F'),
+    _O('strict', 'exit 5 when the agent is down even where the legacy '
+       'tool exited 0', default=False, flag=True),
+    _O('format', 'list/check output: table or json', default='table',
+       metavar='FMT'),
+    _O('vhostuser_socket_dir', 'comma-separated directories vhost-user '
+       'sockets must be in', default=DEFAULT_SOCKET_DIR, metavar='DIRS'),
+    _O('dpdk_netlink', 'DPDK vRouter netlink socket to wait for',
+       default=DEFAULT_NETLINK, metavar='PATH'),
+    _O('agent_wait', 'seconds to wait for the agent port (VhostUser add)',
+       default='120', metavar='SECONDS'),
+    _O('netlink_wait', 'seconds to wait for --dpdk_netlink (VhostUser add)',
+       default='15', metavar='SECONDS'),
+    _O('socket_wait', 'seconds to wait for the vhost-user socket after a '
+       'mode-0 add', default='15', metavar='SECONDS'),
+    _O('timeout', 'seconds to wait for each agent answer', default='10',
+       metavar='SECONDS'),
+    _O('retry_window', 'seconds to retry a request the agent could not '
+       'receive', default='2', metavar='SECONDS'),
+    _O('sync_window', 'seconds within which --oper=sync must re-add every '
+       'port (the agent\'s stale_interface_cleanup_timeout)',
+       default='60', metavar='SECONDS'),
+    _O('verbose', 'print what was done on stdout', default=False,
+       flag=True),
+]}
+del _O
+
+#: Record keys -> the flag that sets them, to name flags in errors.
+_FLAG_OF = {
+    'id': 'uuid', 'instance-id': 'instance_uuid', 'vn-id': 'vn_uuid',
+    'vm-project-id': 'vm_project_uuid', 'display-name': 'vm_name',
+    'ip-address': 'ip_address', 'ip6-address': 'ipv6_address',
+    'mac-address': 'mac', 'system-name': 'tap_name', 'type': 'port_type',
+    'rx-vlan-id': 'rx_vlan_id', 'tx-vlan-id': 'tx_vlan_id',
+    'vhostuser-mode': 'vhostuser_mode',
+}
+
+
+class CliError(Exception):
+    """Ends the run with ``code`` after printing ``message`` on stderr."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _bad(flag: str, value: object, reason: str) -> CliError:
+    return CliError(EXIT_FAILURE, 'invalid --%s %r: %s; nothing was written '
+                                  'or sent' % (flag, value, reason))
+
+
+def _seconds(raw: dict[str, Any], name: str) -> float:
+    value = raw[name]
+    try:
+        secs = float(value)
+    except ValueError:
+        raise _bad(name, value, 'must be a number of seconds')
+    if not 0 <= secs <= 86400:
+        raise _bad(name, value, 'must be between 0 and 86400 seconds')
+    return secs
+
+
+class Settings:
+    """The validated options of one run (what every operation reads)."""
+
+    oper: str
+    port_id: str | None
+    ports_dir: str
+    no_persist: bool
+    strict: bool
+    verbose: bool
+    agent_port: int
+    fmt: str
+    vif_type: str
+    vnic_type: str
+    pci_dev: str | None
+    socket: str | None
+    mode: int
+    port_type: int
+    timeout: float
+    retry_window: float
+    agent_wait: float
+    netlink_wait: float
+    socket_wait: float
+    sync_window: float
+    netlink: str
+    raw: dict[str, Any]
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        from os_vif_accel import validate
+        self.raw = raw
+        oper = str(raw['oper'] or '').lower()
+        if oper not in OPERS:
+            raise _bad('oper', raw['oper'], 'must be one of %s' %
+                       ', '.join(OPERS))
+        self.oper = oper
+        self.port_id = None
+        if raw['uuid'] is not None:
+            try:
+                self.port_id = validate.uuid(raw['uuid'], '--uuid')
+            except validate.InvalidInput as exc:
+                raise _bad('uuid', raw['uuid'], exc.reason)
+        self.no_persist = _flag(raw, 'no_persist')
+        self.strict = _flag(raw, 'strict')
+        self.verbose = _flag(raw, 'verbose')
+        self.ports_dir = _ports_dir(raw['port_json_path'])
+        self.agent_port = _agent_port(raw['agent_port'])
+        self.fmt = _choice(raw, 'format', ('table', 'json'))
+        self.vif_type = _choice(raw, 'vif_type', VIF_TYPES)
+        self.vnic_type = _choice(raw, 'vnic_type', VNIC_TYPES)
+        self.port_type = _port_type(raw['port_type'])
+        mode = str(raw['vhostuser_mode']).strip().lower()
+        if mode not in VHOSTUSER_MODES:
+            raise _bad('vhostuser_mode', raw['vhostuser_mode'],
+                       'must be 0 or client (QEMU is the vhost-user '
+                       'client), 1 or server (QEMU is the server)')
+        self.mode = VHOSTUSER_MODES[mode]
+        self.pci_dev = None
+        if raw['pci_dev'] is not None:
+            try:
+                self.pci_dev = validate.pci_address(raw['pci_dev'].lower())
+            except validate.InvalidInput as exc:
+                raise _bad('pci_dev', raw['pci_dev'], exc.reason)
+        self.socket = None
+        if raw['vhostuser_socket'] is not None:
+            dirs = [d for d in str(raw['vhostuser_socket_dir']).split(',')
+                    if d]
+            try:
+                self.socket = validate.socket_path(raw['vhostuser_socket'],
+                                                   dirs)
+            except validate.InvalidInput as exc:
+                raise _bad('vhostuser_socket', raw['vhostuser_socket'],
+                           exc.reason)
+        self.netlink = str(raw['dpdk_netlink'])
+        for name in ('timeout', 'retry_window', 'agent_wait', 'netlink_wait',
+                     'socket_wait', 'sync_window'):
+            setattr(self, name, _seconds(raw, name))
+        if self.timeout == 0:
+            raise _bad('timeout', raw['timeout'], 'must be above 0')
+
+    @property
+    def agent_url(self) -> str:
+        return 'http://127.0.0.1:%d' % self.agent_port
+
+
+def _flag(raw: dict[str, Any], name: str) -> bool:
+    value = cmdline.parse_bool(raw[name])
+    if value is None:
+        raise _bad(name, raw[name], 'must be true or false (or given '
+                                    'without a value, meaning true)')
+    return value
+
+
+def _choice(raw: dict[str, Any], name: str, choices: Sequence[str]) -> str:
+    value = str(raw[name])
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise _bad(name, value, 'must be one of %s' % ', '.join(choices))
+
+
+def _port_type(value: str) -> int:
+    for name, number in PORT_TYPES.items():
+        if value.lower() in (name.lower(), str(number)):
+            return number
+    raise _bad('port_type', value, 'must be NovaVMPort, NameSpacePort or '
+                                   'ESXiPort (or 0, 1, 2)')
+
+
+def _agent_port(value: str) -> int:
+    try:
+        port = int(str(value).strip(), 10)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise _bad('agent_port', value, 'must be a TCP port, 1-65535')
+    return port
+
+
+def _ports_dir(value: str) -> str:
+    from os_vif_accel import validate
+    path = str(value)
+    if path and not path.startswith('/'):
+        path = os.path.abspath(path)
+    try:
+        # A trailing "/" is optional (the legacy tool required one).
+        return validate.directory(path, '--port_json_path')
+    except validate.InvalidInput as exc:
+        raise _bad('port_json_path', value, exc.reason)
+
+
+# -- command line ----------------------------------------------------------
+
+def settings_from_argv(argv: Sequence[str]) -> Settings | None:
+    """Parse and validate a command line; None means help was shown."""
+    words = cmdline.unpack(argv)
+    given = cmdline.parse(words, OPTIONS)
+    if given.get('help'):
+        sys.stdout.write(usage())
+        return None
+    if 'oper' not in given:
+        raise cmdline.UsageError('--oper is required (one of %s)' %
+                                 ', '.join(OPERS))
+    raw: dict[str, Any] = {name: opt.default
+                           for name, opt in OPTIONS.items()}
+    raw.update(given)
+    settings = Settings(raw)
+    if settings.oper in ('add', 'delete', 'enable', 'disable') and \
+            raw['uuid'] is None:
+        raise cmdline.UsageError('--uuid is required for --oper=%s' %
+                                 settings.oper)
+    return settings
+
+
+def usage() -> str:
+    lines = ['usage: %s --oper=OPER [--name=value | --name value ...]' % PROG,
+             '', 'All options may also be given as one argument holding the '
+             'whole command line,', 'values optionally double-quoted.', '',
+             'options:']
+    for opt in OPTIONS.values():
+        left = '--%s' % opt.name if opt.flag else '--%s=%s' % (opt.name,
+                                                               opt.metavar)
+        default = ''
+        if opt.default not in (None, False):
+            default = ' (default %s)' % opt.default
+        lines.append('  %-30s %s%s' % (left, opt.help, default))
+    lines += ['', 'exit codes: 0 ok, 1 bad input or failure, 2 usage error, '
+              '3 DPDK netlink socket absent,', '  4 agent refused, 5 agent '
+              'unreachable, 6 vhost-user socket absent', '']
+    return '\n'.join(lines)
+
+
+# -- building blocks ---------------------------------------------------------
+
+def _exceptions() -> Any:
+    """The plugin's exception module, executed only if an error occurs.
+
+    Importing it loads os-vif (and oslo.log), which costs more than a
+    whole add; a lazily loaded module object is enough to name the classes
+    in ``except`` clauses, which are evaluated only when something failed.
+    """
+    from os_vif_accel import lazy
+    return lazy.module('vif_plug_vrouter.exception')
+
+
+def _quiet_library_warnings() -> None:
+    """Mute the library's warnings, print its errors.
+
+    The CLI reports an unreachable agent itself; the library's own
+    warning would say it twice.
+    """
+    import logging
+
+    class _Stderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sys.stderr.write('%s: %s: %s\n' % (PROG, record.levelname,
+                                               record.getMessage()))
+
+    log = logging.getLogger('vif_plug_vrouter')
+    log.addHandler(_Stderr(logging.ERROR))
+    log.propagate = False
+
+
+def _manager(s: Settings) -> Any:
+    from os_vif_accel import lazy
+    _exceptions()  # registered before the modules below import it
+    lazy.on_first_use(_quiet_library_warnings)
+    from vif_plug_vrouter import agent_client
+    from vif_plug_vrouter import port_files
+    from vif_plug_vrouter import ports
+    agent = agent_client.AgentClient(s.agent_url, connect_timeout=1.0,
+                                     read_timeout=s.timeout,
+                                     retry_window=s.retry_window)
+    store = None if s.no_persist else port_files.PortFileStore(
+        s.ports_dir, privileged=False)
+    return ports.PortManager(agent, store)
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write('%s: WARNING: %s\n' % (PROG, message))
+
+
+def _say(s: Settings, message: str) -> None:
+    if s.verbose:
+        sys.stdout.write(message + '\n')
+
+
+def build_record(s: Settings) -> dict[str, Any]:
+    """The agent record for ``--oper=add``, validated like the plugin's."""
+    from os_vif_accel import validate
+    from vif_plug_vrouter import record
+    raw = s.raw
+    for flag in ('instance_uuid', 'mac', 'tap_name'):
+        if raw[flag] is None:
+            raise CliError(EXIT_FAILURE, '--%s is required for --oper=add; '
+                                         'nothing was written or sent' % flag)
+    if raw['vn_uuid'] is None and s.port_type == 0:
+        raise CliError(EXIT_FAILURE, '--vn_uuid is required for --oper=add '
+                                     'of a NovaVMPort; nothing was written '
+                                     'or sent')
+    vlans = {}
+    for flag in ('tx_vlan_id', 'rx_vlan_id'):
+        try:
+            vlans[flag] = validate.vlan_id(raw[flag], flag)
+        except validate.InvalidInput as exc:
+            raise _bad(flag, raw[flag], exc.reason)
+    try:
+        return record.make_record(
+            port_id=str(s.port_id), instance_id=raw['instance_uuid'],
+            vn_id=raw['vn_uuid'] or '',
+            project_id=raw['vm_project_uuid'] or '',
+            display_name=raw['vm_name'] or '',
+            system_name=raw['tap_name'], mac=raw['mac'],
+            ip_address=_no_ip(raw['ip_address']),
+            ip6_address=_no_ip(raw['ipv6_address']),
+            port_type=s.port_type, rx_vlan_id=vlans['rx_vlan_id'],
+            tx_vlan_id=vlans['tx_vlan_id'], vhostuser_mode=s.mode)
+    except validate.InvalidInput as exc:
+        flag = _FLAG_OF.get(exc.field, exc.field)
+        raise _bad(flag, raw.get(flag, exc.value), exc.reason)
+
+
+def _no_ip(value: str | None) -> str | None:
+    # The TF plugin passes the string "None" for a port without IPv6.
+    return None if value is None or value.strip() in ('', 'None') else value
+
+
+def offload_dispatch(s: Settings, rec: dict[str, Any] | None
+                     ) -> dict[str, Any] | None:
+    """Plug/unplug work of offloaded VNIC types (direct, virtio-forwarder).
+
+    The one place where ``--vnic_type``/``--pci_dev`` act.  Called before
+    anything is written or sent, with the record to add (``add``) or None
+    (``delete``); returns the record to use, e.g. with the VF's
+    representor as ``system-name``.  Representor lookup and configuration
+    come with the SR-IOV offload support in ``vif_plug_vrouter``, which
+    plugs in here; until then these modes fail instead of silently adding
+    a port without its VF.
+    """
+    if s.vnic_type == 'normal':
+        if s.pci_dev is not None:
+            raise _bad('pci_dev', s.pci_dev, 'only used with --vnic_type='
+                                             'direct or virtio-forwarder')
+        return rec
+    if s.pci_dev is None:
+        raise CliError(EXIT_FAILURE, '--vnic_type=%s needs --pci_dev (the '
+                                     'VF PCI address); nothing was written '
+                                     'or sent' % s.vnic_type)
+    raise CliError(EXIT_FAILURE, '--vnic_type=%s (VF %s) is not supported '
+                                 'yet: SmartNIC representor handling is not '
+                                 'implemented in this release; nothing was '
+                                 'written or sent' % (s.vnic_type, s.pci_dev))
+
+
+def wait_until(check: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``check`` until true or ``timeout`` seconds passed.
+
+    Sleeps between checks (50 ms, doubling up to 1 s) instead of the
+    legacy 1 ms busy loop.
+    """
+    import time
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        if check():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 1.0)
+
+
+def _tcp_open(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1.0).close()
+        return True
+    except OSError:
+        return False
+
+
+def _is_socket(path: str) -> bool:
+    import stat
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _dpdk_prepare(s: Settings, rec: dict[str, Any]) -> None:
+    """Legacy DPDK order: socket given, agent port open, netlink ready."""
+    if s.socket is None:
+        raise CliError(EXIT_FAILURE, '--vif_type=VhostUser needs '
+                                     '--vhostuser_socket; nothing was '
+                                     'written or sent')
+    expected = 'uvh_vif_' + rec['system-name']
+    if os.path.basename(s.socket) != expected:
+        _warn('socket %s is not named %s: the DPDK vRouter names its socket '
+              'after --tap_name, so QEMU and the vRouter may not meet' %
+              (s.socket, expected))
+    if not wait_until(lambda: _tcp_open(s.agent_port), s.agent_wait):
+        raise CliError(EXIT_UNREACHABLE, 'the vRouter agent did not open '
+                                         '%s within %gs (--agent_wait); '
+                                         'nothing was written or sent' %
+                                         (s.agent_url, s.agent_wait))
+    if not wait_until(lambda: _is_socket(s.netlink), s.netlink_wait):
+        raise CliError(EXIT_NO_NETLINK, 'DPDK vRouter netlink socket %s '
+                                        'absent after %gs (--netlink_wait): '
+                                        'is the DPDK vRouter running? '
+                                        'nothing was written or sent' %
+                                        (s.netlink, s.netlink_wait))
+
+
+# -- operations ------------------------------------------------------------
+
+def op_add(s: Settings) -> int:
+    rec = offload_dispatch(s, build_record(s))
+    assert rec is not None
+    vhost = s.vif_type == 'VhostUser'
+    if vhost:
+        _dpdk_prepare(s, rec)
+    manager = _manager(s)
+    # A kernel port whose agent is down is kept in its file (the agent
+    # adds it when it starts); a DPDK port is not: QEMU needs the socket.
+    outcome = manager.add(rec, defer_if_agent_down=not vhost)
+    if outcome.value == 'deferred':
+        _warn('the vRouter agent at %s is unreachable: port %s is saved in '
+              '%s and will be added when the agent starts, but is NOT '
+              'active now' % (s.agent_url, s.port_id,
+                              manager.store.path(s.port_id)))
+        return EXIT_UNREACHABLE if s.strict else EXIT_OK
+    _say(s, 'port %s (%s) added' % (s.port_id, rec['system-name']))
+    if vhost and s.mode == 0:
+        assert s.socket is not None
+        if not wait_until(lambda: _is_socket(str(s.socket)), s.socket_wait):
+            raise CliError(EXIT_NO_VHOST_SOCKET,
+                           'the agent accepted port %s but vhost-user socket '
+                           '%s did not appear within %gs (--socket_wait); '
+                           'current DPDK vRouters only serve QEMU-server '
+                           'ports: use --vhostuser_mode=server' %
+                           (s.port_id, s.socket, s.socket_wait))
+    return EXIT_OK
+
+
+def op_delete(s: Settings) -> int:
+    offload_dispatch(s, None)
+    told = _manager(s).remove(s.port_id)
+    if not told:
+        _warn('the vRouter agent at %s is unreachable: port %s was not '
+              'removed from it (its port file is gone, so it will not come '
+              'back when the agent restarts)' % (s.agent_url, s.port_id))
+        return EXIT_UNREACHABLE if s.strict else EXIT_OK
+    _say(s, 'port %s deleted' % s.port_id)
+    return EXIT_OK
+
+
+def op_link(s: Settings) -> int:
+    up = s.oper == 'enable'
+    told = _manager(s).set_link(s.port_id, up)
+    if not told:
+        _warn('the vRouter agent at %s is unreachable: the link state of '
+              'port %s is saved in its port file only' %
+              (s.agent_url, s.port_id))
+        return EXIT_UNREACHABLE if s.strict else EXIT_OK
+    _say(s, 'port %s %sd' % (s.port_id, s.oper))
+    return EXIT_OK
+
+
+def _persisted(s: Settings, manager: Any) -> list[tuple[str, Any]]:
+    """``(uuid, (record, extra) or None)`` for the ports to look at."""
+    store = manager.store
+    if store is None:
+        raise CliError(EXIT_FAILURE, '--oper=%s reads the port files; it '
+                                     'cannot be combined with --no_persist'
+                                     % s.oper)
+    if s.port_id and not os.path.exists(store.path(s.port_id)):
+        raise CliError(EXIT_FAILURE, 'port %s has no port file in %s' %
+                                     (s.port_id, store.ports_dir))
+    ids = [s.port_id] if s.port_id else store.list_ids()
+    return [(pid, store.read(pid)) for pid in ids]
+
+
+class _AgentView:
+    """``GET /port/<uuid>`` for many ports; stops asking once it is down."""
+
+    def __init__(self, manager: Any) -> None:
+        self.agent = manager.agent
+        self.down: str | None = None
+
+    def get(self, port_id: str) -> tuple[str, dict[str, Any] | None]:
+        if self.down is not None:
+            return 'unreachable', None
+        errors = _exceptions()
+        try:
+            view = self.agent.get_port(port_id)
+        except errors.AgentUnreachable as exc:
+            self.down = str(exc)
+            return 'unreachable', None
+        except errors.VrouterError as exc:
+            return 'error: %s' % exc, None
+        return ('active', view) if view is not None else ('absent', None)
+
+
+def _agent_down(s: Settings, view: _AgentView) -> int:
+    if view.down is None:
+        return EXIT_OK
+    _warn(view.down)
+    return EXIT_UNREACHABLE if s.strict or s.oper == 'check' else EXIT_OK
+
+
+def op_list(s: Settings) -> int:
+    manager = _manager(s)
+    view = _AgentView(manager)
+    rows = []
+    for pid, entry in _persisted(s, manager):
+        state, agent = view.get(pid)
+        rows.append({'id': pid, 'port_file': manager.store.path(pid),
+                     'record': entry[0] if entry else None,
+                     'file_error': None if entry else 'unreadable',
+                     'agent_state': state, 'agent': agent})
+    if s.fmt == 'json':
+        import json
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) +
+                         '\n')
+    else:
+        _table(rows)
+    return _agent_down(s, view)
+
+
+def _table(rows: list[dict[str, Any]]) -> None:
+    names = {v: k for k, v in PORT_TYPES.items()}
+    out = [('UUID', 'TAP', 'TYPE', 'MAC', 'IPV4', 'VM', 'AGENT')]
+    for row in rows:
+        rec = row['record'] or {}
+        out.append((row['id'], rec.get('system-name', '(unreadable file)'),
+                    names.get(rec.get('type', -1), '-'),
+                    rec.get('mac-address', '-'), rec.get('ip-address', '-'),
+                    rec.get('display-name', '-'), row['agent_state']))
+    widths = [max(len(r[i]) for r in out) for i in range(len(out[0]) - 1)]
+    for r in out:
+        sys.stdout.write('  '.join(c.ljust(w) for c, w in zip(r, widths)) +
+                         '  ' + r[-1] + '\n')
+
+
+_NIL = '00000000-0000-0000-0000-000000000000'
+
+
+def drift(rec: dict[str, Any], agent: dict[str, Any]) -> list[str]:
+    """Fields where the agent's view differs from the port file.
+
+    The agent shows "no VLAN" as 65535, empty UUIDs as the nil UUID and
+    addresses only once their subnet's IPAM arrived.
+    """
+    diffs = []
+
+    def norm(key: str, value: Any) -> Any:
+        if key.endswith('vlan-id') and value in (-1, 65535):
+            return -1
+        if key in ('vn-id', 'vm-project-id') and value in ('', _NIL):
+            return ''
+        if isinstance(value, str):
+            return value.lower()
+        return value
+
+    pairs = [(k, k) for k in ('id', 'instance-id', 'vn-id', 'vm-project-id',
+                              'mac-address', 'system-name', 'rx-vlan-id',
+                              'tx-vlan-id', 'vhostuser-mode')]
+    pairs += [('ip-address', 'ip-address'), ('ip6-address', 'v6-ip-address')]
+    for key, akey in pairs:
+        if akey not in agent:
+            continue
+        if norm(key, rec.get(key)) != norm(key, agent[akey]):
+            diffs.append('%s: file %r, agent %r' % (key, rec.get(key),
+                                                    agent[akey]))
+    return diffs
+
+
+def op_check(s: Settings) -> int:
+    manager = _manager(s)
+    view = _AgentView(manager)
+    results = []
+    for pid, entry in _persisted(s, manager):
+        if entry is None:
+            results.append((pid, 'broken', ['port file %s is empty or '
+                                            'unreadable' %
+                                            manager.store.path(pid)]))
+            continue
+        state, agent = view.get(pid)
+        if agent is None:
+            results.append((pid, 'drift' if state == 'absent' else state,
+                            ['agent has no active port (%s)' % state]))
+            continue
+        diffs = drift(entry[0], agent)
+        results.append((pid, 'drift' if diffs else 'ok', diffs))
+    if s.fmt == 'json':
+        import json
+        sys.stdout.write(json.dumps(
+            [{'id': p, 'state': st, 'details': d} for p, st, d in results],
+            indent=2) + '\n')
+    else:
+        for pid, state, details in results:
+            sys.stdout.write('%s %s%s\n' % (state.upper(), pid, ''.join(
+                '\n    ' + d for d in details)))
+    down = _agent_down(s, view)
+    if down:
+        return down
+    if any(state != 'ok' for _, state, _ in results):
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def op_sync(s: Settings) -> int:
+    import time
+    errors = _exceptions()
+    manager = _manager(s)
+    entries = _persisted(s, manager)
+    start = time.monotonic()
+    manager.agent.sync_ports()
+    code = EXIT_OK
+    done = 0
+    for pid, entry in entries:
+        if entry is None:
+            _warn('port file %s is empty or unreadable; port %s not '
+                  're-added and will be removed by the agent' %
+                  (manager.store.path(pid), pid))
+            code = code or EXIT_FAILURE
+            continue
+        try:
+            manager.add(entry[0], entry[1])
+            done += 1
+        except errors.AgentRefused as exc:
+            _warn(str(exc))
+            code = EXIT_REFUSED
+    elapsed = time.monotonic() - start
+    if elapsed > s.sync_window:
+        _warn('re-adding took %.1fs, more than --sync_window=%g: the agent '
+              'may already have removed some of these ports' %
+              (elapsed, s.sync_window))
+        code = code or EXIT_FAILURE
+    _say(s, 'agent audit started, %d of %d port(s) re-added in %.2fs' %
+         (done, len(entries), elapsed))
+    return code
+
+
+OPERATIONS: dict[str, Callable[[Settings], int]] = {
+    'add': op_add, 'delete': op_delete, 'enable': op_link,
+    'disable': op_link, 'list': op_list, 'check': op_check, 'sync': op_sync,
+}
+
+
+def _error_code(exc: BaseException) -> int | None:
+    """Exit code for the plugin's exceptions (loaded only when raised)."""
+    mod = sys.modules.get('vif_plug_vrouter.exception')
+    if mod is None or not isinstance(exc, Exception):
+        return None
+    if isinstance(exc, mod.AgentRefused):
+        return EXIT_REFUSED
+    if isinstance(exc, mod.AgentUnreachable):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, mod.VrouterError):
+        return EXIT_FAILURE
+    return None
+
+
+def run(argv: Sequence[str]) -> int:
+    """Run one command line; returns the exit code."""
+    try:
+        settings = settings_from_argv(argv)
+        if settings is None:
+            return EXIT_OK
+        return OPERATIONS[settings.oper](settings)
+    except cmdline.UsageError as exc:
+        sys.stderr.write('%s: usage error: %s\n' % (PROG, exc))
+        return EXIT_USAGE
+    except CliError as exc:
+        sys.stderr.write('%s: error: %s\n' % (PROG, exc.message))
+        return exc.code
+    except OSError as exc:
+        sys.stderr.write('%s: error: %s\n' % (PROG, exc))
+        return EXIT_FAILURE
+    except Exception as exc:
+        code = _error_code(exc)
+        if code is None:
+            from os_vif_accel import validate
+            if not isinstance(exc, validate.InvalidInput):
+                raise
+            code = EXIT_FAILURE
+        sys.stderr.write('%s: error: %s\n' % (PROG, exc))
+        return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
