@@ -25,6 +25,7 @@ from the environment the test sets:
 
 The test starts it with ``ip netns exec <ns>`` so that the daemon's
 netlink and /proc/sys work happens in the test's namespace.
+:func:`port_control` runs the CLI the same way.
 """
 
 from __future__ import annotations
@@ -99,6 +100,15 @@ def install_doubles() -> None:
 def main() -> None:
     install_doubles()
     daemon.helper_main()
+
+
+def port_control() -> int:
+    """``vrouter-port-control`` with the same doubles (it runs as root)."""
+    import sys
+
+    from vif_plug_vrouter.cmd import port_control as cli
+    install_doubles()
+    return cli.main(sys.argv[1:])
 
 
 if __name__ == '__main__':

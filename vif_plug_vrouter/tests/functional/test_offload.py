@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import threading
 import uuid
 from typing import Any
 
@@ -31,6 +33,7 @@ import os_vif
 from os_vif import exception as osv_exception
 from os_vif import objects as osv_objects
 from oslo_config import fixture as config_fixture
+from pyroute2 import netns as pyroute2_netns
 import testtools
 
 from vif_plug_vrouter.emulator import server
@@ -396,3 +399,127 @@ class TestNotSwitchdev(OffloadTestBase):
         self.assertIsInstance(exc.kwargs['err'], exception.NotSwitchdev)
         self.assertIn('switchdev', str(exc.kwargs['err']))
         self.assertEqual(before, self.host())
+
+
+class TestPortControlOffload(OffloadTestBase):
+    """``vrouter-port-control --vnic_type ... --pci_dev ...``: same code.
+
+    The CLI runs as root inside the namespace, as a subprocess; so does
+    the agent emulator it talks to on 127.0.0.1.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.emu.stop()
+        started: list[server.AgentEmulator] = []
+
+        def in_netns() -> None:
+            # setns() moves this thread only; the emulator's sockets and
+            # threads are created from it.
+            pyroute2_netns.setns(self.netns.name, flags=0)
+            started.append(server.AgentEmulator(self.ports_dir,
+                                                port=0).start())
+        thread = threading.Thread(target=in_netns)
+        thread.start()
+        thread.join()
+        self.emu = started[0]
+        self.addCleanup(self.emu.stop)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        code = ('import sys\n'
+                'from vif_plug_vrouter.tests.functional import '
+                'privsep_helper as h\n'
+                'sys.exit(h.port_control())\n')
+        return subprocess.run(
+            ['ip', 'netns', 'exec', self.netns.name, sys.executable, '-c',
+             code] + list(args) + [
+                '--agent_port=%d' % self.emu.port,
+                '--port_json_path=%s' % self.ports_dir,
+                '--sysfs_root=%s' % self.nic.root],
+            capture_output=True, text=True, timeout=60)
+
+    def add_args(self, vnic: str, vf: str, *extra: str) -> list[str]:
+        return ['--oper=add', '--uuid=' + self.port_id,
+                '--instance_uuid=' + self.instance.uuid,
+                '--vn_uuid=' + str(uuid.uuid4()),
+                '--vm_project_uuid=' + uuid.uuid4().hex,
+                '--ip_address=10.0.0.5', '--ipv6_address=None',
+                '--vm_name=instance-00000001', '--mac=' + MAC,
+                '--tap_name=' + self.tap_name(), '--port_type=NovaVMPort',
+                '--tx_vlan_id=-1', '--rx_vlan_id=-1',
+                '--vnic_type=' + vnic, '--pci_dev=' + vf] + list(extra)
+
+    def test_direct_add_and_delete(self) -> None:
+        vf = sriov_tree.vf_address(1, 2)
+        original = self.nic.reps[vf]
+        before = self.host()
+        res = self.cli(*self.add_args('direct', vf, '--mtu=9000'))
+        self.assertEqual(0, res.returncode, res)
+        self.nic.sync()
+        rep = self.link(self.tap_name())
+        self.assertEqual(9000, rep['mtu'])
+        self.assertIn('UP', rep['flags'])
+        self.assertNotIn(original, self.netns.links())
+        self.assertEqual((MAC, 0), self.vf_table()[vf])
+        port = self.emu.state.snapshot()[self.port_id]
+        self.assertEqual(self.tap_name(), port['system-name'])
+        self.assertEqual(original,
+                         self.port_file()['os-vif-accel']['rep-orig-name'])
+        # The state is in the port file: delete needs no --vnic_type.
+        res = self.cli('--oper=delete', '--uuid=' + self.port_id)
+        self.assertEqual(0, res.returncode, res)
+        self.assertEqual(before, self.host())
+
+    def test_tf_plugin_virtio_forwarder_lines(self) -> None:
+        vf = sriov_tree.vf_address(0, 3)
+        sock_dir = os.path.join(self.tmp, 'vrouter')
+        os.makedirs(sock_dir)
+        before = self.host()
+        res = self.cli(*self.add_args(
+            'virtio-forwarder', vf, '--vif_type=VhostUser',
+            '--vhostuser_socket=%s/uvh_vif_%s' % (sock_dir, self.tap_name()),
+            '--vhostuser_mode=1', '--vhostuser_socket_dir=' + sock_dir))
+        self.assertEqual(0, res.returncode, res)
+        self.assertEqual('vfio-pci', self.nic.tree.driver_of(vf))
+        port = self.emu.state.snapshot()[self.port_id]
+        self.assertEqual(1, port['vhostuser-mode'])
+        self.assertEqual(self.tap_name(), port['system-name'])
+        # The reference plugin's unplug line.
+        res = self.cli('--oper=delete', '--uuid=' + self.port_id,
+                       '--tap_name=' + self.tap_name(),
+                       '--vnic_type=virtio-forwarder', '--pci_dev=' + vf)
+        self.assertEqual(0, res.returncode, res)
+        self.assertEqual(before, self.host())
+
+    def test_failure_leaves_the_host_alone(self) -> None:
+        vf = sriov_tree.vf_address(0, 1)
+        self.netns.add_tap(self.tap_name())
+        before = self.host()
+        res = self.cli(*self.add_args('direct', vf))
+        self.assertEqual(1, res.returncode, res)
+        self.assertIn('another netdev already has that name', res.stderr)
+        self.assertEqual(before, self.host())
+        self.assertEqual([], self.emu.requests)
+
+    def test_bad_offload_input(self) -> None:
+        before = self.host()
+        for args, text in (
+                (self.add_args('direct', sriov_tree.vf_address(0, 1),
+                               '--mtu=x'), 'invalid --mtu'),
+                (self.add_args('direct', sriov_tree.vf_address(0, 1),
+                               '--mtu=20'), 'invalid --mtu'),
+                (self.add_args('direct', '0000:81:00.1/../..'),
+                 'invalid --pci_dev'),
+                (self.add_args('direct', '0000:99:00.1'),
+                 'no such PCI device'),
+                (self.add_args('virtio-forwarder',
+                               sriov_tree.vf_address(0, 1),
+                               '--forwarder_driver=../x'),
+                 'invalid --forwarder_driver'),
+                (self.add_args('direct', sriov_tree.vf_address(0, 1),
+                               '--no_persist'), '--no_persist')):
+            res = self.cli(*args)
+            self.assertEqual(1, res.returncode, res)
+            self.assertIn(text, res.stderr)
+        self.assertEqual(before, self.host())
+        self.assertEqual([], self.emu.requests)
