@@ -39,21 +39,27 @@ from vif_plug_vrouter import port_files
 from vif_plug_vrouter import privsep
 
 
-def _allowed_dir(ports_dir: str) -> str:
-    """Refuse any directory the daemon's own configuration does not list.
+def _listed(path: str, field: str, option: str) -> str:
+    """Refuse a directory the daemon's own ``option`` does not list.
 
     The daemon runs as root: the caller must not be able to choose where
-    it creates, replaces or removes files.  Symbolic links are refused
-    too, so the allowed directory cannot be redirected elsewhere.
+    it creates, replaces, removes or writes files.
     """
-    directory = validate.directory(ports_dir, 'ports_dir')
+    directory = validate.directory(path, field)
     allowed = {os.path.normpath(d) for d in
-               cfg.CONF[privsep.CFG_SECTION].allowed_ports_dirs}
+               cfg.CONF[privsep.CFG_SECTION][option]}
     if directory not in allowed:
         raise validate.InvalidInput(
-            'ports_dir', ports_dir,
-            'not in [%s] allowed_ports_dirs of the privsep daemon (%s)' %
-            (privsep.CFG_SECTION, ', '.join(sorted(allowed))))
+            field, path, 'not in [%s] %s of the privsep daemon (%s)' %
+            (privsep.CFG_SECTION, option, ', '.join(sorted(allowed))))
+    return directory
+
+
+def _allowed_dir(ports_dir: str) -> str:
+    """A listed ports directory; symbolic links are refused too, so the
+    allowed directory cannot be redirected elsewhere.
+    """
+    directory = _listed(ports_dir, 'ports_dir', 'allowed_ports_dirs')
     if os.path.lexists(directory) and \
             os.path.realpath(directory) != directory:
         raise validate.InvalidInput('ports_dir', ports_dir,
@@ -62,20 +68,8 @@ def _allowed_dir(ports_dir: str) -> str:
 
 
 def _allowed_sysfs(sysfs_root: str) -> str:
-    """Refuse a sysfs root the daemon's own configuration does not list.
-
-    VF driver binding writes below it; like the ports directory, where
-    the daemon writes is never the caller's choice.
-    """
-    root = validate.directory(sysfs_root, 'sysfs_root')
-    allowed = {os.path.normpath(d) for d in
-               cfg.CONF[privsep.CFG_SECTION].allowed_sysfs_roots}
-    if root not in allowed:
-        raise validate.InvalidInput(
-            'sysfs_root', sysfs_root,
-            'not in [%s] allowed_sysfs_roots of the privsep daemon (%s)' %
-            (privsep.CFG_SECTION, ', '.join(sorted(allowed))))
-    return root
+    """A listed sysfs root (VF driver binding writes below it)."""
+    return _listed(sysfs_root, 'sysfs_root', 'allowed_sysfs_roots')
 
 
 @privsep.vif_plug.entrypoint

@@ -157,3 +157,42 @@ class TestDriverBinding(testtools.TestCase):
                           self.nic.root, self.vf, 'mlx5_core', None)
         self.assertFalse(os.path.exists(os.path.join(dev,
                                                      'driver_override')))
+
+
+class TestPrivilegedSysfsRoot(testtools.TestCase):
+    """The daemon binds VF drivers only below roots its own config lists."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        from oslo_config import fixture as config_fixture
+
+        from vif_plug_vrouter import privsep
+        self.nic = self.useFixture(sriov_tree.SmartNicFixture(
+            None, pfs=1, vfs=2))
+        self.conf = self.useFixture(config_fixture.Config())
+        privsep.vif_plug.set_client_mode(False)
+        self.addCleanup(privsep.vif_plug.set_client_mode, True)
+        self.vf = sriov_tree.vf_address(0, 1)
+
+    def test_unlisted_root_is_refused(self) -> None:
+        from vif_plug_vrouter import privileged
+        err = self.assertRaises(validate.InvalidInput,
+                                privileged.bind_vf_driver, self.nic.root,
+                                self.vf, 'vfio-pci', 1.0)
+        self.assertIn('allowed_sysfs_roots', str(err))
+        self.assertEqual('mlx5_core', self.nic.tree.driver_of(self.vf))
+        self.assertRaises(validate.InvalidInput,
+                          privileged.restore_vf_driver, self.nic.root,
+                          self.vf, None, None, 1.0)
+        self.assertEqual('mlx5_core', self.nic.tree.driver_of(self.vf))
+
+    def test_listed_root_is_used(self) -> None:
+        from vif_plug_vrouter import privileged
+        self.conf.config(group='vif_plug_vrouter_privileged',
+                         allowed_sysfs_roots=[self.nic.root])
+        prev = privileged.bind_vf_driver(self.nic.root, self.vf, 'vfio-pci',
+                                         1.0)
+        self.assertEqual('vfio-pci', self.nic.tree.driver_of(self.vf))
+        privileged.restore_vf_driver(self.nic.root, self.vf, prev['driver'],
+                                     prev['override'], 1.0)
+        self.assertEqual('mlx5_core', self.nic.tree.driver_of(self.vf))
