@@ -39,6 +39,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -202,6 +203,7 @@ def bench_plug(nic: Any, netns: Any, plugs: int, real: int) -> None:
         pct(s, 0.5) / pct(c, 0.5), pct(s, 0.99) / pct(c, 0.99)))
     emu.stop()
     privsep.vif_plug.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
