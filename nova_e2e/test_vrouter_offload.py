@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import types
 from typing import Any
 
@@ -106,14 +105,15 @@ class OffloadE2EBase(base.NovaE2ETestCase):
             'OS_VIF_ACCEL_TEST_VF_STATE', self.vf_state))
         self.useFixture(fixtures.EnvironmentVariable(
             'OS_VIF_ACCEL_TEST_FAIL', ''))
-        self.conf.config(
-            group='vif_plug_vrouter_privileged',
-            helper_command='ip netns exec %s %s -m '
-            'vif_plug_vrouter.tests.functional.privsep_helper' % (
-                self.netns.name, sys.executable))
-        self.addCleanup(privsep.vif_plug.stop)
         self.agent = self.useFixture(base.VrouterAgentFixture(
             self.conf, self.tmp, groups=('os_vif_vrouter',)))
+        # The daemon reads what it may touch from its own config file.
+        self.conf.config(
+            group='vif_plug_vrouter_privileged',
+            helper_command=sriov_tree.helper_command(
+                self.netns.name, os.path.join(self.tmp, 'privsep.conf'),
+                [self.agent.ports_dir], [self.nic.root]))
+        self.addCleanup(privsep.vif_plug.stop)
         self.conf.config(group='os_vif_vrouter', sysfs_root=self.nic.root)
         self.vf = sriov_tree.vf_address(0, 1)
         self.original_rep = self.nic.reps[self.vf]
