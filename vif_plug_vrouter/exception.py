@@ -54,3 +54,46 @@ class AgentBadAnswer(VrouterError):
 class PortFileError(VrouterError):
     msg_fmt = _('Cannot %(operation)s port file %(path)s of port '
                 '%(port_id)s: %(reason)s')
+
+
+class SriovError(VrouterError):
+    msg_fmt = _('SR-IOV device %(address)s: %(reason)s')
+
+
+class PciDeviceNotFound(SriovError):
+    msg_fmt = _('PCI device %(address)s (under %(root)s): %(reason)s')
+
+
+class NotSwitchdev(SriovError):
+    msg_fmt = _('PF %(pf)s of VF %(vf)s is not in switchdev mode (none of '
+                'its netdevs has a phys_switch_id), so the VF has no '
+                'representor; switch it with "devlink dev eswitch set '
+                'pci/%(pf)s mode switchdev"')
+
+
+class RepresentorNotFound(SriovError):
+    msg_fmt = _('No representor netdev for VF %(vf)s (PF %(pf)s, VF index '
+                '%(index)s, switch id %(switch_id)s): no netdev with that '
+                'switch id has phys_port_name pfNvf%(index)s, vf%(index)s '
+                'or %(index)s')
+
+
+class OffloadError(VrouterError):
+    msg_fmt = _('SmartNIC offload of port %(port_id)s failed: %(reason)s')
+
+
+class RepresentorNameTaken(OffloadError):
+    msg_fmt = _('Cannot rename representor %(ifname)s of VF %(vf)s to '
+                '%(name)s for port %(port_id)s: another netdev already has '
+                'that name; the host was left as it was')
+
+
+class VFInUse(OffloadError):
+    msg_fmt = _('VF %(vf)s of port %(port_id)s is bound to driver '
+                '%(driver)s, which this port did not do (in use by another '
+                'port or guest?); the host was left as it was')
+
+
+class HostStepFailed(OffloadError):
+    msg_fmt = _('SmartNIC offload of port %(port_id)s failed at step '
+                '"%(step)s": %(reason)s; %(rollback)s')

@@ -125,7 +125,8 @@ class PortManager:
                             '%s in the agent: %s', port_id, exc)
 
     def add(self, rec: dict[str, Any], extra: dict[str, Any] | None = None,
-            defer_if_agent_down: bool = False) -> Outcome:
+            defer_if_agent_down: bool = False,
+            before_agent: Callable[[], None] | None = None) -> Outcome:
         """Persist and add one port; idempotent.
 
         Re-adding identical data rewrites nothing and re-POSTs the record
@@ -134,6 +135,10 @@ class PortManager:
         DELETE + POST because the agent silently keeps the old values of
         a known port otherwise; cosmetic changes (display name, project)
         only rewrite the file, so upgrades do not bounce running ports.
+
+        ``before_agent`` runs once the file is written and before the
+        POST (e.g. to prepare a SmartNIC representor whose original state
+        ``extra`` records); if it raises, the file is rolled back.
         """
         port_id = rec['id']
         extra = extra or {}
@@ -155,6 +160,8 @@ class PortManager:
                 if self.store is not None and prev != (rec, extra):
                     self._file('write', port_id, self.store.write, rec,
                                extra)
+                if before_agent is not None:
+                    before_agent()
                 self.agent.add_port(rec)
             except exception.AgentUnreachable as exc:
                 if defer_if_agent_down and self.store is not None:
@@ -162,7 +169,7 @@ class PortManager:
                     return Outcome.DEFERRED
                 self._rollback(port_id, prev, replace)
                 raise
-            except exception.VrouterError:
+            except Exception:
                 self._rollback(port_id, prev, replace)
                 raise
             self._undefer(port_id)
@@ -265,15 +272,22 @@ class PortManager:
                 raise
             return True
 
-    def remove(self, port_id: str) -> bool:
+    def remove(self, port_id: str,
+               before_removal: Callable[[], None] | None = None) -> bool:
         """Delete one port from the agent, then its file; idempotent.
 
         An unreachable agent does not fail the removal: the file is
         removed so the agent will not bring the port back when it starts.
+        ``before_removal`` runs first (e.g. to restore a SmartNIC
+        representor from the state kept in the port file); if it raises,
+        nothing is removed - the agent deletes the port file itself on
+        DELETE - so that a retried unplug still finds that state.
         Returns False if the agent could not be told.
         """
         self._undefer(port_id)
         with _lock(port_id):
+            if before_removal is not None:
+                before_removal()
             told = True
             try:
                 self.agent.delete_port(port_id)

@@ -34,6 +34,10 @@ PRIVILEGED_OPTS = [
                      'may write and remove port files in. Must contain '
                      'the ports_dir of [os_vif_vrouter] and '
                      '[os_vif_contrail_vrouter].'),
+    cfg.ListOpt('allowed_sysfs_roots', default=['/sys'],
+                help='sysfs roots below which the privsep daemon may bind '
+                     'SmartNIC VFs to drivers (the sysfs_root of '
+                     '[os_vif_vrouter]); only tests use another one.'),
 ]
 
 cfg.CONF.register_opts(PRIVILEGED_OPTS, group=CFG_SECTION)

@@ -31,9 +31,11 @@ from os_vif_accel import validate
 from vif_plug_vrouter import agent_client
 from vif_plug_vrouter import constants
 from vif_plug_vrouter import exception
+from vif_plug_vrouter import offload
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import ports
 from vif_plug_vrouter import record
+from vif_plug_vrouter import sriov
 
 LOG = logging.getLogger(__name__)
 
@@ -122,11 +124,24 @@ class VrouterPlugin(plugin.PluginBase):
                           'does not exist yet when it starts, so deferred '
                           'ports are re-added from this process as soon '
                           'as the agent answers.'),
+        cfg.StrOpt('sysfs_root', default='/sys',
+                   help='Where sysfs is mounted. SmartNIC offload reads '
+                        'VFs, PFs and representors below it and binds VF '
+                        'drivers through it. Change only for tests.'),
+        cfg.StrOpt('forwarder_vf_driver', default='vfio-pci',
+                   help='Driver a VF is bound to for vnic_type '
+                        'virtio-forwarder (the forwarder drives the VF '
+                        'from user space). The previous driver is '
+                        'restored at unplug.'),
+        cfg.FloatOpt('vf_driver_timeout', default=5.0, min=0.1,
+                     help='Seconds to wait for a VF to show up bound to '
+                          '(or unbound from) a driver.'),
     ]
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
         self._manager: ports.PortManager | None = None
+        self._offloader: offload.Offloader | None = None
 
     # -- helpers -----------------------------------------------------------
     @property
@@ -147,6 +162,17 @@ class VrouterPlugin(plugin.PluginBase):
                 agent, store, retry_interval=conf.deferred_retry_interval)
         return self._manager
 
+    @property
+    def offloader(self) -> offload.Offloader:
+        """SmartNIC discovery cache and host steps, built on first use."""
+        if self._offloader is None:
+            from vif_plug_vrouter import privileged
+            self._offloader = offload.Offloader(
+                sriov.SriovInventory(self.config.sysfs_root), privileged,
+                forwarder_driver=self.config.forwarder_vf_driver,
+                driver_timeout=self.config.vf_driver_timeout)
+        return self._offloader
+
     @staticmethod
     def _port_id(vif: Any) -> str:
         return str(vif.id) if 'id' in vif else '(unknown)'
@@ -164,6 +190,11 @@ class VrouterPlugin(plugin.PluginBase):
 
     # -- os-vif API --------------------------------------------------------
     def describe(self) -> objects.host_info.HostPluginInfo:
+        # The port profile carries the SmartNIC representor (1.1 added
+        # datapath_offload).
+        profiles = [objects.host_info.HostPortProfileInfo(
+            profile_object_name=objects.vif.VIFPortProfileBase.__name__,
+            min_version='1.0', max_version='1.1')]
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
             vif_info=[
@@ -174,28 +205,40 @@ class VrouterPlugin(plugin.PluginBase):
                 objects.host_info.HostVIFInfo(
                     vif_object_name=objects.vif.VIFVHostUser.__name__,
                     min_version='1.0', max_version='1.1',
-                    supported_port_profiles=[]),
+                    supported_port_profiles=profiles),
+                objects.host_info.HostVIFInfo(
+                    vif_object_name=objects.vif.VIFHostDevice.__name__,
+                    min_version='1.0', max_version='1.0',
+                    supported_port_profiles=profiles),
             ])
 
     def plug(self, vif: Any, instance_info: Any) -> None:
         if isinstance(vif, objects.vif.VIFGeneric):
             self._plug_generic(vif, instance_info)
         elif isinstance(vif, objects.vif.VIFVHostUser):
-            self._plug_vhostuser(vif, instance_info)
+            if _offload(vif) is not None:
+                self._plug_offload(vif, instance_info, offload.FORWARDER)
+            else:
+                self._plug_vhostuser(vif, instance_info)
+        elif isinstance(vif, objects.vif.VIFHostDevice):
+            self._plug_offload(vif, instance_info, offload.DIRECT)
         else:
-            raise self._unsupported(vif, 'only VIFGeneric and VIFVHostUser '
-                                         'are supported')
+            raise self._unsupported(vif, _SUPPORTED)
 
     def unplug(self, vif: Any, instance_info: Any) -> None:
         if not isinstance(vif, (objects.vif.VIFGeneric,
-                                objects.vif.VIFVHostUser)):
-            raise self._unsupported(vif, 'only VIFGeneric and VIFVHostUser '
-                                         'are supported')
+                                objects.vif.VIFVHostUser,
+                                objects.vif.VIFHostDevice)):
+            raise self._unsupported(vif, _SUPPORTED)
         try:
             port_id = validate.uuid(self._port_id(vif), 'id')
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
-        self.manager.remove(port_id)
+        if isinstance(vif, objects.vif.VIFHostDevice) or \
+                _offload(vif) is not None:
+            self._unplug_offload(port_id)
+        else:
+            self.manager.remove(port_id)
 
     # -- per VIF class ---------------------------------------------------
     def _plug_generic(self, vif: Any, instance_info: Any) -> None:
@@ -234,9 +277,6 @@ class VrouterPlugin(plugin.PluginBase):
 
     def _plug_vhostuser(self, vif: Any, instance_info: Any) -> None:
         """DPDK vRouter: the vRouter serves ``uvh_vif_<vif_name>``."""
-        if _offload(vif) is not None:
-            raise self._unsupported(vif, 'virtio-forwarder (datapath '
-                                         'offload) is not supported yet')
         try:
             _field(vif, 'vif_name')
             self._check_socket(vif)
@@ -250,6 +290,72 @@ class VrouterPlugin(plugin.PluginBase):
         self.manager.add(
             rec, defer_if_agent_down=(
                 self.config.defer_vhostuser_ports_when_agent_down))
+
+    # -- SmartNIC offload (vnic direct / virtio-forwarder) ---------------
+    def _offload_spec(self, vif: Any, mode: str) -> offload.Spec:
+        """Check the VIF and build the offload spec (no host access)."""
+        rep = _offload(vif)
+        if mode == offload.DIRECT:
+            if vif.dev_type != objects.fields.VIFHostDeviceDevType.ETHERNET:
+                raise self._unsupported(vif, 'dev_type %s: only ethernet '
+                                             '(<interface type="hostdev">) '
+                                             'VFs can be offloaded'
+                                        % vif.dev_type)
+            if rep is None:
+                raise self._unsupported(vif, 'VIFHostDevice needs a '
+                                             'DatapathOffloadRepresentor '
+                                             'port profile (vnic_type '
+                                             'direct)')
+        if not isinstance(rep, objects.vif.DatapathOffloadRepresentor):
+            raise self._unsupported(vif, 'datapath offload %s is not '
+                                         'supported' % type(rep).__name__)
+        address = rep.representor_address \
+            if 'representor_address' in rep else None
+        name = rep.representor_name if 'representor_name' in rep else None
+        if mode == offload.DIRECT and address and \
+                'dev_address' in vif and str(vif.dev_address) != address:
+            raise validate.InvalidInput(
+                'representor_address', address,
+                'differs from the VIF\'s dev_address %s' % vif.dev_address)
+        if name is None and mode == offload.FORWARDER and \
+                'vif_name' in vif:
+            name = vif.vif_name
+        network = vif.network if 'network' in vif else None
+        return offload.Spec.build(
+            port_id=self._port_id(vif), mode=mode, vf=address, name=name,
+            mac=str(vif.address) if 'address' in vif else None,
+            mtu=network.mtu if network is not None and 'mtu' in network
+            else None,
+            vlan=network.vlan if network is not None and 'vlan' in network
+            else None)
+
+    def _plug_offload(self, vif: Any, instance_info: Any, mode: str) -> None:
+        """Representor renamed and configured, VF set up, agent told."""
+        try:
+            spec = self._offload_spec(vif, mode)
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
+
+        def make_record(system_name: str) -> dict[str, Any]:
+            try:
+                return record.from_vif(
+                    vif, instance_info, system_name=system_name,
+                    port_type=constants.PORT_TYPES['NovaVMPort'],
+                    vhostuser_mode=(constants.VHOSTUSER_MODE_SERVER
+                                    if mode == offload.FORWARDER and
+                                    vif.mode == 'server'
+                                    else constants.VHOSTUSER_MODE_CLIENT))
+            except validate.InvalidInput as exc:
+                raise self._invalid(vif, exc)
+
+        offload.add_port(self.offloader, self.manager, spec, make_record,
+                         self.config.defer_kernel_ports_when_agent_down)
+
+    def _unplug_offload(self, port_id: str) -> None:
+        offload.remove_port(self.offloader, self.manager, port_id)
+
+
+_SUPPORTED = 'only VIFGeneric, VIFVHostUser and VIFHostDevice are supported'
 
 
 class ContrailVrouterPlugin(VrouterPlugin):

@@ -89,6 +89,12 @@ OPTIONS: dict[str, cmdline.Option] = {o.name: o for o in [
        metavar='TYPE'),
     _O('pci_dev', 'VF PCI address (direct, virtio-forwarder)',
        metavar='DDDD:BB:SS.F'),
+    _O('mtu', 'MTU to set on the VF representor (direct, '
+       'virtio-forwarder; default: leave it)', metavar='MTU'),
+    _O('sysfs_root', 'where sysfs is mounted (direct, virtio-forwarder)',
+       default='/sys', metavar='DIR'),
+    _O('forwarder_driver', 'driver the VF is bound to for '
+       'virtio-forwarder', default='vfio-pci', metavar='DRIVER'),
     _O('strict', 'exit 5 when the agent is down even where the legacy '
        'tool exited 0', default=False, flag=True),
     _O('format', 'list/check output: table or json', default='table',
@@ -418,29 +424,98 @@ def _no_ip(value: str | None) -> str | None:
 
 def offload_dispatch(s: Settings, rec: dict[str, Any] | None
                      ) -> dict[str, Any] | None:
-    """Plug/unplug work of offloaded VNIC types (direct, virtio-forwarder).
+    """Check ``--vnic_type``/``--pci_dev`` before anything is done.
 
-    The one place where ``--vnic_type``/``--pci_dev`` act.  Called before
-    anything is written or sent, with the record to add (``add``) or None
-    (``delete``); returns the record to use, e.g. with the VF's
-    representor as ``system-name``.  Representor lookup and configuration
-    come with the SR-IOV offload support in ``vif_plug_vrouter``, which
-    plugs in here; until then these modes fail instead of silently adding
-    a port without its VF.
+    Called with the record to add (``add``) or None (``delete``); returns
+    the record.  Offloaded ports (direct, virtio-forwarder) keep
+    ``--tap_name`` as ``system-name``: the VF's representor is renamed to
+    it, the way the os-vif plugin does (see :func:`_offload_add`).
     """
     if s.vnic_type == 'normal':
         if s.pci_dev is not None:
             raise _bad('pci_dev', s.pci_dev, 'only used with --vnic_type='
                                              'direct or virtio-forwarder')
         return rec
-    if s.pci_dev is None:
+    if s.pci_dev is None and rec is not None:
         raise CliError(EXIT_FAILURE, '--vnic_type=%s needs --pci_dev (the '
                                      'VF PCI address); nothing was written '
                                      'or sent' % s.vnic_type)
-    raise CliError(EXIT_FAILURE, '--vnic_type=%s (VF %s) is not supported '
-                                 'yet: SmartNIC representor handling is not '
-                                 'implemented in this release; nothing was '
-                                 'written or sent' % (s.vnic_type, s.pci_dev))
+    return rec
+
+
+def _offloader(s: Settings) -> Any:
+    """The SmartNIC code of the plugin, acting in this (root) process."""
+    from vif_plug_vrouter import offload
+    from os_vif_accel import validate
+    try:
+        return offload.local_offloader(str(s.raw['sysfs_root']),
+                                       str(s.raw['forwarder_driver']))
+    except validate.InvalidInput as exc:
+        flag = 'sysfs_root' if exc.field == 'sysfs_root' \
+            else 'forwarder_driver'
+        raise _bad(flag, exc.value, exc.reason)
+
+
+def _offload_add(s: Settings, rec: dict[str, Any]) -> int:
+    """Add a direct / virtio-forwarder port with the plugin's own flow.
+
+    Representor found, original state saved in the port file, representor
+    renamed to ``--tap_name`` and configured, VF MAC set (and, for
+    virtio-forwarder, the VF bound to ``--forwarder_driver``), then the
+    agent told; every step is undone if a later one fails.  No DPDK waits:
+    the forwarder, not the vRouter, serves the vhost-user socket.
+    """
+    from os_vif_accel import validate
+    from vif_plug_vrouter import offload
+    mtu = s.raw['mtu']
+    try:
+        spec = offload.Spec.build(
+            port_id=str(s.port_id), mode=s.vnic_type, vf=s.pci_dev,
+            name=rec['system-name'], mac=rec['mac-address'],
+            mtu=None if mtu is None else int(str(mtu), 10))
+    except validate.InvalidInput as exc:
+        flag = {'representor_address': 'pci_dev',
+                'representor_name': 'tap_name',
+                'address': 'mac'}.get(exc.field, exc.field)
+        raise _bad(flag, exc.value, exc.reason)
+    except ValueError:
+        raise _bad('mtu', mtu, 'must be an integer')
+    manager = _manager(s)
+    if manager.store is None:
+        raise CliError(EXIT_FAILURE, '--vnic_type=%s cannot be used with '
+                                     '--no_persist: the port file keeps '
+                                     'what delete must restore; nothing was '
+                                     'written or sent' % s.vnic_type)
+    outcome = offload.add_port(
+        _offloader(s), manager, spec,
+        lambda name: dict(rec, **{'system-name': name}),
+        defer_if_agent_down=True)
+    return _added(s, manager, rec, outcome)
+
+
+def _added(s: Settings, manager: Any, rec: dict[str, Any],
+           outcome: Any) -> int:
+    if outcome.value == 'deferred':
+        _warn('the vRouter agent at %s is unreachable: port %s is saved in '
+              '%s and will be added when the agent starts, but is NOT '
+              'active now' % (s.agent_url, s.port_id,
+                              manager.store.path(s.port_id)))
+        return EXIT_UNREACHABLE if s.strict else EXIT_OK
+    _say(s, 'port %s (%s) added' % (s.port_id, rec['system-name']))
+    return EXIT_OK
+
+
+def _offloaded(s: Settings, manager: Any) -> bool:
+    """Whether delete must restore a SmartNIC VF and representor."""
+    if s.vnic_type != 'normal':
+        return True
+    if manager.store is None:
+        return False
+    try:
+        prev = manager.store.read(s.port_id)
+    except (OSError, ValueError):
+        return False  # the removal names the file's problem
+    return bool(prev and prev[1].get('vf'))
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -508,6 +583,8 @@ def _dpdk_prepare(s: Settings, rec: dict[str, Any]) -> None:
 def op_add(s: Settings) -> int:
     rec = offload_dispatch(s, build_record(s))
     assert rec is not None
+    if s.vnic_type != 'normal':
+        return _offload_add(s, rec)
     vhost = s.vif_type == 'VhostUser'
     if vhost:
         _dpdk_prepare(s, rec)
@@ -515,13 +592,9 @@ def op_add(s: Settings) -> int:
     # A kernel port whose agent is down is kept in its file (the agent
     # adds it when it starts); a DPDK port is not: QEMU needs the socket.
     outcome = manager.add(rec, defer_if_agent_down=not vhost)
+    code = _added(s, manager, rec, outcome)
     if outcome.value == 'deferred':
-        _warn('the vRouter agent at %s is unreachable: port %s is saved in '
-              '%s and will be added when the agent starts, but is NOT '
-              'active now' % (s.agent_url, s.port_id,
-                              manager.store.path(s.port_id)))
-        return EXIT_UNREACHABLE if s.strict else EXIT_OK
-    _say(s, 'port %s (%s) added' % (s.port_id, rec['system-name']))
+        return code
     if vhost and s.mode == 0:
         assert s.socket is not None
         if not wait_until(lambda: _is_socket(str(s.socket)), s.socket_wait):
@@ -536,7 +609,12 @@ def op_add(s: Settings) -> int:
 
 def op_delete(s: Settings) -> int:
     offload_dispatch(s, None)
-    told = _manager(s).remove(s.port_id)
+    manager = _manager(s)
+    if _offloaded(s, manager):
+        from vif_plug_vrouter import offload
+        told = offload.remove_port(_offloader(s), manager, str(s.port_id))
+    else:
+        told = manager.remove(s.port_id)
     if not told:
         _warn('the vRouter agent at %s is unreachable: port %s was not '
               'removed from it (its port file is gone, so it will not come '

@@ -91,6 +91,7 @@ class PluginConfigFixture(fixtures.Fixture):
         import os_vif
         for ext in os_vif._EXT_MANAGER:
             ext.obj._manager = None
+            ext.obj._offloader = None
 
 
 def network(v4: list[str] | None = None, v6: list[str] | None = None,

@@ -61,7 +61,7 @@ class TestDescribe(testtools.TestCase):
     def test_versions_are_those_os_vif_registers(self) -> None:
         info = os_vif.host_info()
         vrouter = info.get_plugin('vrouter')
-        self.assertEqual(['VIFGeneric', 'VIFVHostUser'],
+        self.assertEqual(['VIFGeneric', 'VIFVHostUser', 'VIFHostDevice'],
                          [v.vif_object_name for v in vrouter.vif_info])
         for vif_info in vrouter.vif_info:
             vif_info.get_common_version()  # raises if the class is newer
@@ -69,6 +69,12 @@ class TestDescribe(testtools.TestCase):
                 profile.get_common_version()
         self.assertEqual('1.1', vrouter.get_vif('VIFVHostUser')
                          .get_common_version())
+        direct = vrouter.get_vif('VIFHostDevice')
+        self.assertEqual('1.0', direct.get_common_version())
+        self.assertEqual([('VIFPortProfileBase', '1.0', '1.1')],
+                         [(p.profile_object_name, p.min_version,
+                           p.max_version)
+                          for p in direct.supported_port_profiles])
 
     def test_alias_only_advertises_vhostuser(self) -> None:
         alias = os_vif.host_info().get_plugin('contrail_vrouter')
