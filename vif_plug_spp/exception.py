@@ -18,6 +18,7 @@ or URL involved and what to check.
 
 from os_vif import exception as osv_exception
 
+from os_vif_accel import exception as accel_exception
 from os_vif_accel.i18n import _
 
 
@@ -25,14 +26,12 @@ class SppError(osv_exception.ExceptionBase):
     msg_fmt = _('SPP plugin error for port %(port_id)s: %(reason)s')
 
 
-class InvalidPort(SppError):
-    msg_fmt = _('Invalid %(field)s for port %(port_id)s: %(reason)s '
-                '(got %(value)r); nothing was written or sent')
+class InvalidPort(accel_exception.InvalidPort, SppError):
+    pass
 
 
-class UnsupportedVIF(SppError):
-    msg_fmt = _('Plugin %(plugin)s cannot plug %(vif_class)s port '
-                '%(port_id)s: %(reason)s')
+class UnsupportedVIF(accel_exception.UnsupportedVIF, SppError):
+    pass
 
 
 class HostNotConfigured(SppError):

@@ -27,6 +27,7 @@ from os_vif import objects
 from os_vif import plugin
 from oslo_config import cfg
 
+from os_vif_accel import plugin as accel_plugin
 from os_vif_accel import validate
 
 from vif_plug_spp import constants
@@ -39,10 +40,12 @@ from vif_plug_spp import wiring
 __all__ = ['SppPlugin']
 
 
-class SppPlugin(plugin.PluginBase):
+class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
     """Verify and repair SPP vhost-user wiring when Nova plugs a VIF."""
 
     NAME = constants.PLUGIN_NAME
+    INVALID_PORT = exception.InvalidPort
+    UNSUPPORTED_VIF = exception.UnsupportedVIF
 
     CONFIG_OPTS = [
         cfg.StrOpt('etcd_host', default=constants.DEFAULT_ETCD_HOST,
@@ -128,21 +131,10 @@ class SppPlugin(plugin.PluginBase):
             self._settings = settings
         return self._wiring
 
-    @staticmethod
-    def _port_id(vif: Any) -> str:
-        return str(vif.id) if 'id' in vif else '(unknown)'
-
-    def _invalid(self, vif: Any, exc: validate.InvalidInput) -> Exception:
-        return exception.InvalidPort(port_id=self._port_id(vif),
-                                     field=exc.field, value=exc.value,
-                                     reason=exc.reason)
-
     def _check(self, vif: Any) -> str:
         if not isinstance(vif, objects.vif.VIFVHostUser):
-            raise exception.UnsupportedVIF(
-                plugin=self.NAME, vif_class=type(vif).__name__,
-                port_id=self._port_id(vif),
-                reason='SPP ports are vhost-user ports (VIFVHostUser)')
+            raise self._unsupported(
+                vif, 'SPP ports are vhost-user ports (VIFVHostUser)')
         try:
             return validate.uuid(self._port_id(vif), 'id')
         except validate.InvalidInput as exc:

@@ -18,6 +18,7 @@ InternalError whose text is all an operator sees.
 
 from os_vif import exception as osv_exception
 
+from os_vif_accel import exception as accel_exception
 from os_vif_accel.i18n import _
 
 
@@ -25,14 +26,12 @@ class VrouterError(osv_exception.ExceptionBase):
     msg_fmt = _('vRouter plugin error for port %(port_id)s: %(reason)s')
 
 
-class InvalidPort(VrouterError):
-    msg_fmt = _('Invalid %(field)s for port %(port_id)s: %(reason)s '
-                '(got %(value)r); nothing was written or sent')
+class InvalidPort(accel_exception.InvalidPort, VrouterError):
+    pass
 
 
-class UnsupportedVIF(VrouterError):
-    msg_fmt = _('Plugin %(plugin)s cannot plug %(vif_class)s port '
-                '%(port_id)s: %(reason)s')
+class UnsupportedVIF(accel_exception.UnsupportedVIF, VrouterError):
+    pass
 
 
 class AgentRefused(VrouterError):

@@ -26,6 +26,7 @@ from os_vif import plugin
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from os_vif_accel import plugin as accel_plugin
 from os_vif_accel import validate
 
 from vif_plug_vrouter import agent_client
@@ -59,10 +60,12 @@ def _field(obj: Any, name: str) -> Any:
     return getattr(obj, name)
 
 
-class VrouterPlugin(plugin.PluginBase):
+class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
     """Plug VIFs into the OpenSDN / Tungsten Fabric vRouter."""
 
     NAME = constants.PLUGIN_NAME
+    INVALID_PORT = exception.InvalidPort
+    UNSUPPORTED_VIF = exception.UnsupportedVIF
 
     CONFIG_OPTS = [
         cfg.StrOpt('agent_url', default=constants.DEFAULT_AGENT_URL,
@@ -172,21 +175,6 @@ class VrouterPlugin(plugin.PluginBase):
                 forwarder_driver=self.config.forwarder_vf_driver,
                 driver_timeout=self.config.vf_driver_timeout)
         return self._offloader
-
-    @staticmethod
-    def _port_id(vif: Any) -> str:
-        return str(vif.id) if 'id' in vif else '(unknown)'
-
-    def _invalid(self, vif: Any, exc: validate.InvalidInput) -> Exception:
-        return exception.InvalidPort(port_id=self._port_id(vif),
-                                     field=exc.field, value=exc.value,
-                                     reason=exc.reason)
-
-    def _unsupported(self, vif: Any, reason: str) -> Exception:
-        return exception.UnsupportedVIF(plugin=self.NAME,
-                                        vif_class=type(vif).__name__,
-                                        port_id=self._port_id(vif),
-                                        reason=reason)
 
     # -- os-vif API --------------------------------------------------------
     def describe(self) -> objects.host_info.HostPluginInfo:
