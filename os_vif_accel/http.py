@@ -35,9 +35,9 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ['Response', 'Unreachable', 'BadAnswer', 'JSONClient']
+__all__ = ['Response', 'Stream', 'Unreachable', 'BadAnswer', 'JSONClient']
 
 _RETRYABLE = (ConnectionRefusedError, ConnectionResetError,
               ConnectionAbortedError, BrokenPipeError, socket.gaierror)
@@ -153,20 +153,23 @@ class _Connection:
                             (len(data), size))
         return data
 
+    def chunk(self) -> bytes:
+        """Read one chunk of a chunked body; b'' after the last one."""
+        size_text = self._line().split(b';', 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise BadAnswer('bad chunk size %r' % size_text)
+        if size == 0:
+            while self._line() not in (b'\r\n', b'\n', b''):
+                pass  # trailers
+            return b''
+        data = self._exactly(size)
+        self._line()
+        return data
+
     def _chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            size_text = self._line().split(b';', 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadAnswer('bad chunk size %r' % size_text)
-            if size == 0:
-                while self._line() not in (b'\r\n', b'\n', b''):
-                    pass  # trailers
-                return b''.join(chunks)
-            chunks.append(self._exactly(size))
-            self._line()
+        return b''.join(iter(self.chunk, b''))
 
     def _status(self) -> tuple[str, int, str]:
         line = self._line()
@@ -190,9 +193,9 @@ class _Connection:
             headers[name.strip().lower()] = value.strip()
         raise BadAnswer('more than %d headers' % _MAX_HEADERS)
 
-    def exchange(self, method: str, target: str, body: bytes | None,
-                 headers: dict[str, str]) -> tuple[Response, bool]:
-        """Send one request; return the answer and whether to close."""
+    def send(self, method: str, target: str, body: bytes | None,
+             headers: dict[str, str]) -> tuple[str, int, str, dict[str, str]]:
+        """Send one request; read the status line and the headers."""
         lines = ['%s %s HTTP/1.1' % (method, target),
                  'Host: %s:%d' % (self.host, self.port)]
         lines += ['%s: %s' % item for item in headers.items()]
@@ -201,7 +204,13 @@ class _Connection:
         head = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
         self.sock.sendall(head + (body or b''))
         version, status, reason = self._status()
-        hdrs = self._headers()
+        return version, status, reason, self._headers()
+
+    def exchange(self, method: str, target: str, body: bytes | None,
+                 headers: dict[str, str]) -> tuple[Response, bool]:
+        """Send one request; return the answer and whether to close."""
+        version, status, reason, hdrs = self.send(method, target, body,
+                                                  headers)
         conn_hdr = hdrs.get('connection', '').lower()
         close = 'close' in conn_hdr or (version == 'HTTP/1.0' and
                                         'keep-alive' not in conn_hdr)
@@ -219,6 +228,64 @@ class _Connection:
         else:
             data, close = self.file.read(), True
         return Response(status, reason, data, hdrs), close
+
+
+class Stream:
+    """An answer read as it arrives, one line at a time.
+
+    For servers that keep a request open and send newline-delimited JSON
+    (etcd's watch).  The connection is not pooled; :meth:`close` may be
+    called from another thread to unblock a reader.
+    """
+
+    def __init__(self, conn: _Connection, status: int,
+                 headers: dict[str, str]) -> None:
+        self._conn = conn
+        self.status = status
+        self.headers = headers
+        self._chunked = 'chunked' in headers.get('transfer-encoding',
+                                                 '').lower()
+
+    def _read(self) -> bytes:
+        if self._chunked:
+            return self._conn.chunk()
+        return self._conn.file.read1(_MAX_LINE)
+
+    def lines(self) -> Iterator[bytes]:
+        """Yield each non-empty line; end when the server ends the body.
+
+        Raises ``socket.timeout`` when nothing arrives within the read
+        timeout given to :meth:`JSONClient.stream`.
+        """
+        buf = b''
+        while True:
+            data = self._read()
+            if not data:
+                self._conn.close()
+                if buf.strip():
+                    yield buf.strip()
+                return
+            buf += data
+            while b'\n' in buf:
+                line, buf = buf.split(b'\n', 1)
+                if line.strip():
+                    yield line.strip()
+
+    def read_all(self) -> bytes:
+        return b''.join(iter(self._read, b''))
+
+    def close(self) -> None:
+        """End the stream; a reader blocked in :meth:`lines` sees its end.
+
+        Only the socket is shut down and closed here: the reading thread
+        may hold the buffered reader's lock, so that is closed by the
+        reader when it sees the end.
+        """
+        try:
+            self._conn.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._conn.sock.close()
 
 
 class JSONClient:
@@ -320,6 +387,25 @@ class JSONClient:
         else:
             self._put(conn)
         return resp
+
+    def stream(self, method: str, path: str, body: Any = None,
+               read_timeout: float | None = None) -> Stream:
+        """Send one request and return its answer as a :class:`Stream`.
+
+        ``read_timeout`` bounds the wait for each piece of the answer
+        (default: the client's).  Not retried: the caller decides how to
+        resume a dropped stream.
+        """
+        payload, hdrs = self._encode(body, None)
+        conn = _Connection(self._host, self._port, self.connect_timeout,
+                           read_timeout or self.read_timeout, self._tls)
+        try:
+            _, status, _, headers = conn.send(method, self._prefix + path,
+                                              payload, hdrs)
+        except BaseException:
+            conn.close()
+            raise
+        return Stream(conn, status, headers)
 
     @staticmethod
     def _encode(body: Any, headers: dict[str, str] | None

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import http.client
 import json
 import socket
 import threading
@@ -160,6 +159,12 @@ class EtcdClient:
             return resp.json()
         except accel_http.BadAnswer as exc:
             raise EtcdBadAnswer('etcd %s %s: %s' % (self.url, path, exc))
+
+    def stream(self, endpoint: str, body: Any,
+               read_timeout: float) -> accel_http.Stream:
+        """Open a streaming call (a watch) on the shared HTTP client."""
+        return self._http.stream('POST', self.api_path + endpoint, body,
+                                 read_timeout=read_timeout)
 
     @property
     def api_path(self) -> str:
@@ -327,60 +332,47 @@ class Watch:
         self._stopped = threading.Event()
         # Set once etcd confirmed the (first) watch creation.
         self.created = threading.Event()
-        self._conn: http.client.HTTPConnection | None = None
+        self._stream: accel_http.Stream | None = None
         self._lock = threading.Lock()
 
     def stop(self) -> None:
         """End the iteration, also from another thread."""
         self._stopped.set()
         with self._lock:
-            conn = self._conn
-        if conn is not None and conn.sock is not None:
-            try:
-                conn.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            stream = self._stream
+        if stream is not None:
+            stream.close()
 
     @property
     def stopped(self) -> bool:
         return self._stopped.is_set()
 
-    def _open(self) -> http.client.HTTPResponse:
-        conn = http.client.HTTPConnection(
-            self.client.host, self.client.port,
-            timeout=self.client.connect_timeout)
-        with self._lock:
-            self._conn = conn
-        conn.connect()
-        assert conn.sock is not None
-        conn.sock.settimeout(self.idle_timeout)
+    def _open(self) -> accel_http.Stream:
         req = _range_req(self.prefix, self.is_prefix)
         req.update({'start_revision': str(self.revision + 1),
                     'progress_notify': True})
-        body = json.dumps({'create_request': req})
-        conn.request('POST', self.client.api_path + 'watch', body=body,
-                     headers={'Content-Type': 'application/json'})
-        resp = conn.getresponse()
-        if resp.status != 200:
+        stream = self.client.stream('watch', {'create_request': req},
+                                    self.idle_timeout)
+        with self._lock:
+            self._stream = stream
+        if stream.status != 200:
             raise EtcdBadAnswer('watch: HTTP %d: %r' % (
-                resp.status, resp.read(300)))
-        return resp
+                stream.status, stream.read_all()[:300]))
+        return stream
 
     def _close(self) -> None:
         with self._lock:
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
 
-    def _messages(self, resp: http.client.HTTPResponse
+    def _messages(self, stream: accel_http.Stream
                   ) -> Iterator[dict[str, Any]]:
-        while not self._stopped.is_set():
-            line = resp.readline()
-            if not line:
-                raise ConnectionResetError('watch stream closed by etcd')
-            line = line.strip()
-            if line:
-                yield json.loads(line)
+        for line in stream.lines():
+            if self._stopped.is_set():
+                return
+            yield json.loads(line)
+        raise ConnectionResetError('watch stream closed by etcd')
 
     def _events(self, result: dict[str, Any]) -> list[Event]:
         if result.get('compact_revision') and result.get('canceled'):
@@ -436,7 +428,7 @@ class Watch:
                 self._close()
                 self.reconnects += 1
                 continue
-            except (OSError, http.client.HTTPException, ValueError,
+            except (OSError, accel_http.BadAnswer, ValueError,
                     EtcdError) as exc:
                 self._close()
                 if self._stopped.is_set():

@@ -138,12 +138,14 @@ def vhostuser_vif(sock_dir: str, port_id: str | None = None,
 class RawServer(fixtures.Fixture):
     """A loopback TCP server that answers every request with ``reply``.
 
-    ``reply=None`` never answers (a hung agent).
+    ``reply=None`` never answers (a hung agent); ``keep_open`` leaves the
+    connection open after the reply (a stream that goes on).
     """
 
-    def __init__(self, reply: bytes | None) -> None:
+    def __init__(self, reply: bytes | None, keep_open: bool = False) -> None:
         super().__init__()
         self.reply = reply
+        self.keep_open = keep_open
 
     def _setUp(self) -> None:
         self.sock = socket.socket()
@@ -167,7 +169,8 @@ class RawServer(fixtures.Fixture):
             self.received.append(conn.recv(65536))
             if self.reply is not None:
                 conn.sendall(self.reply)
-                conn.close()
+                if not self.keep_open:
+                    conn.close()
 
     def _close(self) -> None:
         self.stop.set()

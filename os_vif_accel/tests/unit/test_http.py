@@ -166,3 +166,35 @@ class TestWire(testtools.TestCase):
                          split('https://[::1]/v3/'))
         self.assertEqual(('http', 'localhost', 80, '/a/b'),
                          split('http://localhost/a/b'))
+
+
+class TestStream(testtools.TestCase):
+    """Answers read line by line (etcd watches)."""
+
+    def test_lines_across_chunk_boundaries(self) -> None:
+        srv = self.useFixture(vfix.RawServer(
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+            b'5\r\n{"a":\r\n5\r\n 1}\n{\r\n8\r\n"b": 2}\n\r\n0\r\n\r\n'))
+        stream = http.JSONClient(srv.url).stream('POST', '/watch', {})
+        self.addCleanup(stream.close)
+        self.assertEqual(200, stream.status)
+        self.assertEqual([{'a': 1}, {'b': 2}],
+                         [json.loads(line) for line in stream.lines()])
+
+    def test_close_from_another_thread_unblocks_the_reader(self) -> None:
+        srv = self.useFixture(vfix.RawServer(
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+            b'3\r\n{}\n\r\n', keep_open=True))
+        stream = http.JSONClient(srv.url).stream('POST', '/watch', {},
+                                                 read_timeout=30)
+        lines = stream.lines()
+        self.assertEqual(b'{}', next(lines))
+        threading.Timer(0.2, stream.close).start()
+        # The reader blocked on the next chunk is released by close() (the
+        # end of the lines or a read error) - not by its read timeout.
+        try:
+            next(lines)
+        except StopIteration:
+            pass
+        except (http.BadAnswer, OSError) as exc:
+            self.assertNotIsInstance(exc, TimeoutError)
