@@ -336,8 +336,14 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
             except validate.InvalidInput as exc:
                 raise self._invalid(vif, exc)
 
+        # A virtio-forwarder port is a vhost-user port for QEMU: it gets
+        # the vhost-user policy; a direct port behaves like a kernel one
+        # (the agent adopts the representor netdev from its file).
+        defer = (self.config.defer_vhostuser_ports_when_agent_down
+                 if mode == offload.FORWARDER
+                 else self.config.defer_kernel_ports_when_agent_down)
         offload.add_port(self.offloader, self.manager, spec, make_record,
-                         self.config.defer_kernel_ports_when_agent_down)
+                         defer)
 
     def _unplug_offload(self, port_id: str) -> None:
         offload.remove_port(self.offloader, self.manager, port_id)

@@ -331,6 +331,15 @@ class TestOffloadFailures(OffloadTestBase):
         self.assertPlugFails(self.forwarder_vif(sriov_tree.vf_address(0, 0)),
                              exception.AgentUnreachable)
 
+    def test_forwarder_follows_the_vhostuser_policy_when_agent_down(
+            self) -> None:
+        # Deferring kernel-like ports must not defer a virtio-forwarder
+        # port: QEMU needs a working vhost-user datapath at once.
+        self.configure(defer_kernel_ports_when_agent_down=True)
+        self.emu.stop()
+        self.assertPlugFails(self.forwarder_vif(sriov_tree.vf_address(0, 0)),
+                             exception.AgentUnreachable)
+
     def test_vf_bound_to_something_else(self) -> None:
         vf = sriov_tree.vf_address(0, 2)
         self.nic.tree.unbind(vf)
