@@ -393,15 +393,7 @@ def local_offloader(sysfs_root: str = '/sys',
 def recorded_state(manager: ports.PortManager,
                    port_id: str) -> dict[str, Any]:
     """Host state recorded in the port file at plug ({} if none)."""
-    store = manager.store
-    if store is None:
-        return {}
-    try:
-        prev = store.read(port_id)
-    except (OSError, ValueError) as exc:
-        raise exception.PortFileError(
-            operation='read', path=store.path(port_id), port_id=port_id,
-            reason=str(exc))
+    prev = manager.read(port_id)
     return from_extra(prev[1]) if prev else {}
 
 

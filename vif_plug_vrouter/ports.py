@@ -105,6 +105,12 @@ class PortManager:
                 operation=operation, path=self.store.path(port_id),
                 port_id=port_id, reason=str(exc))
 
+    def read(self, port_id: str) -> _Saved | None:
+        """``(record, extra)`` from the port's file; None if it has none."""
+        if self.store is None:
+            return None
+        return self._file('read', port_id, self.store.read, port_id)
+
     def _rollback(self, port_id: str, prev: _Saved | None,
                   replaced: bool) -> None:
         """Put the file, and the agent if we replaced the port, back."""
@@ -143,8 +149,7 @@ class PortManager:
         port_id = rec['id']
         extra = extra or {}
         with _lock(port_id):
-            prev = (self._file('read', port_id, self.store.read, port_id)
-                    if self.store else None)
+            prev = self.read(port_id)
             rec = _keep_link_state(rec, prev)
             replace = prev is not None and record_mod.needs_readd(prev[0],
                                                                   rec)
@@ -243,8 +248,7 @@ class PortManager:
         the new state, which the agent applies when it starts.
         """
         with _lock(port_id):
-            prev = (self._file('read', port_id, self.store.read, port_id)
-                    if self.store else None)
+            prev = self.read(port_id)
             if prev is not None and prev[0]['type'] != _ESXI:
                 raise exception.InvalidPort(
                     port_id=port_id, field='type', value=prev[0]['type'],
