@@ -22,42 +22,15 @@ processes.
 from __future__ import annotations
 
 import http.server
-import socketserver
 import threading
 import time
 from typing import Any
 
+from os_vif_accel.testing import httpserver
+
 from vif_plug_spp.emulator import state as state_mod
 
 __all__ = ['SppCtlEmulator']
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    server: '_Server'
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get('Content-Length') or 0)
-        raw = self.rfile.read(length) if length else b''
-        emu = self.server.emulator
-        status, ctype, body = emu.dispatch(self.command, self.path, raw)
-        head = 'HTTP/1.1 %d %s\r\n' % (
-            status, self.responses.get(status, ('',))[0])
-        if ctype:
-            head += 'Content-Type: %s\r\n' % ctype
-        head += 'Content-Length: %d\r\n\r\n' % len(body)
-        self.wfile.write(head.encode('latin-1') + body)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    emulator: 'SppCtlEmulator'
 
 
 class _Fault:
@@ -79,12 +52,23 @@ class SppCtlEmulator:
     def __init__(self, port: int = 0,
                  classifier_type: str = state_mod.CLASSIFIER_1808) -> None:
         self.state = state_mod.SppCtlState(classifier_type)
-        self.port = port
         self.requests: list[tuple[str, str, bytes]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = httpserver.LoopbackHTTPServer(
+            self._answer, port=port, name='spp-ctl-emulator')
+
+    @property
+    def port(self) -> int:
+        return self._http.port
+
+    def _answer(self, method: str, path: str,
+                raw: bytes) -> httpserver.Answer:
+        status, ctype, body = self.dispatch(method, path, raw)
+        reason = http.server.BaseHTTPRequestHandler.responses.get(
+            status, ('',))[0]
+        return status, reason, [('Content-Type', ctype)] if ctype else [], \
+            body
 
     @classmethod
     def for_configuration(cls, config: dict[str, Any], port: int = 0,
@@ -165,25 +149,12 @@ class SppCtlEmulator:
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> 'SppCtlEmulator':
-        server = _Server(('127.0.0.1', self.port), _Handler)
-        server.emulator = self
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever,
-                                        kwargs={'poll_interval': 0.05},
-                                        name='spp-ctl-emulator',
-                                        daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+        """Stop listening and drop every kept-alive session."""
+        self._http.stop()
 
     def restart(self, reset_vfs: bool = False) -> None:
         """Stop and start on the same port; ``reset_vfs`` also empties

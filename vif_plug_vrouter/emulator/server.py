@@ -19,96 +19,21 @@ the ``vrouter-agent-emulator`` console script.
 
 from __future__ import annotations
 
-import http.server
 import json
-import socket
-import socketserver
 import ssl
 import threading
 from typing import Any
+
+from os_vif_accel.testing import httpserver
 
 from vif_plug_vrouter.emulator import state as state_mod
 
 __all__ = ['AgentEmulator']
 
 _CONTROL_PREFIX = '/_emulator/'
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    server: '_Server'
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _body(self) -> bytes:
-        if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b';')[0], 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b''.join(chunks)
-        length = int(self.headers.get('Content-Length') or 0)
-        return self.rfile.read(length) if length else b''
-
-    def _answer(self, status: int, body: bytes) -> None:
-        # One write per answer: a status line that always says OK, the
-        # agent's two headers and the body (split writes would meet the
-        # client's delayed ACK).
-        head = ('HTTP/1.1 %d OK\r\n'
-                'Content-Type: application/json; charset=UTF-8\r\n'
-                'Content-Length: %d\r\n\r\n' % (status, len(body)))
-        self.wfile.write(head.encode('latin-1') + body)
-
-    def _dispatch(self) -> None:
-        body = self._body()
-        emu = self.server.emulator
-        emu.record_request(self.command, self.path, body)
-        if emu.control and self.path.startswith(_CONTROL_PREFIX):
-            self._answer(*emu.control_request(self.command, self.path))
-            return
-        self._answer(*emu.state.handle(self.command, self.path, body))
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
-
-
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-    emulator: 'AgentEmulator'
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.open_connections: set[socket.socket] = set()
-        self.conn_lock = threading.Lock()
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        conn, addr = super().get_request()
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.conn_lock:
-            self.open_connections.add(conn)
-        return conn, addr
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.conn_lock:
-            self.open_connections.discard(request)
-        super().shutdown_request(request)
-
-    def drop_connections(self) -> None:
-        """Reset every kept-alive session, as a crashing agent does."""
-        with self.conn_lock:
-            conns, self.open_connections = self.open_connections, set()
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            conn.close()
+# The agent sends these two headers only, and a status line that always
+# says OK (also for 404 and 500).
+_HEADERS = [('Content-Type', 'application/json; charset=UTF-8')]
 
 
 class AgentEmulator:
@@ -125,8 +50,6 @@ class AgentEmulator:
                  control: bool = False,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.ports_dir = ports_dir
-        self.host = host
-        self.port = port
         self.control = control
         #: a server-side TLS context models a TLS-terminating proxy in
         #: front of the agent (the agent itself only speaks plain HTTP)
@@ -137,8 +60,17 @@ class AgentEmulator:
         self.state = state_mod.AgentState(ports_dir, **self._state_args)
         self.requests: list[tuple[str, str, bytes]] = []
         self._req_lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = httpserver.LoopbackHTTPServer(
+            self._dispatch, host=host, port=port, name='agent-emulator',
+            ssl_context=ssl_context)
+
+    @property
+    def host(self) -> str:
+        return self._http.host
+
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     @property
     def url(self) -> str:
@@ -149,30 +81,25 @@ class AgentEmulator:
         with self._req_lock:
             self.requests.append((method, path, body))
 
+    def _dispatch(self, method: str, path: str,
+                  body: bytes) -> httpserver.Answer:
+        self.record_request(method, path, body)
+        if self.control and path.startswith(_CONTROL_PREFIX):
+            status, out = self.control_request(method, path)
+        else:
+            status, out = self.state.handle(method, path, body)
+        return status, 'OK', _HEADERS, out
+
     def start(self) -> 'AgentEmulator':
         """Listen, then replay the port files (the agent's order)."""
-        server = _Server((self.host, self.port), _Handler)
-        server.emulator = self
-        if self.ssl_context is not None:
-            server.socket = self.ssl_context.wrap_socket(server.socket,
-                                                         server_side=True)
-        self.port = server.server_address[1]
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever,
-                                        kwargs={'poll_interval': 0.05},
-                                        name='agent-emulator', daemon=True)
-        self._thread.start()
+        self._http.start()
         self.state.replay()
         return self
 
     def stop(self) -> None:
         """Stop listening and drop every connection (an agent crash)."""
         self.state.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server.drop_connections()
-            self._server = None
+        self._http.stop()
 
     def restart(self) -> None:
         """Stop, forget everything in memory, start and replay the files."""
