@@ -45,14 +45,20 @@ class BindPort:
     vlan_id: int | None
 
 
-def parse_bind_port(text: str) -> BindPort:
-    """Parse and validate a ``bind_port`` value (raises InvalidInput)."""
+def json_object(field: str, text: str) -> dict[str, Any]:
+    """Parse an etcd value that must be a JSON object (InvalidInput)."""
     try:
         raw = json.loads(text)
     except ValueError:
-        raise validate.InvalidInput('bind_port', text, 'is not JSON')
+        raise validate.InvalidInput(field, text, 'is not JSON')
     if not isinstance(raw, dict):
-        raise validate.InvalidInput('bind_port', text, 'is not an object')
+        raise validate.InvalidInput(field, text, 'is not an object')
+    return raw
+
+
+def parse_bind_port(text: str) -> BindPort:
+    """Parse and validate a ``bind_port`` value (raises InvalidInput)."""
+    raw = json_object('bind_port', text)
     mac = validate.mac(raw.get('mac_address'), 'bind_port.mac_address')
     vhost_id = raw.get('vhost_id')
     if isinstance(vhost_id, bool) or not isinstance(vhost_id, int) or \

@@ -39,6 +39,7 @@ from oslo_log import log as logging
 from os_vif_accel import validate
 
 from vif_plug_spp import datapath
+from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
 
 LOG = logging.getLogger(__name__)
@@ -69,12 +70,7 @@ def _mirror_id(raw: dict[str, Any], name: str) -> int | None:
 
 def parse_tap_info(text: str) -> TapInfo:
     """Parse and validate a ``tap_info`` value (raises InvalidInput)."""
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise validate.InvalidInput('tap_info', text, 'is not JSON')
-    if not isinstance(raw, dict):
-        raise validate.InvalidInput('tap_info', text, 'is not an object')
+    raw = protocol.json_object('tap_info', text)
     info = TapInfo(validate.uuid(raw.get('service_port'),
                                  'tap_info.service_port'),
                    validate.uuid(raw.get('source_port'),
