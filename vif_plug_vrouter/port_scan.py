@@ -126,8 +126,10 @@ def scan_ports(ports_dir: str) -> list[PortFile]:
 
 
 def vm_vn_body(doc: Any) -> dict[str, str]:
-    """The ``POST /vm`` body of a vm-vn file; ValueError if the agent
-    would refuse it."""
+    """The ``POST /vm`` body of a vm-vn file.
+
+    Raises ValueError where the agent would refuse the file.
+    """
     if not isinstance(doc, dict):
         raise validate.InvalidInput('vm-vn file', str(doc)[:80],
                                     'not a JSON object')

@@ -240,6 +240,12 @@ def op_sync(s: pc.Settings) -> int:
         except errors.AgentRefused as exc:
             pc._warn('%s; the agent will delete it when the audit ends' % exc)
             code = pc.EXIT_REFUSED
+        except errors.AgentUnreachable:
+            pc._warn('the agent stopped answering after the audit started: '
+                     'what is not re-added within its '
+                     'stale_interface_cleanup_timeout is deleted; run '
+                     '--oper=sync again as soon as it answers')
+            raise
     elapsed = time.monotonic() - start
     if elapsed > s.sync_window:
         pc._warn('re-adding took %.1fs, more than --sync_window=%g: the '
