@@ -1,7 +1,7 @@
 #!/bin/bash
 # Each case: the exact command, its exit code and stdout, and the port file copied byte for byte.
 OUT=$1
-if [ "${2:-}" = phase2 ]; then PHASE2=1; fi
+PHASE=${2:-1}
 P=/var/lib/contrail/ports
 PROJ=6b1c3f2a9d4e4f508a7b2c1d0e9f8a7b
 INST=5c7e9a10-3b2d-4c6e-8f1a-2b3c4d5e6f70
@@ -16,6 +16,13 @@ run() { # name uuid -- command...
   rec "$name" "$uuid"
 }
 VPC=vrouter-port-control
+api() { # name uuid python-kwargs...
+  local name=$1 uuid=$2 call=$3
+  echo "$call" > "$OUT/$name.cmd"
+  python3 -c "from contrail_vrouter_api.vrouter_api import ContrailVRouterApi as A; a = A(doconnect=True); print('result', $call)" > "$OUT/$name.stdout" 2>&1; echo $? > "$OUT/$name.rc"
+  rec "$name" "$uuid"
+}
+if [ "$PHASE" = 1 ]; then
 # ---- direct, argv as the TF os-vif plugin (tf-nova-vif-driver vif_plug_vrouter/vrouter.py plug_contrail_vif) builds it
 U=a1000000-0000-4000-8000-000000000001
 run direct-kernel-ipv4 $U -- $VPC --oper=add --uuid=$U --instance_uuid=$INST --vn_uuid=$NET --vm_project_uuid=$PROJ --ip_address=10.0.0.11 --ipv6_address=None "--vm_name=web server 1" --mac=fa:16:3e:00:00:01 --tap_name=tapa1000000-01 --port_type=NovaVMPort --tx_vlan_id=-1 --rx_vlan_id=-1
@@ -33,12 +40,6 @@ run direct-esxi $U -- $VPC --oper=add --uuid=$U --instance_uuid=$INST --vn_uuid=
 U=a1000000-0000-4000-8000-000000000007
 run direct-no-vlans-refused $U -- $VPC --oper=add --uuid=$U --instance_uuid=$INST --vn_uuid=$NET --mac=fa:16:3e:00:00:07 --tap_name=tapa1000000-07
 # ---- through contrail-vrouter-api, kwargs as nova_contrail_vif/contrailvif.py VRouterVIFDriver.plug passes them
-api() { # name uuid python-kwargs...
-  local name=$1 uuid=$2 call=$3
-  echo "$call" > "$OUT/$name.cmd"
-  python3 -c "from contrail_vrouter_api.vrouter_api import ContrailVRouterApi as A; a = A(doconnect=True); print('result', $call)" > "$OUT/$name.stdout" 2>&1; echo $? > "$OUT/$name.rc"
-  rec "$name" "$uuid"
-}
 U=b2000000-0000-4000-8000-000000000001
 api api-kernel-ipv4 $U "a.add_port('$INST', '$U', 'tapb2000000-01', 'fa:16:3e:00:01:01', ip_address='10.0.1.11', vn_id='$NET', display_name='web server 1', hostname='web-server-1', host='compute-1', vm_project_id='$PROJ', port_type='NovaVMPort', ip6_address=None)"
 U=b2000000-0000-4000-8000-000000000002
@@ -50,3 +51,14 @@ api api-namespace $U "a.add_port('$INST', '$U', 'tapb2000000-04', 'fa:16:3e:00:0
 U=b2000000-0000-4000-8000-000000000005
 api api-esxi $U "a.add_port('$INST', '$U', 'tapb2000000-05', 'fa:16:3e:00:01:05', ip_address='10.0.1.15', vn_id='$NET', display_name='esx5', vm_project_id='$PROJ', port_type=2, vlan=100, rx_vlan=200)"
 
+fi
+if [ "$PHASE" = 2 ]; then
+# ---- phase 2: enable/disable with the agent DOWN, so the file holds the CLI's own bytes
+# (a live agent rewrites the file itself on enable/disable, pih 499-509).
+U=a1000000-0000-4000-8000-000000000006
+run direct-esxi-enabled $U -- $VPC --oper=enable --uuid=$U
+run direct-esxi-disabled $U -- $VPC --oper=disable --uuid=$U
+U=b2000000-0000-4000-8000-000000000005
+api api-esxi-enabled $U "a.enable_port('$U')"
+api api-esxi-disabled $U "a.disable_port('$U')"
+fi
