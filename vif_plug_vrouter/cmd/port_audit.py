@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -221,6 +222,11 @@ def op_sync(s: pc.Settings) -> int:
                                            'host: the agent deletes every '
                                            'port not re-added, so --uuid '
                                            'cannot be used with it')
+    if not os.path.isdir(s.ports_dir):
+        raise pc.CliError(pc.EXIT_FAILURE, 'port directory %s does not '
+                                           'exist: the agent would delete '
+                                           'every port it holds; nothing was '
+                                           'sent' % s.ports_dir)
     files = _scan(s)
     vm_vn = port_scan.scan_vm_vn(s.ports_dir)
     _refuse_unreadable(files, vm_vn)

@@ -246,3 +246,11 @@ class TestLegacyFilesCli(cli.CLITestCase):
         self.assertEqual(1, res.rc, res)
         self.assertIn('--uuid', res.err)
         self.assertEqual([], self.emu.requests)
+
+    def test_sync_refuses_a_missing_port_directory(self) -> None:
+        res = self.run_cli('--oper=sync', '--agent_port=%d' % self.emu.port,
+                           '--port_json_path=' + self.ports_dir + '-typo',
+                           common=False)
+        self.assertEqual(1, res.rc, res)
+        self.assertIn('does not exist', res.err)
+        self.assertEqual([], self.emu.requests)
