@@ -267,8 +267,10 @@ def agent_ip(value: str, version: int) -> str | None:
 
     The agent parses ``ip-address``/``ip6-address`` with Boost.Asio's
     ``address_v4/v6::from_string`` (tf-controller port_ipc_handler.cc
-    272-284), i.e. libc ``inet_pton`` after cutting an IPv6 ``%scope``;
-    any text it cannot parse silently becomes the unset address.  So
+    272-284), i.e. libc ``inet_pton`` after cutting an IPv6 ``%scope``
+    (Boost.Asio ``detail/impl/socket_ops.ipp`` ``inet_pton``, POSIX
+    branch; the scope itself never fails and is dropped here); any text
+    it cannot parse silently becomes the unset address.  So
     ``2001:0DB8::00A2`` is a valid address, and ``None`` or ``""`` mean
     "none".  Returns the canonical text, or ``None`` for "unset".
     """
