@@ -214,26 +214,10 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
                                        'was sent)' % len(bad))
 
 
-def op_sync(s: pc.Settings) -> int:
-    """``POST /syncports``, then re-add every port and vm-vn subscription."""
-    from vif_plug_vrouter import port_scan
-    if s.port_id:
-        raise pc.CliError(pc.EXIT_FAILURE, '--oper=sync audits the whole '
-                                           'host: the agent deletes every '
-                                           'port not re-added, so --uuid '
-                                           'cannot be used with it')
-    if not os.path.isdir(s.ports_dir):
-        raise pc.CliError(pc.EXIT_FAILURE, 'port directory %s does not '
-                                           'exist: the agent would delete '
-                                           'every port it holds; nothing was '
-                                           'sent' % s.ports_dir)
-    files = _scan(s)
-    vm_vn = port_scan.scan_vm_vn(s.ports_dir)
-    _refuse_unreadable(files, vm_vn)
+def _readd(agent: Any, files: list[Any], vm_vn: list[Any]
+           ) -> tuple[int, dict[str, int]]:
+    """Re-add every port and vm-vn subscription; (exit code, counts)."""
     errors = pc._exceptions()
-    agent = pc._manager(s).agent
-    start = time.monotonic()
-    agent.sync_ports()
     code = pc.EXIT_OK
     done = {'port': 0, 'vm-vn': 0}
     calls = [('port', agent.add_port, rec) for f in files
@@ -252,6 +236,29 @@ def op_sync(s: pc.Settings) -> int:
                      'stale_interface_cleanup_timeout is deleted; run '
                      '--oper=sync again as soon as it answers')
             raise
+    return code, done
+
+
+def op_sync(s: pc.Settings) -> int:
+    """``POST /syncports``, then re-add every port and vm-vn subscription."""
+    from vif_plug_vrouter import port_scan
+    if s.port_id:
+        raise pc.CliError(pc.EXIT_FAILURE, '--oper=sync audits the whole '
+                                           'host: the agent deletes every '
+                                           'port not re-added, so --uuid '
+                                           'cannot be used with it')
+    if not os.path.isdir(s.ports_dir):
+        raise pc.CliError(pc.EXIT_FAILURE, 'port directory %s does not '
+                                           'exist: the agent would delete '
+                                           'every port it holds; nothing was '
+                                           'sent' % s.ports_dir)
+    files = _scan(s)
+    vm_vn = port_scan.scan_vm_vn(s.ports_dir)
+    _refuse_unreadable(files, vm_vn)
+    agent = pc._manager(s).agent
+    start = time.monotonic()
+    agent.sync_ports()
+    code, done = _readd(agent, files, vm_vn)
     elapsed = time.monotonic() - start
     if elapsed > s.sync_window:
         pc._warn('re-adding took %.1fs, more than --sync_window=%g: the '
