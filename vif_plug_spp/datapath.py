@@ -297,6 +297,13 @@ class Datapath:
             return undo_mod.occurred(exc)
         return False
 
+    def _add_entry(self, undo: undo_mod.Undo, vh: Vhost, mac: str,
+                   vlan_id: int | None) -> None:
+        cli, sec, port = self.client, vh.sec_id, vh.to_vm_port
+        undo.attempt('remove classifier entry %s' % mac,
+                     lambda: cli.classifier(sec, 'add', mac, port, vlan_id),
+                     lambda: cli.classifier(sec, 'del', mac, port, vlan_id))
+
     def plug(self, vhost_id: int, mac: str, vlan_id: int | None) -> bool:
         """Wire ``mac`` (and VLAN) to the vhost; False if already wired."""
         vh = self.vhost(vhost_id)
@@ -331,12 +338,7 @@ class Datapath:
             self._set_op(undo, vh, vh.to_vm_comp, vh.to_vm_port, 'tx',
                          del_want, del_have)
             if entry != (vlan_id, mac):
-                undo.attempt(
-                    'remove classifier entry %s' % mac,
-                    lambda: cli.classifier(sec, 'add', mac, vh.to_vm_port,
-                                           vlan_id),
-                    lambda: cli.classifier(sec, 'del', mac, vh.to_vm_port,
-                                           vlan_id))
+                self._add_entry(undo, vh, mac, vlan_id)
             return True
 
         with self.locked():

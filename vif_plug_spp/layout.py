@@ -69,9 +69,17 @@ class VfLayout:
     core_mask: int | None = None
 
 
-def vhost_num(port: str) -> int | None:
-    kind, _, num = port.partition(':')
-    return int(num) if kind == 'vhost' and num.isdigit() else None
+def _through(comp: dict[str, Any], kind: str, side: str,
+             by_port: dict[str, dict[str, Any]], port: str
+             ) -> tuple[str, str, str | None]:
+    """(port, component, relay) on one side of a vhost: a ``kind``
+    component next to the vhost relays through its ring to the
+    classifier/merger; otherwise the vhost's own component is the end.
+    """
+    if comp['type'] != kind:
+        return port, comp['name'], None
+    hop = comp[side][0]
+    return hop, by_port[hop]['name'], comp['name']
 
 
 def _layout(sec_id: int, vf: dict[str, Any]) -> VfLayout:
@@ -91,24 +99,14 @@ def _layout(sec_id: int, vf: dict[str, Any]) -> VfLayout:
                 continue
             if comp['type'] == 'forward':
                 comp['type'] = 'merge'   # as networking-spp does (TaaS)
-            feed: str | None = None
-            if comp['type'] == 'merge':
-                to_port = comp['rx_port'][0]
-                to_comp = by_tx[to_port]['name']
-                feed = comp['name']
-            else:
-                to_port, to_comp = port, comp['name']
+            to_port, to_comp, feed = _through(comp, 'merge', 'rx_port',
+                                              by_tx, port)
             rx_comp = by_rx.get(port)
             if rx_comp is None:
                 raise ValueError('vhost:%d has no component receiving '
                                  'from it in vf %d' % (num, sec_id))
-            drain: str | None = None
-            if rx_comp['type'] == 'forward':
-                from_port = rx_comp['tx_port'][0]
-                from_comp = by_rx[from_port]['name']
-                drain = rx_comp['name']
-            else:
-                from_port, from_comp = port, rx_comp['name']
+            from_port, from_comp, drain = _through(
+                rx_comp, 'forward', 'tx_port', by_rx, port)
             vhosts[num] = Vhost(num, sec_id, vf['physical_network'],
                                 to_comp, to_port, from_comp, from_port,
                                 feed, drain)

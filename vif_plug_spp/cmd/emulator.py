@@ -27,7 +27,7 @@ from vif_plug_spp.emulator import server
 from vif_plug_spp.emulator import state
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='spp-ctl-emulator',
                                      description=__doc__)
     parser.add_argument('--port', type=int, default=7777,
@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                              'stopped answering (component started on '
                              'its master lcore) is held before the '
                              'connection is dropped')
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     opts = {'classifier_type': args.classifier_type,
             'status_size_bug': args.status_size_bug,
