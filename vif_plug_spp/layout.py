@@ -25,7 +25,7 @@ import dataclasses
 from typing import Any
 
 __all__ = ['Vhost', 'VfLayout', 'layouts', 'vhost_num', 'ring_count',
-           'problems', 'MAX_PORTS']
+           'problems', 'port_problems', 'MAX_PORTS']
 
 # DPDK 18.08 RTE_MAX_ETHPORTS: spp_vf's vhost/ring tables have 32 slots
 # and ring:N / vhost:N index them unchecked (SPP 18.08.1
@@ -129,7 +129,8 @@ def ring_count(configuration: dict[str, Any]) -> int:
     return 2 * total + 2 * len(configuration.get('mirror') or [])
 
 
-def _port_problems(name: str, port: str, rings: int) -> list[str]:
+def port_problems(name: str, port: str, rings: int) -> list[str]:
+    """Why attaching ``port`` would poison spp_vf, if it would."""
     kind, _, num = port.partition(':')
     if not num.isdigit():
         return []
@@ -166,7 +167,7 @@ def _comp_problems(comp: dict[str, Any], master: int | None,
                    'spp_vf 18.08 accepts that and then stops answering' % (
                        name, master))
     for port in comp.get('rx_port', []) + comp.get('tx_port', []):
-        out += _port_problems(name, port, rings)
+        out += port_problems(name, port, rings)
     return out
 
 

@@ -23,6 +23,7 @@ import testtools
 from vif_plug_spp import builder
 from vif_plug_spp import datapath
 from vif_plug_spp import sppctl
+from vif_plug_spp import taas
 from vif_plug_spp.emulator import server
 from vif_plug_spp.tests.unit import test_datapath as base
 
@@ -214,3 +215,25 @@ class TestStatusSizeBug(Case):
                                         None), status_size_bug=False)
         self.assertTrue(self.dp.plug(5, MAC, 100))
         self.assertEqual(copy.deepcopy(self.dp.mac_of(5)), (100, MAC))
+
+
+class TestTapRings(Case):
+    """Corrections 2 for tap flows: mirror rings are checked too."""
+
+    def test_mirror_ring_beyond_spp_primary_rings(self):
+        config = builder.build(self.mappings, '2#0x30002')
+        self.start(config=config)
+        tap = taas.Taas(self.client, config, self.dp)
+        good = tap.steps(taas.TapInfo('d', 's', 0, None),
+                         self.dp.vhost(0), self.dp.vhost(2))
+        self.assertIn(config['mirror'][0]['ports'][0],
+                      [step[3] for step in good])
+        config['mirror'][1]['ports'] = ['ring:31', 'ring:32']
+        before = len(self.emu.requests)
+        exc = self.assertRaises(datapath.WiringError, tap.plug,
+                                taas.TapInfo('d', 's', None, 1),
+                                self.dp.vhost(0), self.dp.vhost(2))
+        self.assertIn('mirror 1 uses ring:31', str(exc))
+        self.assertIn('ring:32', str(exc))
+        self.assertEqual([], [w for w in _writes(self.emu.requests[before:])
+                              if '/ports' in w[1]])
