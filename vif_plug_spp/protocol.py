@@ -64,6 +64,11 @@ def parse_bind_port(text: str) -> BindPort:
                                     'must be a non-negative integer')
     vlan = raw.get('vlan_id')
     if vlan is not None:
+        # The ML2 driver writes the segmentation id as a JSON number; a
+        # string would let int() read Unicode digits ('\u0663' is 3).
+        if isinstance(vlan, bool) or not isinstance(vlan, int):
+            raise validate.InvalidInput('bind_port.vlan_id', vlan,
+                                        'must be a JSON integer')
         vlan = validate.vlan_id(vlan, 'bind_port.vlan_id', allow_none=False)
     return BindPort(mac, vhost_id, vlan)
 
