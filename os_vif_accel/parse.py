@@ -42,7 +42,9 @@ def _shown(value: str | bytes) -> str | bytes:
     """Return ``value`` short enough to quote in a one-line error."""
     if len(value) <= _SHOWN:
         return value
-    return value[:_SHOWN] + (b'...' if isinstance(value, bytes) else '...')
+    if isinstance(value, bytes):
+        return value[:_SHOWN] + b'...'
+    return value[:_SHOWN] + '...'
 
 
 def decode_utf8(data: bytes, what: str) -> str:
@@ -104,6 +106,23 @@ def _refuse_lone_surrogates(value: Any, text: str, what: str) -> None:
                            'surrogate') from None
 
 
+def _bounded_text(text: str | bytes, what: str, max_bytes: int) -> str:
+    """``text`` as str, refused when over ``max_bytes`` UTF-8 bytes."""
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > max_bytes:
+            raise InvalidInput(what, _shown(bytes(text)),
+                               'larger than %d bytes' % max_bytes)
+        return decode_utf8(bytes(text), what)
+    if not isinstance(text, str):
+        raise InvalidInput(what, text, 'must be JSON text, not %s' %
+                           type(text).__name__)
+    if len(text) > max_bytes or len(
+            text.encode('utf-8', 'surrogatepass')) > max_bytes:
+        raise InvalidInput(what, _shown(text),
+                           'larger than %d bytes' % max_bytes)
+    return text
+
+
 def json_object(text: str | bytes, what: str, max_depth: int = 32,
                 max_bytes: int = 1 << 20) -> dict[str, Any]:
     """Parse a JSON object of bounded size and depth.
@@ -113,18 +132,7 @@ def json_object(text: str | bytes, what: str, max_depth: int = 32,
     object: every producer of these values writes an object, and code
     that reads ``value.get(...)`` must not meet a list or ``null``.
     """
-    if isinstance(text, (bytes, bytearray)):
-        if len(text) > max_bytes:
-            raise InvalidInput(what, _shown(bytes(text)),
-                               'larger than %d bytes' % max_bytes)
-        text = decode_utf8(bytes(text), what)
-    elif not isinstance(text, str):
-        raise InvalidInput(what, text, 'must be JSON text, not %s' %
-                           type(text).__name__)
-    elif len(text) > max_bytes or len(
-            text.encode('utf-8', 'surrogatepass')) > max_bytes:
-        raise InvalidInput(what, _shown(text),
-                           'larger than %d bytes' % max_bytes)
+    text = _bounded_text(text, what, max_bytes)
     if _depth_exceeds(text, max_depth):
         raise InvalidInput(what, _shown(text),
                            'nested deeper than %d levels' % max_depth)

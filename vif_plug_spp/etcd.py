@@ -28,7 +28,6 @@ lost, none is delivered twice, and nothing hangs silently.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import socket
 import threading
@@ -37,8 +36,9 @@ from typing import Any, Iterator, Sequence
 from oslo_log import log as logging
 
 from os_vif_accel import http as accel_http
-from os_vif_accel import parse
 from os_vif_accel import validate
+
+from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
 
@@ -71,37 +71,12 @@ class WatchCompacted(EtcdError):
                          % compact_revision)
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyValue:
-    key: str
-    value: str
-    mod_revision: int
-    create_revision: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    """One change; ``value`` is None for a deletion."""
-
-    type: str  # 'PUT' or 'DELETE'
-    key: str
-    value: str | None
-    revision: int
+KeyValue = etcdkv.KeyValue
+Event = etcdkv.Event
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def _raw(text: Any) -> bytes:
-    """The bytes of a base64 field of the JSON gateway."""
-    if text is None:
-        return b''
-    try:
-        return base64.b64decode(text, validate=True)
-    except (TypeError, ValueError) as exc:
-        raise EtcdBadAnswer('etcd answered a key or value that is not '
-                            'base64: %s' % exc) from None
 
 
 def prefix_end(prefix: str) -> str:
@@ -115,34 +90,11 @@ def prefix_end(prefix: str) -> str:
     return '\x00'
 
 
-def _text_kv(raw: dict[str, Any]) -> tuple[str, str] | None:
-    """(key, value) decoded as strict UTF-8, or None (reported) if either
-    is not: a key some other writer filled with bad bytes is that key's
-    problem, never a reason to drop a whole answer or a watch.
-    """
-    key = _raw(raw.get('key'))
-    try:
-        text = parse.decode_utf8(key, 'etcd key')
-        return text, parse.decode_utf8(_raw(raw.get('value')),
-                                       'value of etcd key %r' % text)
-    except validate.InvalidInput as exc:
-        LOG.error('Ignoring etcd key %r: %s; rewrite or delete it', key,
-                  exc)
-        return None
-
-
-def _kv(raw: dict[str, Any]) -> KeyValue | None:
-    text = _text_kv(raw)
-    if text is None:
-        return None
-    return KeyValue(key=text[0], value=text[1],
-                    mod_revision=int(raw.get('mod_revision', 0)),
-                    create_revision=int(raw.get('create_revision', 0)))
-
-
 def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
-    """The readable key-values of a range answer (bad ones reported)."""
-    return [kv for kv in map(_kv, raws or []) if kv is not None]
+    try:
+        return etcdkv.kvs(raws)
+    except validate.InvalidInput as exc:
+        raise EtcdBadAnswer('etcd answer: %s' % exc) from None
 
 
 def _range_req(key: str, prefix: bool) -> dict[str, Any]:
@@ -420,7 +372,7 @@ class Watch:
                 continue  # already delivered before a reconnect
             top = max(top, rev)
             deleted = raw.get('type') == 'DELETE'
-            text = _text_kv({'key': kv.get('key'),
+            text = etcdkv.text_kv({'key': kv.get('key'),
                              'value': None if deleted else kv.get('value')})
             if text is not None:
                 events.append(Event(type='DELETE' if deleted else 'PUT',

@@ -220,7 +220,7 @@ class TestEtcdDecoding(testtools.TestCase):
         client = hostile._Answer({'kvs': [
             hostile._kv(b'/spp/openstack/action/h/\xff', b'plug'),
             hostile._kv(b'/spp/openstack/action/h/p', b'plug')]})
-        with self.assertLogs('vif_plug_spp.etcd', 'ERROR') as logs:
+        with self.assertLogs('vif_plug_spp.etcdkv', 'ERROR') as logs:
             kvs, _rev = client.get_prefix('/spp/openstack/action/h/')
         self.assertEqual(['/spp/openstack/action/h/p'],
                          [kv.key for kv in kvs])
