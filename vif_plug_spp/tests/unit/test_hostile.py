@@ -19,6 +19,7 @@ request, no emulator state change).
 import base64
 import json
 import os
+import warnings
 
 import hypothesis
 from hypothesis import strategies as st
@@ -293,3 +294,71 @@ class TestEmulatorBodies(testtools.TestCase):
         outcome = hostile.try_emulator([method, path, body])
         self.assertNotEqual('defect', outcome.result, outcome.detail)
         self.assertFalse(outcome.side_effect)
+
+
+class TestPluginFields(testtools.TestCase):
+    """os-vif objects with hostile or unset fields: InvalidPort or
+    UnsupportedVIF before any etcd or spp-ctl request.
+    """
+
+    def setUp(self):
+        super().setUp()
+        from os_vif import objects
+        from oslo_config import cfg
+        from oslo_config import fixture as config_fixture
+        from vif_plug_spp import spp
+        objects.register_all()
+        conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
+        conf.conf.register_opts(spp.SppPlugin.CONFIG_OPTS, 'os_vif_spp')
+        conf.config(etcd_port=1, spp_ctl_url='http://127.0.0.1:1',
+                    group='os_vif_spp')
+        self.plugin = spp.SppPlugin(conf.conf.os_vif_spp)
+        self.objects = objects
+
+    @SETTINGS
+    @hypothesis.given(
+        st.one_of(st.none(), HOSTILE_TEXT,
+                  st.just('3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b20')),
+        st.one_of(st.none(), st.just('fa:16:3e:00:00:01')),
+        st.one_of(st.none(), HOSTILE_TEXT, st.just('/tmp/sock0'),
+                  st.just('/tmp/../etc/sock')),
+        st.sampled_from([None, 'server', 'client']),
+        st.sampled_from(['plug', 'unplug']), st.booleans())
+    def test_refused_before_io(self, port_id, mac, path, mode, call,
+                               with_uuid):
+        from unittest import mock
+        from vif_plug_spp import exception
+        fields = {'id': port_id, 'address': mac, 'path': path, 'mode': mode,
+                  'plugin': 'spp'}
+        try:
+            with warnings.catch_warnings():
+                # oslo.versionedobjects still takes (and warns about)
+                # ids that are not UUIDs: exactly what must be refused.
+                warnings.simplefilter('ignore', FutureWarning)
+                vif = self.objects.vif.VIFVHostUser(
+                    **{k: v for k, v in fields.items() if v is not None})
+        except ValueError:
+            hypothesis.assume(False)
+        inst = self.objects.instance_info.InstanceInfo(name='vm')
+        if with_uuid:
+            inst.uuid = '3f0c5c1e-8a4b-4a53-9a8e-2d8f7d3c1b21'
+        self.plugin._wiring = None
+        requests = []
+        with mock.patch.object(etcd_mod.EtcdClient, '_request',
+                               side_effect=lambda *a, **k: requests.append(
+                                   a) or (_ for _ in ()).throw(
+                                   etcd_mod.EtcdUnavailable('no etcd'))):
+            try:
+                getattr(self.plugin, call)(vif, inst)
+            except (exception.InvalidPort, exception.UnsupportedVIF) as exc:
+                self.assertNotIn('\n', str(exc))
+                self.assertEqual([], requests)
+                self.assertIsNone(self.plugin._wiring)
+            except exception.EtcdUnreachable:
+                self.assertTrue(requests)  # accepted, then etcd was asked
+
+    def test_other_vif_types_unsupported(self):
+        from vif_plug_spp import exception
+        vif = self.objects.vif.VIFGeneric(vif_name='tap0')
+        self.assertRaises(exception.UnsupportedVIF, self.plugin.plug, vif,
+                          self.objects.instance_info.InstanceInfo())
