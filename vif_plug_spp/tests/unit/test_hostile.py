@@ -362,3 +362,15 @@ class TestPluginFields(testtools.TestCase):
         vif = self.objects.vif.VIFGeneric(vif_name='tap0')
         self.assertRaises(exception.UnsupportedVIF, self.plugin.plug, vif,
                           self.objects.instance_info.InstanceInfo())
+
+    def test_newline_in_id_cannot_forge_a_line(self):
+        from vif_plug_spp import exception
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)
+            vif = self.objects.vif.VIFVHostUser(
+                id='x\nERROR forged', address='fa:16:3e:00:00:01',
+                path='/tmp/sock0', mode='server', plugin='spp')
+        exc = self.assertRaises(exception.InvalidPort, self.plugin.plug, vif,
+                                self.objects.instance_info.InstanceInfo())
+        self.assertNotIn('\n', str(exc))
+        self.assertIn("for port 'x\\nERROR forged'", str(exc))
