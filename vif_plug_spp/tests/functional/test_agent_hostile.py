@@ -16,9 +16,13 @@ is served, and the agent's retry bookkeeping converges.
 """
 
 import base64
+import json
 import threading
 import time
 import uuid
+
+import hypothesis
+from hypothesis import strategies as st
 
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
@@ -174,3 +178,58 @@ class TestHostileConfigurationAtStart(base.SppCase):
         protocol.bind(self.etcd, self.host, 'phys1', port,
                       'fa:16:3e:00:00:01', wait=False)
         self.wait_for(lambda: self.is_up(port), what='port up')
+
+
+BIND_VALUES = st.one_of(
+    st.binary(max_size=60),
+    st.recursive(st.none() | st.booleans() | st.integers() |
+                 st.text(max_size=10),
+                 lambda inner: st.lists(inner, max_size=3) |
+                 st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                 max_leaves=10).map(lambda v: json.dumps(v).encode()),
+    st.fixed_dictionaries({
+        'mac_address': st.sampled_from(['fa:16:3e:00:00:01', 'x', '\n', 1,
+                                        None]),
+        'vhost_id': st.one_of(st.integers(-2, 200), st.booleans(),
+                              st.just('1'), st.none()),
+        'vlan_id': st.one_of(st.integers(-2, 5000), st.just('\u0663'),
+                             st.just('100'), st.booleans())}).map(
+        lambda v: json.dumps(v).encode()),
+    st.integers(1, 4000).map(lambda n: b'[' * n))
+ACTIONS = st.one_of(st.sampled_from([b'plug', b'unplug', b'plug\n', b'',
+                                     b'\xff', b'PLUG']),
+                    st.binary(max_size=8))
+
+
+class TestAgentEntryProperties(base.SppCase):
+    """Hostile ``bind_port``/``action`` values handed to the agent: it
+    answers without an undocumented exception, and a refusal writes
+    nothing to etcd and sends nothing to spp-ctl.
+    """
+
+    def test_hostile_values_have_no_side_effect(self):
+        client = CountingEtcd(self.server.host, self.server.port)
+        self.addCleanup(client.close)
+        agent = agent_mod.Agent(
+            client, sppctl.SppCtlClient(self.emu.url, retry_window=0.2),
+            self.host, lock_path=self.lock_path, resync_interval=0)
+        agent._load()
+        outcomes = []
+
+        @hypothesis.settings(max_examples=40, deadline=None, database=None)
+        @hypothesis.given(BIND_VALUES, ACTIONS)
+        def check(bind_value, action_value):
+            port = str(uuid.uuid4())
+            for key, value in ((keys.bind_port(self.host, port), bind_value),
+                               (keys.action(self.host, port), action_value)):
+                self.etcd.call('kv/put', {'key': _b64(key.encode()),
+                                          'value': _b64(value)})
+            writes, requests = client.writes, len(self.emu.requests)
+            result = agent.handle(port)
+            outcomes.append(result)
+            self.assertIn(result, ('invalid', 'ignored', 'gone',
+                                   'not-owner'))
+            self.assertEqual(writes, client.writes)
+            self.assertEqual(requests, len(self.emu.requests))
+        check()
+        self.assertIn('invalid', outcomes)
