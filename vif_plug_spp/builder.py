@@ -38,7 +38,7 @@ __all__ = ['BuildError', 'Mapping', 'Mirror', 'parse_mask',
 _PCI = re.compile(r'^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]'
                   r'\.[0-7]$')
 _HEX = re.compile(r'^(0[xX])?[0-9a-fA-F]+$')
-_PORT = re.compile(r'^(phy|vhost|ring):(\d+)$')
+_PORT = re.compile(r'(phy|vhost|ring):([0-9]{1,5})')
 COMPONENT_TYPES = ('forward', 'merge', 'classifier_mac')
 MAX_CORE = 32          # the configuration format only knows cores 0..31
 TXN_CHUNK = 100        # etcd's default --max-txn-ops is 128
