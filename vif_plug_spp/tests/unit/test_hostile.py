@@ -304,15 +304,8 @@ class TestPluginFields(testtools.TestCase):
     def setUp(self):
         super().setUp()
         from os_vif import objects
-        from oslo_config import cfg
-        from oslo_config import fixture as config_fixture
-        from vif_plug_spp import spp
-        objects.register_all()
-        conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
-        conf.conf.register_opts(spp.SppPlugin.CONFIG_OPTS, 'os_vif_spp')
-        conf.config(etcd_port=1, spp_ctl_url='http://127.0.0.1:1',
-                    group='os_vif_spp')
-        self.plugin = spp.SppPlugin(conf.conf.os_vif_spp)
+        from vif_plug_spp.tests.unit import test_plugin
+        self.plugin = test_plugin.unreachable_plugin(self)
         self.objects = objects
 
     @SETTINGS
