@@ -367,3 +367,38 @@ class TestPluginFields(testtools.TestCase):
                                 self.objects.instance_info.InstanceInfo())
         self.assertNotIn('\n', str(exc))
         self.assertIn("for port 'x\\nERROR forged'", str(exc))
+
+
+class TestAgentCommand(testtools.TestCase):
+    """``spp-agent`` with a bad configuration: exit 2, one line, no
+    traceback (before: tracebacks, exit 1).
+    """
+
+    def _run(self, conf_bytes):
+        import subprocess
+        import sys
+        import tempfile
+        with tempfile.NamedTemporaryFile('wb', suffix='.conf') as f:
+            f.write(conf_bytes)
+            f.flush()
+            proc = subprocess.run(
+                [sys.executable, '-W', 'ignore', '-m',
+                 'vif_plug_spp.cmd.agent', '--config-file', f.name],
+                capture_output=True, timeout=60, text=True,
+                errors='replace')
+        return proc.returncode, proc.stderr
+
+    def test_bad_configurations(self):
+        for conf, expect in (
+                (b'[spp]\netcd_port = abc\n', 'etcd_port'),
+                (b'[spp]\netcd_host = \xff\n', 'not UTF-8'),
+                (b'[DEFAULT\n', 'Failed to parse'),
+                (b'[DEFAULT]\nhost = a b\n', "host 'a b'"),
+                (b'[DEFAULT]\nhost = h\\n\n', 'cannot be part')):
+            rc, err = self._run(conf)
+            lines = [line for line in err.splitlines()
+                     if line.startswith('spp-agent')]
+            self.assertEqual(2, rc, err)
+            self.assertEqual(1, len(lines), err)
+            self.assertIn(expect, lines[0])
+            self.assertNotIn('Traceback', err)
