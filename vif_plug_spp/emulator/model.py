@@ -38,7 +38,10 @@ MAX_LCORE = 128
 # DPDK 18.08 RTE_MAX_ETHPORTS: size of spp_vf's nic/vhost/ring tables
 # (src/vf/common/spp_proc.c 258-273 indexes them unchecked).
 MAX_ETHPORTS = 32
-_PORT = re.compile(r'^([a-z]+):(\d+)$')
+# ASCII digits and no trailing newline: spp_vf parses the number with
+# strtol (src/vf/common/command_dec.c 170-175), which knows no other
+# digits.
+_PORT = re.compile(r'^([a-z]+):([0-9]+)\Z')
 
 
 def split_port(port: str) -> tuple[str, int]:

@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 from typing import Any
+
+from os_vif_accel import parse
+from os_vif_accel import validate
 
 from vif_plug_spp.emulator import classifier
 from vif_plug_spp.emulator import errors
@@ -42,6 +46,10 @@ SppError = errors.SppError
 Hang = errors.Hang
 CLASSIFIER_1808 = model.CLASSIFIER_1808
 CLASSIFIER_1908 = model.CLASSIFIER_1908
+# ASCII sec ids only.  Deviation: spp-ctl's bottle <sec_id:int> filter
+# (-?\d+, then int()) would also take Unicode digits such as '٣'
+# (doc/source/reference/compat/input-validation-spp.rst).
+_SEC_ID = re.compile(r'[0-9]{1,9}')
 
 
 class VfProcess(model.VfModel):
@@ -146,17 +154,15 @@ class SppCtlState:
 
     @staticmethod
     def _body(raw: bytes) -> dict[str, Any]:
-        try:
-            body = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
+        try:  # bounded: a deeply nested body must not RecursionError
+            return parse.json_object(raw, 'body')
+        except validate.InvalidInput:
             raise errors.invalid()
-        if not isinstance(body, dict):
-            raise errors.invalid()
-        return body
 
     def _vf(self, sec_id: str, table: dict[int, VfProcess]) -> VfProcess:
         with self.lock:
-            proc = table.get(int(sec_id)) if sec_id.isdigit() else None
+            proc = table.get(int(sec_id)) if _SEC_ID.fullmatch(sec_id) \
+                else None
         if proc is None:
             # spp-ctl 18.08 src/spp-ctl/spp_webapi.py 84-92
             raise SppError(404, 'sec_id %s not found.' % sec_id)
@@ -188,7 +194,7 @@ class SppCtlState:
     def _route_vf(self, method: str, path: str, sec_id: str,
                   rest: list[str], raw: bytes,
                   table: dict[int, VfProcess]) -> Any:
-        if not sec_id.isdigit():
+        if not _SEC_ID.fullmatch(sec_id):
             raise SppError(404, "Not found: '%s'" % path)
         proc = self._vf(sec_id, table)
         with proc.lock:
