@@ -48,7 +48,12 @@ def split_port(port: str) -> tuple[str, int]:
     match = _PORT.match(port)
     if match is None:
         raise errors.invalid()
-    return match.group(1), int(match.group(2))
+    try:
+        return match.group(1), int(match.group(2))
+    except ValueError:
+        # spp-ctl 18.08 src/spp-ctl/spp_webapi.py 50-57: int() of a
+        # number beyond Python's digit limit fails -> KeyInvalid -> 500.
+        raise errors.invalid()
 
 
 def no_vlan() -> dict[str, Any]:
