@@ -142,9 +142,6 @@ def port_problems(name: str, port: str, rings: int) -> list[str]:
                 'ring:%d) and spp_vf 18.08 at most %d' % (
                     name, port, rings, min(rings, MAX_PORTS) - 1,
                     MAX_PORTS)]
-    if kind == 'vhost' and n >= MAX_PORTS:
-        return ['%s uses %s, beyond spp_vf\'s %d vhost ports' % (
-            name, port, MAX_PORTS)]
     return []
 
 

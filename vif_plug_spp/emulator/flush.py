@@ -31,15 +31,14 @@ def _flush_ports(proc: model.VfModel) -> None:
     # added vhost/ring without a PMD gets one; a ring spp_primary did not
     # create (ring:N, N >= its -n) fails, and since the port stays added
     # (command_proc.c 418-434 never resets iface_type) every later flush
-    # fails the same way until spp_vf restarts.  N >= RTE_MAX_ETHPORTS
-    # reads past the port table (spp_proc.c 258-273): modelled as the
-    # same permanent failure.
+    # fails the same way until spp_vf restarts.  ring:N with N >=
+    # RTE_MAX_ETHPORTS reads past the port table (spp_proc.c 258-273):
+    # modelled as the same permanent failure.  (vhost:N >= 32 is not
+    # modelled: see the compatibility page.)
     for port in sorted(proc.added - proc.pmd):
         kind, num = model.split_port(port)
         if kind == 'ring' and (num >= proc.num_rings or
                                num >= model.MAX_ETHPORTS):
-            raise errors.failed()
-        if kind == 'vhost' and num >= model.MAX_ETHPORTS:
             raise errors.failed()
         if kind in ('vhost', 'ring'):
             proc.pmd.add(port)
