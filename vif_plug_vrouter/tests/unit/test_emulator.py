@@ -132,13 +132,13 @@ class TestPortValidation(testtools.TestCase):
         for key, _ in order:
             del doc[key]
         for key, what in order:
-            self.assertError('Invalid or missing %s for %s' % (what, key),
+            self.assertError('Invalid or missing %s for <%s>' % (what, key),
                              doc)
             doc[key] = _port()[key]
 
     def test_type_must_be_json_integer(self) -> None:
         for bad in (None, 1.5, '0', True, 2 ** 31):
-            self.assertError('Invalid or missing field for type',
+            self.assertError('Invalid or missing field for <type>',
                              _port(type=bad))
 
     def test_nil_vn_rejected_for_vm_ports_only(self) -> None:
@@ -153,9 +153,9 @@ class TestPortValidation(testtools.TestCase):
                              _port(**{'mac-address': bad}))
 
     def test_vlans_and_isolated_vlan_sanity(self) -> None:
-        self.assertError('Invalid or missing field for rx-vlan-id',
+        self.assertError('Invalid or missing field for <rx-vlan-id>',
                          _port(**{'rx-vlan-id': None}))
-        self.assertError('Invalid or missing field for tx-vlan-id',
+        self.assertError('Invalid or missing field for <tx-vlan-id>',
                          _port(**{'tx-vlan-id': '5'}))
         self.assertError('Invalid request. RX (isolated) vlan set, but TX '
                          'vlan not set',
@@ -303,28 +303,3 @@ class TestPortLifecycle(testtools.TestCase):
         self.assertEqual({kept['id'], ns['id']}, set(self.state.ports))
         self.assertFalse(os.path.exists(os.path.join(self.tmp, stale['id'])))
         self.state.stop()
-
-    def test_vm_endpoints(self) -> None:
-        vm = str(uuid.uuid4())
-        doc = {'vm-uuid': vm, 'host-ifname': 'veth1', 'vm-name': 'pod1',
-               'vmi-uuid': '', 'vn-uuid': ''}
-        self.assertEqual((200, {}), self.call('POST', '/vm', doc))
-        status, view = self.call('GET', '/vm/' + vm)
-        self.assertEqual((200, 'veth1'), (status, view[0]['host-ifname']))
-        self.assertTrue(os.path.exists(os.path.join(
-            self.tmp, 'vm', 'pod1', state_mod.NIL_UUID)))
-        self.assertEqual(200, self.call('GET', '/vm-cfg/pod1')[0])
-        self.assertEqual((500, {'error': '{ Invalid or missing data for '
-                                         'host-ifname }'}),
-                         self.call('POST', '/vm', {'vm-uuid': vm}))
-        self.assertEqual((200, {}), self.call('DELETE', '/vm/' + vm))
-        self.assertEqual(404, self.call('GET', '/vm/' + vm)[0])
-
-    def test_gateway(self) -> None:
-        self.assertEqual((200, {}), self.call('POST', '/gateway',
-                                              [{'interface': 'vgw'}]))
-        self.assertEqual((500, {'error': '{}'}),
-                         self.call('DELETE', '/gateway', {'x': 1}))
-        self.assertEqual((200, {}), self.call('DELETE', '/gateway',
-                                              [{'interface': 'vgw'}]))
-        self.assertEqual({}, self.state.gateways)
