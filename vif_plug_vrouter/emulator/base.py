@@ -57,7 +57,8 @@ class Tables:
 
     def entry_version(self) -> int:
         """Entries keep the handler's int version in a uint16_t
-        (port_subscribe_table.h 54, 64)."""
+        (port_subscribe_table.h 54, 64).
+        """
         return self.version & 0xFFFF
 
     # -- the controller config and what is derived from it ---------------
@@ -77,13 +78,15 @@ class Tables:
 
     def vmis_of_vm(self, vm_uuid: str) -> list[str]:
         """``VmVnToVmiSet`` (pst 566-583): the VMIs the *config* puts in
-        the VM, whatever subscriptions exist; sorted like a std::set."""
+        the VM, whatever subscriptions exist; sorted like a std::set.
+        """
         return sorted(u for u in self.config
                       if (self.config_of(u) or {}).get('vm') == vm_uuid)
 
     def vm_uuid_by_name(self, name: str) -> str:
         """``VmTable::GetVmUuid`` (src/vnsw/agent/oper/vm.cc 144-169): the
-        VM's config name; nil when unknown."""
+        VM's config name; nil when unknown.
+        """
         for vmi, cfg in sorted(self.config.items()):
             if cfg.vm_name == name:
                 return (self.config_of(vmi) or {})['vm']

@@ -25,9 +25,11 @@ from vif_plug_vrouter.emulator import wire
 
 def _subnet_ok(elem: Any) -> bool:
     """``BuildGatewayArrayElement`` (pih 642-658): a string IPv4
-    ``ip-address`` and an integer ``prefix-len``."""
-    if not (isinstance(elem, dict) and isinstance(elem.get('ip-address'), str)
-            and wire.is_int(elem.get('prefix-len'))):
+    ``ip-address`` and an integer ``prefix-len``.
+    """
+    if not isinstance(elem, dict) or not wire.is_int(elem.get('prefix-len')):
+        return False
+    if not isinstance(elem.get('ip-address'), str):
         return False
     try:
         ipaddress.IPv4Address(elem['ip-address'])
@@ -84,7 +86,8 @@ class Gateways:
 
     def delete_gateway(self, body: bytes) -> wire.Reply:
         """``DelVgwFromJson`` (pih 767-807); the handler sends an empty
-        ``{}`` error instead of the message (rest_server.cc 131-144)."""
+        ``{}`` error instead of the message (rest_server.cc 131-144).
+        """
         try:
             _, doc = _array(body)
             if not all(isinstance(gw.get('interface'), str) for gw in doc):

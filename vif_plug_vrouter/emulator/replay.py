@@ -23,7 +23,7 @@ from typing import Callable
 from vif_plug_vrouter.emulator import sync
 from vif_plug_vrouter.emulator import wire
 
-_Adder = Callable[[bytes, bool, bool], object]
+_Adder = Callable[[bytes, bool, bool], int]
 
 
 class Replay(sync.StaleCleaner):
@@ -60,7 +60,7 @@ class Replay(sync.StaleCleaner):
                 with open(full, 'rb') as f:
                     body = f.read()
                 with self.lock:
-                    added += int(add(body, self.check_port, False))
+                    added += add(body, self.check_port, False)
             except (OSError, wire.ValidationError) as exc:
                 self.replay_errors.append((name, str(exc)))
         return added

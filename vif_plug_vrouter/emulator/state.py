@@ -80,7 +80,8 @@ class AgentState(replay.Replay, gateway.Gateways):
 
     def handle(self, method: str, path: str, body: bytes) -> wire.Reply:
         """Answer one request; the query string is ignored (the agent
-        matches ``UrlPath()``, rest_server.cc 321-343)."""
+        matches ``UrlPath()``, rest_server.cc 321-343).
+        """
         path = path.split('?', 1)[0]
         for verb, regex, func in self._routes:
             m = regex.fullmatch(path)

@@ -32,7 +32,8 @@ class StaleCleaner(vmvn.VmVnPorts):
     def syncports(self, body: bytes) -> wire.Reply:
         """``SyncHandler`` (pih 627-632): bump the version and arm a new
         timer (csc 25-35); earlier timers keep running with their own
-        (older) version."""
+        (older) version.
+        """
         self.version += 1
         timer = threading.Timer(self.stale_timeout, self._on_timer,
                                 args=(self.version,))

@@ -43,7 +43,8 @@ def netdev_exists(name: str) -> bool:
 
 class ArrayRejected(wire.ValidationError):
     """An invalid element of a port array: nothing is added, yet the REST
-    call answers 200 (pih 219-232)."""
+    call answers 200 (pih 219-232).
+    """
 
 
 class VmiPorts(base.Tables):
@@ -144,7 +145,8 @@ class VmiPorts(base.Tables):
 
     def write_port_file(self, port: dict[str, Any], overwrite: bool) -> None:
         """``WriteJsonToFile`` (pih 393-427), layout ``MakeVmiUuidJson``
-        (pih 574-616); an existing file is kept unless ``overwrite``."""
+        (pih 574-616); an existing file is kept unless ``overwrite``.
+        """
         if not overwrite and os.path.exists(
                 os.path.join(self.ports_dir, port['id'])):
             return

@@ -59,18 +59,21 @@ class VmVnPorts(vmi.VmiPorts):
         return wire.OK
 
     def add_vm_json(self, body: bytes, check_port: bool,
-                    write_file: bool) -> bool:
+                    write_file: bool) -> int:
+        """Parse and add one vm-vn entry; returns 1 if it was added."""
         text, doc = wire.parse_body(body)
         if not isinstance(doc, dict):
             # pih 821-825 (an array is not an object either, so the
             # "Arrays not supported" branch at 827-831 is never reached)
             raise wire.ValidationError('Unexpected Json string ==> %s' % text)
-        return self.add_vm_vn(self.parse_vm(doc, check_port), write_file)
+        return int(self.add_vm_vn(self.parse_vm(doc, check_port),
+                                  write_file))
 
     def add_vm_vn(self, entry: dict[str, Any], write_file: bool) -> bool:
         """``AddVmVnPortEntry`` + ``AddVmVnPort`` (pih 843-863,
         pst 266-288): a failed write adds nothing, the answer stays 200;
-        a known key only gets the new version."""
+        a known key only gets the new version.
+        """
         if write_file:
             try:
                 self.write_vm_file(entry)
@@ -86,7 +89,8 @@ class VmVnPorts(vmi.VmiPorts):
 
     def write_vm_file(self, entry: dict[str, Any]) -> None:
         """``WriteJsonToFile`` for vm-vn (pih 950-987): written under
-        ``vm/<vm-name>/<vmi-uuid>``, never overwritten."""
+        ``vm/<vm-name>/<vmi-uuid>``, never overwritten.
+        """
         vm_dir = os.path.normpath(os.path.join(self.vm_dir,
                                                entry['vm-name']))
         if not (vm_dir + os.sep).startswith(self.vm_dir + os.sep):
@@ -130,7 +134,8 @@ class VmVnPorts(vmi.VmiPorts):
                vmi_uuid: str | None = None) -> wire.Reply:
         """``GetVmVnPort`` (pih 1141-1174): the operational view of the
         VMIs, one named or all the config puts in the VM; 404 if any is
-        missing (rest_server.cc 175-200)."""
+        missing (rest_server.cc 175-200).
+        """
         vmis = [vmi_uuid] if vmi_uuid else self.vmis_of_vm(vm_uuid)
         try:
             found = [self.oper_view(u) for u in vmis]
@@ -143,7 +148,8 @@ class VmVnPorts(vmi.VmiPorts):
 
     def get_vm_cfg(self, body: bytes, vm_name: str) -> wire.Reply:
         """``GetVmVnCfgPort`` (pih 1053-1078), route ``/vm-cfg/(.*)``
-        (rest_server.cc 293), 404 text rest_server.cc 50."""
+        (rest_server.cc 293), 404 text rest_server.cc 50.
+        """
         vm_uuid = self.vm_uuid_by_name(vm_name)
         vmis = self.vmis_of_vm(vm_uuid) if vm_uuid != wire.NIL_UUID else []
         docs = [self._vmi_cfg_doc(u) for u in vmis]
@@ -154,7 +160,8 @@ class VmVnPorts(vmi.VmiPorts):
 
     def _vmi_cfg_doc(self, vmi_uuid: str) -> dict[str, Any] | None:
         """``MakeJsonFromVmiConfig`` (pih 1080-1139); None without the VN
-        (the emulator knows a VN by the name its config gives)."""
+        (the emulator knows a VN by the name its config gives).
+        """
         cfg = self.config[vmi_uuid]
         res = cfg.resolved(self.ports.get(vmi_uuid))
         if not cfg.vn_name:

@@ -56,7 +56,8 @@ def boost_uuid(text: str) -> str:
 
 def parse_ip(text: str, version: int) -> str:
     """``Ip4Address/Ip6Address::from_string``: failure gives the zero
-    address and is not an error (pih 276-284)."""
+    address and is not an error (pih 276-284).
+    """
     try:
         addr = ipaddress.ip_address(text)
         if addr.version == version:
@@ -94,7 +95,8 @@ def get_uuid(doc: dict[str, Any], key: str) -> str:
 
 def get_uint32(doc: dict[str, Any], key: str) -> int:
     """``GetUint32Member`` (pih 50-61): an int32 read into a uint32, so
-    -1 becomes 0xFFFFFFFF."""
+    -1 becomes 0xFFFFFFFF.
+    """
     if not is_int(doc.get(key)):
         raise ValidationError('Invalid or missing field for <%s>' % key)
     return int(doc[key]) & 0xFFFFFFFF
@@ -102,7 +104,8 @@ def get_uint32(doc: dict[str, Any], key: str) -> int:
 
 def optional_uint32(doc: dict[str, Any], key: str, default: int) -> int:
     """An optional member (pih 346-354): absent, ``null`` or any other
-    type leaves the default."""
+    type leaves the default.
+    """
     try:
         return get_uint32(doc, key)
     except ValidationError:
@@ -146,7 +149,8 @@ def parse_body(body: bytes) -> tuple[str, Any]:
 
 def _scan_hex_octet(text: str, pos: int) -> tuple[int, int] | None:
     """One ``%2hhx``: skip blanks, then at most two characters of an
-    optionally signed hex number; ``None`` on a matching failure."""
+    optionally signed hex number; ``None`` on a matching failure.
+    """
     while pos < len(text) and text[pos] in _C_SPACE:
         pos += 1
     width, sign = 2, 1
@@ -184,7 +188,8 @@ def scan_mac(text: str) -> bytes | None:
 
 def valid_mac(mac: str) -> bool:
     """``PortIpcHandler::ValidateMac`` (pih 429-446): exactly five colons
-    and a non-zero parse (a parse failure gives the zero MAC)."""
+    and a non-zero parse (a parse failure gives the zero MAC).
+    """
     octets = scan_mac(mac)
     return mac.count(':') == 5 and octets is not None and any(octets)
 
@@ -196,7 +201,8 @@ def mac_to_string(mac: str) -> str:
 
 def agent_time() -> str:
     """``duration_usecs_to_string(UTCTimestampUsec())``: hours since the
-    epoch, no date (tf-common base/time_util.h 62-69)."""
+    epoch, no date (tf-common base/time_util.h 62-69).
+    """
     secs = time.time()
     whole = int(secs)
     return '%d:%02d:%02d.%06d' % (whole // 3600, whole % 3600 // 60,
@@ -217,7 +223,8 @@ def reply(status: int, doc: Any, is_pretty: bool = False) -> Reply:
 
 def error(msg: str, braces: str = '{ %s }', status: int = 500) -> Reply:
     """``REST::SendErrorResponse`` (rc 31-43): ``{"error": <text>}``; the
-    handlers wrap the text in ``{ }`` or ``{}`` (rest_server.cc 63-242)."""
+    handlers wrap the text in ``{ }`` or ``{}`` (rest_server.cc 63-242).
+    """
     return reply(status, {'error': braces % msg})
 
 

@@ -303,3 +303,24 @@ class TestPortLifecycle(testtools.TestCase):
         self.assertEqual({kept['id'], ns['id']}, set(self.state.ports))
         self.assertFalse(os.path.exists(os.path.join(self.tmp, stale['id'])))
         self.state.stop()
+
+
+class TestControlApi(testtools.TestCase):
+    """The emulator-only ``/_emulator/`` calls (``--control``)."""
+
+    def test_config_body_marks_a_cni_vmi(self) -> None:
+        emu = self.useFixture(vfix.EmulatorFixture(control=True))
+        http = RawHTTP(emu.url)
+        self.addCleanup(http.close)
+        vm, vmi = str(uuid.uuid4()), str(uuid.uuid4())
+        cfg = {'vm_uuid': vm, 'vn_uuid': str(uuid.uuid4()), 'ip': '10.2.0.3',
+               'vm_name': 'pod9', 'vn_name': 'pod-net'}
+        line, _, _ = http.request('POST', '/_emulator/config/' + vmi,
+                                  json.dumps(cfg).encode())
+        self.assertEqual(b'HTTP/1.1 200 OK', line)
+        line, _, body = http.request('GET', '/vm-cfg/pod9')
+        self.assertEqual(b'HTTP/1.1 200 OK', line)
+        self.assertEqual([vmi], [d['id'] for d in json.loads(body)])
+        line, _, body = http.request('POST', '/_emulator/config/' + vmi,
+                                     b'{"nonsense": 1}')
+        self.assertEqual(b'HTTP/1.1 400 OK', line)

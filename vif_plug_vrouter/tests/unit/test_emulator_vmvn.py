@@ -70,7 +70,8 @@ class TestSyncPorts(_VmTest):
 
     def test_versions_are_uint16_in_entries(self) -> None:
         """port_subscribe_table.h 64: after 65536 syncs an entry added
-        just now looks older than the sync."""
+        just now looks older than the sync.
+        """
         doc = _port()
         self.state.version = 65536
         self.call('POST', '/port', doc)
@@ -78,7 +79,8 @@ class TestSyncPorts(_VmTest):
 
     def test_stale_vm_vn_drops_every_entry_of_its_vm(self) -> None:
         """pst 528-543, pih 989-1027: a stale entry deletes its VM's
-        entries, the re-added one too; the files stay."""
+        entries, the re-added one too; the files stay.
+        """
         vm = str(uuid.uuid4())
         stale, fresh = _vm(**{'vm-uuid': vm}), _vm(**{'vm-uuid': vm})
         other = _vm(**{'vm-name': 'pod2'})
