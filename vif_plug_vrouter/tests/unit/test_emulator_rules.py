@@ -239,3 +239,15 @@ class TestJsonReading(_StateTest):
         self.state.vmware_mode = True
         view = self.call('GET', '/port/' + doc['id'])[1]
         self.assertEqual((10, 20), (view['rx-vlan-id'], view['tx-vlan-id']))
+
+    def test_strings_end_at_nul(self) -> None:
+        doc = _port(**{'display-name': 'vm\u0000tail'})
+        self.call('POST', '/port', doc)
+        self.assertEqual('vm', self.state.ports[doc['id']]['display-name'])
+
+    def test_file_time_is_hours_since_the_epoch(self) -> None:
+        doc = _port()
+        self.call('POST', '/port', doc)
+        with open(os.path.join(self.tmp, doc['id'])) as f:
+            stamp = json.load(f)['time']
+        self.assertRegex(stamp, r'^\d{6,}:\d\d:\d\d\.\d{6}$')
