@@ -38,6 +38,7 @@ class StaleCleaner(vmvn.VmVnPorts):
         timer = threading.Timer(self.stale_timeout, self._on_timer,
                                 args=(self.version,))
         timer.daemon = True
+        self.timers = [t for t in self.timers if t.is_alive()]
         self.timers.append(timer)
         timer.start()
         return wire.OK

@@ -160,6 +160,8 @@ class VmiPorts(base.Tables):
 
     def delete_port(self, body: bytes, uuid: str) -> wire.Reply:
         """``DeleteVmiUuidEntry`` (pih 448-476): always 200."""
+        if uuid == wire.NIL_UUID:
+            return wire.OK   # pih 449-455: the nil UUID deletes nothing
         self.ports.pop(uuid, None)
         cfg = self.config.get(uuid)
         if cfg is not None and cfg.vm_uuid is None:

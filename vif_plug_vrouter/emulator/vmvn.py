@@ -104,7 +104,8 @@ class VmVnPorts(vmi.VmiPorts):
 
     def delete_vm(self, body: bytes, vm_uuid: str) -> wire.Reply:
         """``DELETE /vm/<uuid>`` (pih 1042-1051): always 200."""
-        self.delete_vm_vn(vm_uuid)
+        if vm_uuid != wire.NIL_UUID:
+            self.delete_vm_vn(vm_uuid)
         return wire.OK
 
     def delete_vm_vn(self, vm_uuid: str) -> None:
@@ -136,6 +137,8 @@ class VmVnPorts(vmi.VmiPorts):
         VMIs, one named or all the config puts in the VM; 404 if any is
         missing (rest_server.cc 175-200).
         """
+        if vm_uuid == wire.NIL_UUID:
+            return wire.NOT_FOUND   # pih 1143-1146
         vmis = [vmi_uuid] if vmi_uuid else self.vmis_of_vm(vm_uuid)
         try:
             found = [self.oper_view(u) for u in vmis]
