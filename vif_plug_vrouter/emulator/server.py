@@ -32,7 +32,9 @@ __all__ = ['AgentEmulator']
 
 _CONTROL_PREFIX = '/_emulator/'
 # The agent sends these two headers only, and a status line that always
-# says OK (also for 404 and 500).
+# says OK (also for 404 and 500): tf-controller src/vnsw/agent/port_ipc/
+# rest_common.cc 15-29; the session stays open (tf-common
+# http/http_session.cc 108-113).
 _HEADERS = [('Content-Type', 'application/json; charset=UTF-8')]
 
 
