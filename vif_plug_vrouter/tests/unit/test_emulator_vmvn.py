@@ -53,18 +53,22 @@ class _VmTest(_StateTest):
 class TestSyncPorts(_VmTest):
 
     def test_each_call_arms_its_own_timer(self) -> None:
-        """csc 25-35: a second sync does not cancel the first timer."""
-        old, kept = _port(), _port()
-        self.call('POST', '/port', old)
+        """csc 25-43: a later sync neither cancels an earlier timer nor
+        lends it its version.
+        """
+        kept, dropped = _port(), _port()
         self.call('POST', '/port', kept)
+        self.call('POST', '/port', dropped)
         self.state.stale_timeout = 0.2
-        self.call('POST', '/syncports')          # version 1, fires first
-        self.state.stale_timeout = 0.4
-        self.call('POST', '/syncports')          # version 2
-        self.call('POST', '/port', kept)         # stamped with version 2
+        self.call('POST', '/syncports')          # version 1, fires soon
+        self.call('POST', '/port', kept)         # stamped with version 1
+        self.state.stale_timeout = 3600
+        self.call('POST', '/syncports')          # version 2, fires late
         deadline = time.monotonic() + 10
-        while old['id'] in self.state.ports and time.monotonic() < deadline:
+        while dropped['id'] in self.state.ports and \
+                time.monotonic() < deadline:
             time.sleep(0.05)
+        # the first timer cleaned with version 1: kept (1) is not older
         self.assertEqual({kept['id']}, set(self.state.ports))
 
     def test_versions_are_uint16_in_entries(self) -> None:
@@ -149,6 +153,17 @@ class TestPostVm(_VmTest):
         self.assertEqual(doc['vm-uuid'].lower(), written['vm-uuid'])
         # a nil-named file is not replayed (IsUUID, pih 134-137)
         self.assertEqual({}, self.restarted().vm_ports)
+
+    def test_kernel_mode_replay_checks_the_host_interface(self) -> None:
+        """pih 878-884 with the replay's check_port (pih 143-159)."""
+        self.call('POST', '/vm', _vm(**{'host-ifname': 'vethabsent0'}))
+        self.call('POST', '/vm', _vm(**{'host-ifname': 'lo',
+                                        'vm-name': 'pod2'}))
+        st = self.restarted(check_port=True)
+        self.assertEqual(['lo'], [e['host-ifname']
+                                  for e in st.vm_ports.values()])
+        self.assertEqual(['Interface does not exist in OS'],
+                         [msg for _, msg in st.replay_errors])
 
     def test_failed_write_adds_nothing_but_answers_200(self) -> None:
         with mock.patch('os_vif_accel.fileio.atomic_write',
