@@ -132,6 +132,15 @@ def _no_constants(name: str) -> Any:
     raise ValueError('rapidjson rejects %s' % name)
 
 
+def _finite(text: str) -> float:
+    # rapidjson fails with kParseErrorNumberTooBig where Python would
+    # give inf (1e999999)
+    value = float(text)
+    if value in (float('inf'), float('-inf')):
+        raise ValueError('number too big')
+    return value
+
+
 def parse_body(body: bytes) -> tuple[str, Any]:
     """Parse a request body like ``Document::Parse<0>`` (pih 207-212).
 
@@ -141,8 +150,10 @@ def parse_body(body: bytes) -> tuple[str, Any]:
     text = body.decode('utf-8', 'replace').split('\x00', 1)[0]
     try:
         doc = json.loads(text, object_pairs_hook=_first_key_wins,
-                         parse_constant=_no_constants)
-    except ValueError:
+                         parse_constant=_no_constants, parse_float=_finite)
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than Python's parser goes (the
+        # agent's parser has no such limit; documented deviation)
         raise ValidationError('Invalid Json string ==> %s' % text)
     return text, doc
 

@@ -240,6 +240,13 @@ class TestJsonReading(_StateTest):
         view = self.call('GET', '/port/' + doc['id'])[1]
         self.assertEqual((10, 20), (view['rx-vlan-id'], view['tx-vlan-id']))
 
+    def test_overflowing_number_is_a_parse_error(self) -> None:
+        body = json.dumps(_port(**{'rx-vlan-id': 'X'})).replace(
+            '"X"', '1e999999').encode()
+        status, out = self.call('POST', '/port', body)
+        self.assertEqual(500, status)
+        self.assertTrue(out['error'].startswith('{ Invalid Json string'))
+
     def test_strings_end_at_nul(self) -> None:
         doc = _port(**{'display-name': 'vm\u0000tail'})
         self.call('POST', '/port', doc)
