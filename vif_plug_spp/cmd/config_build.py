@@ -28,6 +28,7 @@ import sys
 from typing import Any, Callable
 
 from vif_plug_spp import builder
+from vif_plug_spp import builder_custom
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 
@@ -62,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                         default=env('SPP_PRIMARY_CORE_MASK') or '0x2',
                         help='spp_primary -c, for the launch plan only '
                              '[SPP_PRIMARY_CORE_MASK, default 0x2]')
+    _target_options(parser)
     parser.add_argument('--dry-run', action='store_true',
                         help='print the configuration and keys, write '
                              'nothing')
@@ -69,6 +71,25 @@ def _parser() -> argparse.ArgumentParser:
                         help='overwrite/delete slot keys that hold port '
                              'ids')
     return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """What the configuration is built for: SPP release, DPDK build."""
+    ctype = parser.add_mutually_exclusive_group()
+    ctype.add_argument('--spp-version', default=builder.DEFAULT_SPP_VERSION,
+                       help='SPP release of spp_vf/spp-ctl; picks the '
+                            'classifier type name: classifier_mac up to '
+                            '18.08.3, classifier from 18.08.4 on '
+                            '[default %(default)s, as networking-spp]')
+    ctype.add_argument('--classifier-type',
+                       choices=builder_custom.CLASSIFIER_NAMES,
+                       help='classifier component type name to write '
+                            '(overrides --spp-version)')
+    parser.add_argument('--max-lcore', type=int,
+                        default=builder.DEFAULT_MAX_LCORE,
+                        help='RTE_MAX_LCORE of the DPDK build: core masks '
+                             'may select lcores 0 to this - 1 '
+                             '[default %(default)s, DPDK\'s default]')
 
 
 def _load_yaml(path: str) -> Any:
@@ -90,6 +111,17 @@ def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
     return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
 
 
+def _destroy(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
+    if args.dry_run:
+        for prefix in [keys.configuration(args.host)] + \
+                keys.host_prefixes(args.host):
+            out('would delete %s' % prefix)
+        return 0
+    count = builder.destroy(_client(args), args.host, force=args.force)
+    out('deleted %d key(s) of host %s' % (count, args.host))
+    return 0
+
+
 def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -97,18 +129,14 @@ def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
     except keys.InvalidKeyPart as exc:
         raise builder.BuildError('SPP_HOST: %s' % exc)
     if args.command == 'destroy':
-        if args.dry_run:
-            for prefix in [keys.configuration(args.host)] + \
-                    keys.host_prefixes(args.host):
-                out('would delete %s' % prefix)
-            return 0
-        count = builder.destroy(_client(args), args.host, force=args.force)
-        out('deleted %d key(s) of host %s' % (count, args.host))
-        return 0
+        return _destroy(args, out)
     custom = _load_yaml(args.customization) if args.customization \
         else None
-    config = builder.build(args.mappings, args.mirror, custom)
-    mir = builder.parse_mirror(args.mirror)
+    classifier = args.classifier_type or \
+        builder.classifier_type(args.spp_version)
+    config = builder.build(args.mappings, args.mirror, custom,
+                           classifier=classifier, max_lcore=args.max_lcore)
+    mir = builder.parse_mirror(args.mirror, args.max_lcore)
     out(builder.dumps(config))
     out('# launch plan')
     for line in builder.launch_plan(
