@@ -18,9 +18,9 @@ typo such as ``#xfc02``, on too few cores or a short YAML file, and
 silently builds overlapping or impossible layouts.  Every
 :class:`BuildError` says what to change.  Where upstream silently drops
 cores above 31 we use every lcore DPDK accepts, and the classifier type is
-spelled for the target SPP release (:func:`classifier_type`).  Writing never overwrites a
-vhost key that holds a port id unless forced, and ``destroy`` only
-touches ``<host>/`` prefixes.
+spelled for the target SPP release (:func:`classifier_type`).  Writing
+never overwrites a vhost key that holds a port id unless forced, and
+``destroy`` only touches ``<host>/`` prefixes.
 """
 
 from __future__ import annotations

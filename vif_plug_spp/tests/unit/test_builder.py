@@ -157,7 +157,6 @@ class TestValidation(testtools.TestCase):
     def test_master_may_be_shared(self):
         builder.build('00:04.0#phys1#1#0x3e,00:05.0#phys2#1#0x7c2')
 
-
     def test_duplicate_pci(self):
         self.assertIn('PCI address 0000:00:04.0 is already used',
                       self._fails('00:04.0#phys1#1#0x3e,'
