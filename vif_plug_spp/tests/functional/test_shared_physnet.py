@@ -1,0 +1,60 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Two NICs on one physical network, end to end with real etcd.
+
+networking-spp's builder writes one ``vhost/<host>/<physnet>/<id>`` key
+per vhost with host-global ids (NS ``devstack/spp-config-build.py``
+133-167), its mech driver takes the first free key under the physnet
+prefix whatever NIC it belongs to (NS ``mech_driver/mech_spp.py`` 48-57)
+and its agent finds the NIC from the vhost id (NS ``agent/spp_agent.py``
+286-294, 379-381).  The same must hold for our agent.
+"""
+
+import uuid
+
+from vif_plug_spp import keys
+from vif_plug_spp import protocol
+from vif_plug_spp.tests.functional import base
+
+MACS = ['fa:16:3e:00:0a:%02x' % i for i in range(3)]
+
+
+class TestTwoNicsOnePhysnet(base.SppCase):
+    mappings = '00:04.0#phys1#1#0x3e,00:05.0#phys1#1#0x7c0'
+
+    def _entries(self):
+        return {sec: [(e['value'].lower(), e['port']) for e in
+                      self.table(sec)] for sec in (1, 2)}
+
+    def test_ports_on_both_nics_are_wired_and_released(self):
+        self.start_agent()
+        ports = [str(uuid.uuid4()) for _ in MACS]
+        vids = [protocol.bind(self.etcd, self.host, 'phys1', port, mac,
+                              vlan, timeout=15)
+                for port, mac, vlan in zip(ports[:2], MACS, (None, 40))]
+        self.assertEqual([0, 1], sorted(vids))
+        # vhost 0 is NIC 1's (spp_vf 1), vhost 1 is NIC 2's (spp_vf 2).
+        want = {1: [], 2: []}
+        for vid, mac, vlan in zip(vids, MACS, (None, 40)):
+            value = mac if vlan is None else '%d/%s' % (vlan, mac)
+            want[vid + 1].append((value, 'ring:%d' % (2 * vid)))
+        self.assertEqual(want, self._entries())
+        # Both NICs full: the physnet has no free vhost left.
+        self.assertIsNone(protocol.bind(self.etcd, self.host, 'phys1',
+                                        ports[2], MACS[2], timeout=2))
+        for port in ports[:2]:
+            protocol.request_unplug(self.etcd, self.host, port)
+        self.wait_for(lambda: self._entries() == {1: [], 2: []},
+                      what='both NICs unwired')
+        self.wait_for(lambda: [self.etcd.get(keys.vhost(
+            self.host, 'phys1', v)) for v in (0, 1)] == [keys.FREE] * 2,
+            what='both vhosts released')
