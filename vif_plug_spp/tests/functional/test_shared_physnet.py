@@ -21,6 +21,11 @@ and its agent finds the NIC from the vhost id (NS ``agent/spp_agent.py``
 
 import uuid
 
+import os_vif
+from os_vif import objects
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
@@ -28,12 +33,23 @@ from vif_plug_spp.tests.functional import base
 MACS = ['fa:16:3e:00:0a:%02x' % i for i in range(3)]
 
 
-class TestTwoNicsOnePhysnet(base.SppCase):
+class _SharedCase(base.SppCase):
     mappings = '00:04.0#phys1#1#0x3e,00:05.0#phys1#1#0x7c0'
 
     def _entries(self):
         return {sec: [(e['value'].lower(), e['port']) for e in
                       self.table(sec)] for sec in (1, 2)}
+
+    @staticmethod
+    def _want(vids, vlans):
+        want = {1: [], 2: []}
+        for vid, mac, vlan in zip(vids, MACS, vlans):
+            value = mac if vlan is None else '%d/%s' % (vlan, mac)
+            want[vid + 1].append((value, 'ring:%d' % (2 * vid)))
+        return want
+
+
+class TestTwoNicsOnePhysnet(_SharedCase):
 
     def test_ports_on_both_nics_are_wired_and_released(self):
         self.start_agent()
@@ -43,11 +59,7 @@ class TestTwoNicsOnePhysnet(base.SppCase):
                 for port, mac, vlan in zip(ports[:2], MACS, (None, 40))]
         self.assertEqual([0, 1], sorted(vids))
         # vhost 0 is NIC 1's (spp_vf 1), vhost 1 is NIC 2's (spp_vf 2).
-        want = {1: [], 2: []}
-        for vid, mac, vlan in zip(vids, MACS, (None, 40)):
-            value = mac if vlan is None else '%d/%s' % (vlan, mac)
-            want[vid + 1].append((value, 'ring:%d' % (2 * vid)))
-        self.assertEqual(want, self._entries())
+        self.assertEqual(self._want(vids, (None, 40)), self._entries())
         # Both NICs full: the physnet has no free vhost left.
         self.assertIsNone(protocol.bind(self.etcd, self.host, 'phys1',
                                         ports[2], MACS[2], timeout=2))
@@ -58,3 +70,38 @@ class TestTwoNicsOnePhysnet(base.SppCase):
         self.wait_for(lambda: [self.etcd.get(keys.vhost(
             self.host, 'phys1', v)) for v in (0, 1)] == [keys.FREE] * 2,
             what='both vhosts released')
+
+
+class TestPluginTwoNicsOnePhysnet(_SharedCase):
+    """The os-vif plugin wires the spp_vf of the NIC owning the vhost."""
+
+    def setUp(self):
+        super().setUp()
+        os_vif.initialize()
+        self.useFixture(config_fixture.Config(cfg.CONF))
+        overrides = {'etcd_host': self.server.host,
+                     'etcd_port': self.server.port,
+                     'spp_ctl_url': self.emu.url, 'host': self.host,
+                     'lock_path': self.lock_path}
+        for name, value in overrides.items():
+            cfg.CONF.set_override(name, value, group='os_vif_spp')
+
+    def test_plug_and_unplug_on_both_nics(self):
+        inst = objects.instance_info.InstanceInfo(
+            uuid=str(uuid.uuid4()), name='vm', project_id='p')
+        vifs, vids = [], []
+        for mac, vlan in zip(MACS[:2], (7, None)):
+            port = str(uuid.uuid4())
+            vid = protocol.bind(self.etcd, self.host, 'phys1', port, mac,
+                                vlan, wait=False)
+            vifs.append(objects.vif.VIFVHostUser(
+                id=port, address=mac, plugin='spp', vif_name='nicx',
+                mode='server', path='/tmp/sock%d' % vid,
+                network=objects.network.Network(id=str(uuid.uuid4()))))
+            vids.append(vid)
+            os_vif.plug(vifs[-1], inst)
+            self.assertTrue(self.is_up(port))
+        self.assertEqual(self._want(vids, (7, None)), self._entries())
+        for vif in vifs:
+            os_vif.unplug(vif, inst)
+        self.assertEqual({1: [], 2: []}, self._entries())
