@@ -9,7 +9,10 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Two NICs on one physical network, end to end with real etcd.
+"""Layouts spp-config-build writes, served end to end (real etcd, the
+spp-ctl emulator, our agent and plugin).
+
+Two NICs on one physical network:
 
 networking-spp's builder writes one ``vhost/<host>/<physnet>/<id>`` key
 per vhost with host-global ids (NS ``devstack/spp-config-build.py``
@@ -17,6 +20,10 @@ per vhost with host-global ids (NS ``devstack/spp-config-build.py``
 prefix whatever NIC it belongs to (NS ``mech_driver/mech_spp.py`` 48-57)
 and its agent finds the NIC from the vhost id (NS ``agent/spp_agent.py``
 286-294, 379-381).  The same must hold for our agent.
+
+Cores above 31 (spp_vf takes component cores up to RTE_MAX_LCORE - 1,
+SPP ``src/vf/common/command_dec.c`` 344) and the ``classifier`` type name
+of SPP 18.08.4 and later.
 """
 
 import uuid
@@ -105,3 +112,39 @@ class TestPluginTwoNicsOnePhysnet(_SharedCase):
         for vif in vifs:
             os_vif.unplug(vif, inst)
         self.assertEqual({1: [], 2: []}, self._entries())
+
+
+class TestCoresAbove31(base.SppCase):
+    mappings = '00:04.0#phys1#1#%s,00:05.0#phys2#1#%s' % (
+        hex(1 | 0xf << 40), hex(1 | 0xf << 124))
+
+    def test_agent_starts_components_on_high_cores_and_plugs(self):
+        self.start_agent()
+        cores = {sec: sorted(c['core'] for c in self.status(sec)[
+            'components'] if c['type'] != 'unuse') for sec in (1, 2)}
+        self.assertEqual({1: [40, 41, 42, 43], 2: [124, 125, 126, 127]},
+                         cores)
+        port = str(uuid.uuid4())
+        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MACS[0],
+                            timeout=15)
+        self.assertEqual(1, vid)
+        self.assertEqual([(MACS[0], 'ring:2')], self._entries(2))
+
+    def _entries(self, sec):
+        return [(e['value'].lower(), e['port']) for e in self.table(sec)]
+
+
+class TestClassifierNameOfSpp1808_4(base.SppCase):
+    classifier_type = 'classifier'
+
+    def test_agent_serves_an_spp_vf_that_only_knows_classifier(self):
+        self.assertEqual('classifier',
+                         self.config['vf'][0]['components'][4]['type'])
+        self.start_agent()
+        types = {c['name']: c['type'] for c in self.status(1)['components']}
+        self.assertEqual('classifier', types['classifier'])
+        port = str(uuid.uuid4())
+        protocol.bind(self.etcd, self.host, 'phys1', port, MACS[0], 5,
+                      timeout=15)
+        self.assertTrue(self.is_up(port))
+        self.assertEqual(1, len(self.table(1)))
