@@ -162,8 +162,10 @@ class Watch:
     def _keepalive(self, stream: accel_http.Stream) -> None:
         sock = stream.sock
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        interval = max(1, int(self.idle_timeout / _KEEPALIVE_COUNT))
-        for name, value in (('TCP_KEEPIDLE', max(1, int(self.idle_timeout))),
+        # Linux takes 1..32767 s (net/ipv4/tcp.c MAX_TCP_KEEPIDLE/INTVL).
+        idle = min(max(1, int(self.idle_timeout)), 32767)
+        interval = max(1, idle // _KEEPALIVE_COUNT)
+        for name, value in (('TCP_KEEPIDLE', idle),
                             ('TCP_KEEPINTVL', interval),
                             ('TCP_KEEPCNT', _KEEPALIVE_COUNT)):
             if hasattr(socket, name):   # Linux; elsewhere the defaults

@@ -141,8 +141,23 @@ class TestWatch(EtcdCase):
         self.assertEqual(['x'], [e.value for e in events])
         self.assertEqual(1, watch.streams)
 
+    def test_no_probe_while_other_calls_are_answered(self):
+        _kvs, rev = self.client.get_prefix(self.prefix)
+        watch = self.client.watch_prefix(self.prefix, rev + 1,
+                                          idle_timeout=0.5)
+        self._collect(watch)
+        self.wait_for(watch.created.is_set, what='watch created')
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            self.client.get(self.prefix + 'busy')
+            time.sleep(0.1)
+        self.assertEqual((0, 1), (watch.probes, watch.streams))
+        self.wait_for(lambda: watch.probes >= 1, what='probe once quiet')
+
     def test_stream_socket_has_tcp_keepalive(self):
-        watch = self.client.watch_prefix(self.prefix, 1, idle_timeout=6.0)
+        _kvs, rev = self.client.get_prefix(self.prefix)
+        watch = self.client.watch_prefix(self.prefix, rev + 1,
+                                          idle_timeout=6.0)
         self._collect(watch)
         self.wait_for(watch.created.is_set, what='watch created')
         sock = watch._stream.sock
@@ -150,6 +165,20 @@ class TestWatch(EtcdCase):
                                             socket.SO_KEEPALIVE))
         self.assertEqual(6, sock.getsockopt(socket.IPPROTO_TCP,
                                             socket.TCP_KEEPIDLE))
+
+    def test_idle_timeout_beyond_the_keepalive_range(self):
+        # TCP_KEEPIDLE takes at most 32767 s; a larger option must not
+        # turn into a stream that fails to open over and over.
+        _kvs, rev = self.client.get_prefix(self.prefix)
+        watch = self.client.watch_prefix(self.prefix, rev + 1,
+                                          idle_timeout=1e6)
+        events, _thread = self._collect(watch)
+        self.wait_for(watch.created.is_set, what='watch created')
+        self.client.put(self.prefix + 'k', 'v')
+        self.wait_for(lambda: events, what='event')
+        self.assertEqual((1, 0), (watch.streams, watch.reconnects))
+        self.assertEqual(32767, watch._stream.sock.getsockopt(
+            socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))
 
     def test_hung_etcd_is_noticed_and_resumed_exactly_once(self):
         _kvs, rev = self.client.get_prefix(self.prefix)
