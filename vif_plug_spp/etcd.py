@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import threading
 import time
 from typing import Any, Sequence
 
@@ -144,6 +145,7 @@ class EtcdClient:
         # liveness probe is skipped while other calls prove the member
         # alive.
         self.last_answer = 0.0
+        self.probe_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()

@@ -82,9 +82,12 @@ class _Liveness:
     def _run(self) -> None:
         idle = self.watch.idle_timeout
         while not self._done.wait(max(idle - self._quiet_for(), 0.05)):
-            if self._quiet_for() < idle:
-                continue
-            reason = self.watch.probe()
+            # One probe at a time per client: the watches of one agent
+            # wake together, and one answer proves the member to all.
+            with self.watch.client.probe_lock:
+                if self._quiet_for() < idle:
+                    continue
+                reason = self.watch.probe()
             if reason is None:
                 continue
             if self._done.is_set():
@@ -176,14 +179,17 @@ class Watch:
         req = etcd_mod._range_req(self.prefix, self.is_prefix)
         req.update({'start_revision': str(self.revision + 1),
                     'progress_notify': True})
+        # etcd answers the call at once: wait no longer than for any
+        # other answer; once it streams, silence is normal.
         stream = self.client.stream('watch', {'create_request': req},
-                                    self.stall_timeout)
+                                    self.client.read_timeout)
         self.streams += 1
         with self._lock:
             self._stream = stream
         if stream.status != 200:
             raise etcd_mod.EtcdBadAnswer('watch: HTTP %d: %r' % (
                 stream.status, stream.read_all()[:300]))
+        stream.sock.settimeout(self.stall_timeout)
         self._keepalive(stream)
         return stream
 

@@ -11,6 +11,8 @@
 # under the License.
 """The watch's liveness probe verdicts (the etcd side is functional)."""
 
+import threading
+
 import testtools
 
 from vif_plug_spp import etcd as etcd_mod
@@ -23,6 +25,7 @@ class _Member:
     def __init__(self, answer):
         self.answer = answer
         self.last_answer = 0.0
+        self.probe_lock = threading.Lock()
         self.calls = []
 
     def call(self, endpoint, body):
