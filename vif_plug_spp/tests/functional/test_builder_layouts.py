@@ -33,6 +33,7 @@ from os_vif import objects
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
+from vif_plug_spp import builder
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
@@ -148,3 +149,20 @@ class TestClassifierNameOfSpp1808_4(base.SppCase):
                       timeout=15)
         self.assertTrue(self.is_up(port))
         self.assertEqual(1, len(self.table(1)))
+
+
+class TestAllocationOrderOnSharedPhysnet(base.EtcdClassCase):
+    """networking-spp's mech driver takes the first free key of the
+    physnet prefix in etcd's order, which is byte order (NS
+    ``mech_driver/mech_spp.py`` 49-57): with ten or more vhosts,
+    ``…/10`` (NIC 2 here) comes before ``…/2`` (NIC 1).
+    """
+
+    def test_upstream_order_crosses_nics_by_key_bytes(self):
+        maps = '00:04.0#phys1#6#0x7fff,00:05.0#phys1#6#%s' % hex(
+            1 | 0x3fff << 16)
+        builder.write(self.etcd, self.host, builder.build(maps))
+        got = [protocol.allocate_vhost(self.etcd, self.host, 'phys1',
+                                       str(uuid.uuid4()), spread=False)
+               for _ in range(5)]
+        self.assertEqual([0, 1, 10, 11, 2], got)
