@@ -141,12 +141,17 @@ class TestWatch(EtcdCase):
         self.assertEqual(['x'], [e.value for e in events])
         self.assertEqual(1, watch.streams)
 
-    def test_no_probe_while_other_calls_are_answered(self):
+    def _started(self, idle_timeout):
+        """A watch from now on, confirmed by etcd; and its events."""
         _kvs, rev = self.client.get_prefix(self.prefix)
         watch = self.client.watch_prefix(self.prefix, rev + 1,
-                                          idle_timeout=0.5)
-        self._collect(watch)
+                                          idle_timeout=idle_timeout)
+        events, _thread = self._collect(watch)
         self.wait_for(watch.created.is_set, what='watch created')
+        return watch, events
+
+    def test_no_probe_while_other_calls_are_answered(self):
+        watch, _events = self._started(0.5)
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
             self.client.get(self.prefix + 'busy')
@@ -155,11 +160,7 @@ class TestWatch(EtcdCase):
         self.wait_for(lambda: watch.probes >= 1, what='probe once quiet')
 
     def test_stream_socket_has_tcp_keepalive(self):
-        _kvs, rev = self.client.get_prefix(self.prefix)
-        watch = self.client.watch_prefix(self.prefix, rev + 1,
-                                          idle_timeout=6.0)
-        self._collect(watch)
-        self.wait_for(watch.created.is_set, what='watch created')
+        watch, _events = self._started(6.0)
         sock = watch._stream.sock
         self.assertEqual(1, sock.getsockopt(socket.SOL_SOCKET,
                                             socket.SO_KEEPALIVE))
@@ -169,11 +170,7 @@ class TestWatch(EtcdCase):
     def test_idle_timeout_beyond_the_keepalive_range(self):
         # TCP_KEEPIDLE takes at most 32767 s; a larger option must not
         # turn into a stream that fails to open over and over.
-        _kvs, rev = self.client.get_prefix(self.prefix)
-        watch = self.client.watch_prefix(self.prefix, rev + 1,
-                                          idle_timeout=1e6)
-        events, _thread = self._collect(watch)
-        self.wait_for(watch.created.is_set, what='watch created')
+        watch, events = self._started(1e6)
         self.client.put(self.prefix + 'k', 'v')
         self.wait_for(lambda: events, what='event')
         self.assertEqual((1, 0), (watch.streams, watch.reconnects))
