@@ -16,8 +16,9 @@ networking-spp's agent (re-reading ``bind_port`` and ``action`` for each
 event so bursts collapse, replaying every action at start), but:
 
 * the watch starts at the revision of the replay snapshot and resumes
-  from the last delivered revision after drops, idle periods and etcd
-  restarts (:class:`vif_plug_spp.etcd_watch.Watch`), so no event is missed;
+  from the last delivered revision after drops, etcd restarts and failed
+  liveness probes (:class:`vif_plug_spp.etcd_watch.Watch`), so no event
+  is missed, while an idle watch stays up;
 * errors never end the process: a port whose plug or unplug failed is
   retried with exponential backoff, etcd and spp-ctl outages are waited
   out, and every action is replayed when spp-ctl comes back (spp_vf may
