@@ -22,6 +22,10 @@ the gateway turns every HTTP call into one gRPC call), then how long the
 watch takes to notice a killed etcd (SIGKILL: connection closed) and a
 hung one (SIGSTOP: connection stays open, nothing answers).
 
+Then the whole agent on an idle two-NIC host with mirrors (two watches,
+default options), old and new watch side by side: etcd gRPC calls and
+Watch streams per minute.
+
 Usage: python benchmarks/bench_etcd_watch.py [--window 60]
 """
 
@@ -30,15 +34,21 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import shutil
 import signal
+import tempfile
 import threading
 import time
 import urllib.request
 from typing import Any
 
 from os_vif_accel.testing import etcd as etcd_server
+from vif_plug_spp import agent as agent_mod
+from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import etcd_watch
+from vif_plug_spp import sppctl
+from vif_plug_spp.emulator import server as emu_server
 
 PREFIX = '/spp/openstack/action/bench/'
 MODES: dict[str, dict[str, float]] = {
@@ -102,21 +112,68 @@ def run_mode(mode: str, window: float) -> dict[str, Any]:
         return out
 
 
+class _OldWatchClient(etcd_mod.EtcdClient):
+    """The agent's client, with watches that behave as before."""
+
+    def watch_prefix(self, prefix: str, start_revision: int,
+                     idle_timeout: float = 10.0, backoff_max: float = 2.0,
+                     **kwargs: Any) -> etcd_watch.Watch:
+        return super().watch_prefix(prefix, start_revision,
+                                    backoff_max=backoff_max, **MODES['old'])
+
+
+def run_agent(mode: str, window: float, lock_path: str) -> dict[str, float]:
+    with etcd_server.EtcdServer() as server:
+        config = builder.build('00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02',
+                               '2#0x30002')
+        client = etcd_mod.EtcdClient(server.host, server.port)
+        builder.write(client, 'bench', config)
+        emu = emu_server.SppCtlEmulator.for_configuration(config).start()
+        cls = _OldWatchClient if mode == 'old' else etcd_mod.EtcdClient
+        agent = agent_mod.Agent(cls(server.host, server.port),
+                                sppctl.SppCtlClient(emu.url), 'bench',
+                                lock_path=lock_path)
+        threading.Thread(target=agent.run, daemon=True).start()
+        agent.ready.wait(20)
+        time.sleep(2.0)
+        calls0, streams0 = _grpc_calls(server.url)
+        time.sleep(window)
+        calls1, streams1 = _grpc_calls(server.url)
+        agent.stop()
+        emu.stop()
+        client.close()
+        return {'agent_calls': (calls1 - calls0) * 60.0 / window,
+                'agent_streams': (streams1 - streams0) * 60.0 / window}
+
+
+def _ratio(old: float, new: float) -> str:
+    return '%8.2f' % (new / old) if old else '       -'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--window', type=float, default=60.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    res = {mode: run_mode(mode, args.window) for mode in MODES}
-    print('idle window %.0f s, one watch' % args.window)
-    print('%-34s %10s %10s' % ('', 'old', 'new'))
-    for key, label in (('recreations', 'stream re-creations / min'),
-                       ('watch_streams', 'etcd Watch streams / min'),
-                       ('grpc_calls', 'etcd gRPC calls / min (all)'),
+    lock = tempfile.mkdtemp(prefix='bench-etcd-watch-')
+    try:
+        res = {mode: dict(run_mode(mode, args.window),
+                          **run_agent(mode, args.window, lock + '/lock'))
+               for mode in MODES}
+    finally:
+        shutil.rmtree(lock, ignore_errors=True)
+    print('idle window %.0f s' % args.window)
+    print('%-40s %10s %10s %8s' % ('', 'old', 'new', 'new/old'))
+    for key, label in (('recreations', 'one watch: re-creations / min'),
+                       ('watch_streams', 'one watch: Watch streams / min'),
+                       ('grpc_calls', 'one watch: etcd gRPC calls / min'),
                        ('sigkill', 'killed etcd noticed after (s)'),
-                       ('sigstop', 'hung etcd noticed after (s)')):
-        print('%-34s %10.2f %10.2f' % (label, res['old'][key],
-                                       res['new'][key]))
+                       ('sigstop', 'hung etcd noticed after (s)'),
+                       ('agent_streams', 'agent: etcd Watch streams / min'),
+                       ('agent_calls', 'agent: etcd gRPC calls / min')):
+        old, new = res['old'][key], res['new'][key]
+        print('%-40s %10.2f %10.2f %s' % (label, old, new,
+                                          _ratio(old, new)))
 
 
 if __name__ == '__main__':

@@ -97,6 +97,7 @@ class _Liveness:
                         self.watch.prefix, idle, reason,
                         self.watch.revision + 1)
             self.watch.probe_failures += 1
+            self.watch.closed_by_probe = True
             self.stream.close()
             return
 
@@ -131,6 +132,7 @@ class Watch:
         self.reconnects = 0
         self.probes = 0
         self.probe_failures = 0
+        self.closed_by_probe = False
         self._stopped = threading.Event()
         # Set once etcd confirmed the (first) watch creation.
         self.created = threading.Event()
@@ -272,10 +274,12 @@ class Watch:
                 self.reconnects += 1
                 if self._healthy:   # the stream had worked: no backoff
                     delay = 0.05
-                LOG.warning('etcd watch on %s dropped (%s); resuming from '
-                            'revision %d in %.2fs', self.prefix,
-                            exc or type(exc).__name__, self.revision + 1,
-                            delay)
+                # After a failed probe the liveness warning said it all.
+                log = LOG.debug if self.closed_by_probe else LOG.warning
+                self.closed_by_probe = False
+                log('etcd watch on %s dropped (%s); resuming from revision '
+                    '%d in %.2fs', self.prefix, exc or type(exc).__name__,
+                    self.revision + 1, delay)
                 self._stopped.wait(delay)
                 delay = min(delay * 2, self.backoff_max)
         self._close()
