@@ -37,7 +37,7 @@ __all__ = ['CLASSIFIER_NAMES', 'COMPONENT_TYPES', 'component',
 # spp_webapi.py 246), 2019-08-05, first released in SPP 18.08.4.
 CLASSIFIER_NAMES = ('classifier_mac', 'classifier')
 COMPONENT_TYPES = ('forward', 'merge') + CLASSIFIER_NAMES
-_PORT = re.compile(r'(phy|vhost|ring):([0-9]{1,9})')
+_PORT = re.compile(r'(phy|vhost|ring):([0-9]{1,5})')
 # (rx, tx) port counts spp_vf requires; None = any number.
 _LIMITS: dict[str, tuple[int | None, int | None]] = {
     'forward': (1, 1), 'classifier': (1, None), 'merge': (None, 1)}

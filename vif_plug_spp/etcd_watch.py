@@ -46,6 +46,7 @@ from oslo_log import log as logging
 
 from os_vif_accel import http as accel_http
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
 
@@ -223,13 +224,17 @@ class Watch:
             rev = int(kv.get('mod_revision', 0))
             if rev <= self.revision:
                 continue  # already delivered before a reconnect
-            deleted = raw.get('type') == 'DELETE'
-            events.append(etcd_mod.Event(
-                type='DELETE' if deleted else 'PUT',
-                key=etcd_mod._unb64(kv.get('key')),
-                value=None if deleted else etcd_mod._unb64(kv.get('value')),
-                revision=rev))
             top = max(top, rev)
+            deleted = raw.get('type') == 'DELETE'
+            # A key or value that is not text is skipped, not resumed
+            # from forever (etcdkv.text_kv logs it).
+            text = etcdkv.text_kv({'key': kv.get('key'),
+                                   'value': None if deleted
+                                   else kv.get('value')})
+            if text is not None:
+                events.append(etcd_mod.Event(
+                    type='DELETE' if deleted else 'PUT', key=text[0],
+                    value=None if deleted else text[1], revision=rev))
         if not result.get('events') and not result.get('created') and \
                 result.get('header', {}).get('revision'):
             # A progress notification: everything up to the header
