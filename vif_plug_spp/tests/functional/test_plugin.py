@@ -20,9 +20,9 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
 from os_vif_accel.testing import etcd as etcd_server
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import builder
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
 
 MAC = 'fa:16:3e:00:00:0a'
@@ -54,7 +54,7 @@ class TestPlugin(base.SppCase):
 
     def bind(self, physnet='phys2', vlan=None):
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, physnet, port, MAC, vlan,
+        vid = spp_neutron.bind(self.etcd, self.host, physnet, port, MAC, vlan,
                             wait=False)
         return port, vid
 
@@ -114,7 +114,7 @@ class TestPlugin(base.SppCase):
 
     def test_port_being_unbound(self):
         port, vid = self.bind('phys1')
-        protocol.request_unplug(self.etcd, self.host, port)
+        spp_neutron.request_unplug(self.etcd, self.host, port)
         exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
                                 self.vif(port, vid), self.inst)
         self.assertIn('Neutron is unbinding the port', str(exc))
