@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 from oslo_log import log as logging
 
+from os_vif_accel import undo as undo_mod
 from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
@@ -126,22 +127,14 @@ class Applied:
 
     ifname: str
     state: dict[str, Any]
-    undo: list[tuple[str, Callable[[], Any]]]
+    undo: undo_mod.Undo = dataclasses.field(default_factory=undo_mod.Undo)
 
     def rollback(self) -> list[str]:
         """Undo every step done, newest first.
 
         Returns the steps that could not be undone (each is logged).
         """
-        failed = []
-        while self.undo:
-            step, func = self.undo.pop()
-            try:
-                func()
-            except Exception:  # noqa: H201 - undo as much as possible
-                LOG.exception('Could not undo step %s', step)
-                failed.append(step)
-        return failed
+        return list(self.undo.run().failed)
 
 
 class Offloader:
@@ -235,20 +228,20 @@ class Offloader:
         """
         spec, rep, now = plan.spec, plan.rep, plan.link
         target = spec.name or rep.ifname
-        applied = Applied(ifname=target, state=plan.state, undo=[])
+        applied = Applied(ifname=target, state=plan.state)
         step = 'rename representor'
         try:
             self._rename(applied, rep.ifname, target, now['up'])
             step = 'set MTU'
             if spec.mtu is not None and spec.mtu != now['mtu']:
                 self.host.set_mtu(target, spec.mtu)
-                applied.undo.append((step, lambda: self.host.set_mtu(
-                    target, now['mtu'])))
+                applied.undo.add(step, lambda: self.host.set_mtu(
+                    target, now['mtu']))
             step = 'disable IPv6'
             before = self.host.set_ipv6_disabled(target, True)
             if before is False:
-                applied.undo.append((step, lambda: self.host.
-                                     set_ipv6_disabled(target, False)))
+                applied.undo.add(step, lambda: self.host.
+                                 set_ipv6_disabled(target, False))
             step = 'set VF MAC/VLAN'
             self._set_vf(applied, spec, rep)
             if spec.mode == FORWARDER:
@@ -257,8 +250,8 @@ class Offloader:
             step = 'link up'
             if not now['up'] or target != rep.ifname:
                 self.host.set_link_up(target, True)
-                applied.undo.append((step, lambda: self.host.set_link_up(
-                    target, False)))
+                applied.undo.add(step, lambda: self.host.set_link_up(
+                    target, False))
         except Exception as exc:
             failed = applied.rollback()
             raise self._step_error(spec, step, exc, failed, target, rep)
@@ -274,16 +267,16 @@ class Offloader:
             self.host.rename_link(target, current)
             if was_up:
                 self.host.set_link_up(current, True)
-        applied.undo.append(('rename representor', undo))
+        applied.undo.add('rename representor', undo)
 
     def _set_vf(self, applied: Applied, spec: Spec,
                 rep: sriov.Representor) -> None:
         before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac,
                                   spec.vlan)
         if before != {'mac': spec.mac, 'vlan': spec.vlan}:
-            applied.undo.append(('set VF MAC/VLAN', lambda: self.host.set_vf(
+            applied.undo.add('set VF MAC/VLAN', lambda: self.host.set_vf(
                 rep.pf_ifname, rep.vf_index, before['mac'],
-                before['vlan'])))
+                before['vlan']))
 
     def _bind(self, applied: Applied, spec: Spec) -> None:
         root = self.inventory.root
@@ -291,11 +284,10 @@ class Offloader:
                                           self.forwarder_driver,
                                           self.driver_timeout)
         if before['driver'] != self.forwarder_driver:
-            applied.undo.append(('bind VF driver', lambda: self.host.
-                                 restore_vf_driver(
-                                     root, spec.vf, before['driver'],
-                                     before['override'],
-                                     self.driver_timeout)))
+            applied.undo.add('bind VF driver', lambda: self.host.
+                             restore_vf_driver(
+                                 root, spec.vf, before['driver'],
+                                 before['override'], self.driver_timeout))
 
     def _step_error(self, spec: Spec, step: str, exc: Exception,
                     failed: list[str], target: str,

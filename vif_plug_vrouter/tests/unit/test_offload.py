@@ -277,7 +277,7 @@ class TestApply(OffloadTestBase):
         self.host.calls.clear()
         second = self.plug(self.spec(), offload.to_extra(first.state))
         self.assertEqual(first.state, second.state)
-        self.assertEqual([], second.undo)   # nothing changed this time
+        self.assertEqual([], second.undo.names)   # nothing changed this time
         self.offloader.restore(self.port_id, offload.to_extra(second.state))
         self.assertEqual(before, self.snapshot())
 
