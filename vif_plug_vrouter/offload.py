@@ -43,6 +43,7 @@ from os_vif_accel import undo as undo_mod
 from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
+from vif_plug_vrouter import hoststate
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import ports
 from vif_plug_vrouter import sriov
@@ -58,21 +59,8 @@ FORWARDER = 'virtio-forwarder'
 _MODES = (DIRECT, FORWARDER)
 _NO_VLAN = 0
 
-#: What is kept in the port file (``extra``) to restore the host later.
-STATE_KEYS = ('offload', 'vf', 'pf-ifname', 'vf-index', 'rep-name',
-              'rep-orig-name', 'rep-mtu', 'rep-up', 'rep-ipv6', 'vf-mac',
-              'vf-vlan', 'vf-bound', 'vf-driver', 'vf-override')
-
-
-def to_extra(state: dict[str, Any]) -> dict[str, Any]:
-    """The port-file form of an offload state (flat, short values)."""
-    return {key: state[key] for key in STATE_KEYS if key in state}
-
-
-def from_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
-    """The offload state in a port file's extra state ({} if none)."""
-    return {key: extra[key] for key in STATE_KEYS
-            if extra and key in extra}
+to_extra = hoststate.to_extra
+from_extra = hoststate.from_extra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +104,7 @@ class Plan:
     spec: Spec
     rep: sriov.Representor
     #: original host state to record in the port file
-    state: dict[str, Any]
+    state: hoststate.HostState
     #: the representor's link state now (``mtu``, ``up``, ...)
     link: dict[str, Any]
 
@@ -126,7 +114,7 @@ class Applied:
     """Result of :meth:`Offloader.apply`."""
 
     ifname: str
-    state: dict[str, Any]
+    state: hoststate.HostState
     undo: undo_mod.Undo = dataclasses.field(default_factory=undo_mod.Undo)
 
     def rollback(self) -> list[str]:
@@ -149,7 +137,8 @@ class Offloader:
         virtio-forwarder (``vfio-pci``)
     """
 
-    def __init__(self, inventory: sriov.SriovInventory, host: Any,
+    def __init__(self, inventory: sriov.SriovInventory,
+                 host: hoststate.HostOps,
                  forwarder_driver: str = 'vfio-pci',
                  driver_timeout: float = 5.0) -> None:
         self.inventory = inventory
@@ -159,14 +148,14 @@ class Offloader:
         self.driver_timeout = driver_timeout
 
     # -- discovery ---------------------------------------------------------
-    def locate(self, spec: Spec,
-               recorded: dict[str, Any] | None = None) -> sriov.Representor:
+    def locate(self, spec: Spec, recorded: hoststate.HostState | None = None
+               ) -> sriov.Representor:
         """Find the representor; check the VF is free. Changes nothing."""
         rep = self.inventory.representor(spec.vf)
         if spec.mode == FORWARDER:
             driver = self.inventory.vf_driver(spec.vf)
-            ours = bool(recorded and recorded.get('vf') == spec.vf and
-                        recorded.get('vf-bound'))
+            ours = bool(recorded and recorded.vf == spec.vf and
+                        recorded.vf_bound)
             if driver == self.forwarder_driver and not ours:
                 raise exception.VFInUse(vf=spec.vf, port_id=spec.port_id,
                                         driver=driver)
@@ -174,22 +163,22 @@ class Offloader:
 
     # -- plug --------------------------------------------------------------
     def release_other_vf(self, spec: Spec,
-                         recorded: dict[str, Any] | None
-                         ) -> dict[str, Any] | None:
+                         recorded: hoststate.HostState | None
+                         ) -> hoststate.HostState | None:
         """Give back the VF of an earlier plug if the port moved.
 
         Returns the recorded state if it is about this VF, else None.
         """
-        if recorded and recorded.get('vf') and recorded['vf'] != spec.vf:
+        if recorded and recorded.vf and recorded.vf != spec.vf:
             LOG.info('Port %s moves from VF %s to VF %s; restoring the old '
-                     'one', spec.port_id, recorded['vf'], spec.vf)
+                     'one', spec.port_id, recorded.vf, spec.vf)
             self.restore(spec.port_id, recorded)
-        if recorded and recorded.get('vf') == spec.vf:
+        if recorded and recorded.vf == spec.vf:
             return recorded
         return None
 
     def plan(self, spec: Spec, rep: sriov.Representor,
-             recorded: dict[str, Any] | None = None) -> Plan:
+             recorded: hoststate.HostState | None = None) -> Plan:
         """Read what plugging will change; changes nothing.
 
         The returned :attr:`Plan.state` holds the original values to
@@ -206,18 +195,17 @@ class Offloader:
             raise self._step_error(spec, step, exc, [], rep.ifname, rep)
         driver = self.inventory.vf_driver(spec.vf)
         override = self.inventory.vf_driver_override(spec.vf)
-        if recorded is not None:
-            state = dict(recorded)
-        else:
-            state = {'rep-orig-name': rep.ifname, 'rep-mtu': now['mtu'],
-                     'rep-up': now['up'], 'rep-ipv6': now['ipv6_disabled'],
-                     'vf-mac': vf_now['mac'], 'vf-vlan': vf_now['vlan']}
-        if spec.mode == FORWARDER and not state.get('vf-bound'):
-            state.update({'vf-bound': True, 'vf-driver': driver,
-                          'vf-override': override})
-        state.update({'offload': spec.mode, 'vf': spec.vf,
-                      'pf-ifname': rep.pf_ifname, 'vf-index': rep.vf_index,
-                      'rep-name': spec.name or rep.ifname})
+        state = recorded or hoststate.HostState(
+            rep_orig_name=rep.ifname, rep_mtu=now['mtu'], rep_up=now['up'],
+            rep_ipv6=now['ipv6_disabled'], vf_mac=vf_now['mac'],
+            vf_vlan=vf_now['vlan'])
+        if spec.mode == FORWARDER and not state.vf_bound:
+            state = dataclasses.replace(state, vf_bound=True,
+                                        vf_driver=driver,
+                                        vf_override=override)
+        state = dataclasses.replace(
+            state, offload=spec.mode, vf=spec.vf, pf_ifname=rep.pf_ifname,
+            vf_index=rep.vf_index, rep_name=spec.name or rep.ifname)
         return Plan(spec=spec, rep=rep, state=state, link=now)
 
     def apply(self, plan: Plan) -> Applied:
@@ -308,14 +296,15 @@ class Offloader:
                                         rollback=rollback)
 
     # -- unplug ------------------------------------------------------------
-    def restore(self, port_id: str, state: dict[str, Any]) -> None:
+    def restore(self, port_id: str,
+                state: hoststate.HostState | None) -> None:
         """Put the representor and VF back as recorded at plug time.
 
         Idempotent: steps already undone (e.g. by an earlier, partly
         failed unplug) are skipped.  Raises HostStepFailed after trying
         every step if any of them failed.
         """
-        if not state.get('vf'):
+        if state is None or not state.vf:
             LOG.info('Port %s has no recorded offload state; nothing to '
                      'restore on the host', port_id)
             return
@@ -328,39 +317,43 @@ class Offloader:
                 LOG.error('Port %s: could not %s: %s', port_id, step, exc)
                 failed.append('%s (%s)' % (step, exc))
 
-        orig = state['rep-orig-name']
-        current = self._current_name(state['rep-name'], orig)
+        orig = state.rep_orig_name or state.rep_name
+        current = self._current_name(state.rep_name, orig)
         if current is not None:
             attempt('set link down', lambda: self.host.set_link_up(
                 current, False))
-        if state.get('vf-bound'):
+        vf, pf, index, vlan = (state.vf, state.pf_ifname, state.vf_index,
+                               state.vf_vlan)
+        if state.vf_bound:
             attempt('restore VF driver', lambda: self.host.restore_vf_driver(
-                self.inventory.root, state['vf'], state.get('vf-driver'),
-                state.get('vf-override'), self.driver_timeout))
-        if 'vf-vlan' in state:
+                self.inventory.root, vf, state.vf_driver, state.vf_override,
+                self.driver_timeout))
+        if vlan is not None and pf is not None and index is not None:
             attempt('restore VF MAC/VLAN', lambda: self.host.set_vf(
-                state['pf-ifname'], state['vf-index'], state.get('vf-mac'),
-                state['vf-vlan']))
+                pf, index, state.vf_mac, vlan))
         if current is not None:
-            if state.get('rep-ipv6') is False:
+            if state.rep_ipv6 is False:
                 attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
                     current, False))
-            if state.get('rep-mtu'):
+            mtu = state.rep_mtu
+            if mtu:
                 attempt('restore MTU', lambda: self.host.set_mtu(
-                    current, state['rep-mtu']))
+                    current, mtu))
+            back = orig or current
             attempt('rename representor back', lambda: self.host.rename_link(
-                current, orig))
-            if state.get('rep-up'):
+                current, back))
+            if state.rep_up:
                 attempt('restore link up', lambda: self.host.set_link_up(
-                    orig, True))
+                    back, True))
         if failed:
             raise exception.HostStepFailed(
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
 
-    def _current_name(self, name: str, orig: str) -> str | None:
-        for candidate in (name, orig):
+    def _current_name(self, name: str | None,
+                      orig: str | None) -> str | None:
+        for candidate in filter(None, (name, orig)):
             try:
                 self.host.link_state(candidate)
                 return candidate
@@ -383,10 +376,10 @@ def local_offloader(sysfs_root: str = '/sys',
 
 
 def recorded_state(manager: ports.PortManager,
-                   port_id: str) -> dict[str, Any]:
-    """Host state recorded in the port file at plug ({} if none)."""
+                   port_id: str) -> hoststate.HostState | None:
+    """Host state recorded in the port file at plug (None if none)."""
     prev = manager.read(port_id)
-    return from_extra(prev[1]) if prev else {}
+    return from_extra(prev[1]) if prev else None
 
 
 def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
@@ -402,7 +395,7 @@ def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
     restore the host.  If a host step, the file or the agent fails, every
     host change is undone and the file is rolled back.
     """
-    recorded = recorded_state(manager, spec.port_id) or None
+    recorded = recorded_state(manager, spec.port_id)
     rep = offloader.locate(spec, recorded)
     rec = make_record(spec.name or rep.ifname)
     recorded = offloader.release_other_vf(spec, recorded)
