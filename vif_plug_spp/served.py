@@ -102,17 +102,22 @@ class Marker:
                         self.host)
             self.publish()
 
+    def _beat(self) -> None:
+        try:
+            self._refresh()
+        except (etcd_mod.EtcdError, KeyError, ValueError) as exc:
+            self._lease = None
+            LOG.warning('Cannot publish %s (%s); retrying', self.key, exc)
+
     def _run(self) -> None:
-        while True:
-            try:
-                self._refresh()
-            except (etcd_mod.EtcdError, KeyError, ValueError) as exc:
-                self._lease = None
-                LOG.warning('Cannot publish %s (%s); retrying', self.key, exc)
-            if self._stop.wait(self.ttl / 3.0):
-                return
+        while not self._stop.wait(self.ttl / 3.0):
+            self._beat()
 
     def start(self) -> None:
+        """Publish now (so it is there when this returns, if etcd
+        answers) and keep it alive from a thread.
+        """
+        self._beat()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name='spp-agent-marker')
         self._thread.start()
