@@ -131,7 +131,8 @@ class Host:
 
     def _tail(self) -> str:
         with open(self.ns_log, 'rb') as f:
-            return f.read()[-3000:].decode('utf-8', 'replace')
+            lines = f.read().decode('utf-8', 'replace').splitlines()
+        return '\n'.join(ln for ln in lines if 'ERROR' in ln)[-3000:]
 
     def ns_agent_alive(self) -> bool:
         return self.ns_agent is not None and self.ns_agent.poll() is None
@@ -269,9 +270,11 @@ class InteropCase(testtools.TestCase):
     def assert_released(self, host: Host, port: str, physnet: str,
                         vid: int) -> None:
         """The agent finished Neutron's unbind: vhost free, keys gone."""
-        self.wait_for(lambda: self.etcd.get(
-            keys.bind_port(host.name, port)) is None, 20,
-            'unplug of %s on %s' % (port, host.name))
+        def done() -> bool:
+            if host.ns_agent is not None:
+                host.ns_log_bytes()  # fails at once, with its log, if dead
+            return self.etcd.get(keys.bind_port(host.name, port)) is None
+        self.wait_for(done, 20, 'unplug of %s on %s' % (port, host.name))
         self.assertEqual('None', self.etcd.get(keys.vhost(host.name, physnet,
                                                           vid)))
         for key in (keys.action(host.name, port),
