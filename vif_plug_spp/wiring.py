@@ -27,7 +27,6 @@ that delete, so on its hosts the plugin only verifies the binding.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -38,6 +37,7 @@ from os_vif_accel import validate
 from vif_plug_spp import datapath
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import exception
+from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import served
@@ -97,7 +97,7 @@ class PortWiring:
         with self._lock:
             if self._datapath is None or config_text != self._config_text:
                 try:
-                    config = json.loads(config_text)
+                    config = hostconfig.parse(config_text, self.host)
                     dp = datapath.Datapath(self.spp, config, self.lock_path)
                 except (ValueError, KeyError, TypeError, IndexError) as exc:
                     raise exception.BindingMismatch(
