@@ -21,17 +21,12 @@ tox env) asks for it, so a broken install there fails loudly.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import unittest
+
+from os_vif_accel.testing import gated
 
 
 def load_tests(loader: unittest.TestLoader, tests: unittest.TestSuite,
                pattern: str | None) -> unittest.TestSuite:
-    wanted = os.environ.get('OS_VIF_ACCEL_NS_INTEROP') == '1'
-    if wanted or importlib.util.find_spec('networking_spp') is not None:
-        here = os.path.dirname(os.path.abspath(__file__))
-        tests.addTests(loader.discover(
-            start_dir=here, pattern=pattern or 'test*.py',
-            top_level_dir=os.path.dirname(here)))
-    return tests
+    return gated.load_tests_if(__file__, 'OS_VIF_ACCEL_NS_INTEROP',
+                               'networking_spp', loader, tests, pattern)

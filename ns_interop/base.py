@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -32,15 +29,14 @@ from neutron_lib.plugins.ml2 import api
 import os_vif
 from os_vif import objects
 from oslo_config import cfg
-import testtools
 
-from os_vif_accel.testing import etcd as etcd_server
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 from vif_plug_spp import sppctl
 from vif_plug_spp.emulator import server as emu_server
+from vif_plug_spp.tests.functional import base as ft_base
 
 #: phys1 flat NIC, phys2 VLAN NIC, two vhosts each (spp-config-build).
 MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
@@ -168,25 +164,13 @@ class Host:
         return agent
 
 
-class InteropCase(testtools.TestCase):
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        super().setUpClass()
-        cls.server = etcd_server.EtcdServer().start()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.server.stop()
-        super().tearDownClass()
+class InteropCase(ft_base.EtcdClassCase):
+    """One real etcd per class (``self.server``, ``self.etcd``,
+    ``self.tmp``); networking-spp's driver and os-vif set up per test.
+    """
 
     def setUp(self) -> None:
         super().setUp()
-        self.etcd = etcd_mod.EtcdClient(self.server.host, self.server.port,
-                                        retry_window=3.0)
-        self.addCleanup(self.etcd.close)
-        self.tmp = tempfile.mkdtemp(prefix='ns-interop-')
-        self.addCleanup(shutil.rmtree, self.tmp, True)
         cfg.CONF.set_override('etcd_host', self.server.host, group='spp')
         cfg.CONF.set_override('etcd_port', self.server.port, group='spp')
         self.addCleanup(cfg.CONF.clear_override, 'etcd_host', group='spp')
@@ -197,17 +181,8 @@ class InteropCase(testtools.TestCase):
         self.inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
 
-    def host(self, role: str) -> Host:
+    def new_host(self, role: str) -> Host:
         return Host(self, '%s-%s' % (role, uuid.uuid4().hex[:6]))
-
-    def wait_for(self, predicate: Any, timeout: float = 20.0,
-                 what: str = 'condition') -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        self.fail('timed out waiting for %s' % what)
 
     # -- Neutron side: networking-spp's mechanism driver -----------------
     def their_bind(self, host: Host, physnet: str,

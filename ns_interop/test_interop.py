@@ -26,7 +26,7 @@ class TestMixedFleet(base.InteropCase):
     """Host A on networking-spp's agent, host B on ours, one etcd."""
 
     def test_each_side_serves_the_others_keys_and_hosts_stay_apart(self):
-        a, b = self.host('ns'), self.host('ours')
+        a, b = self.new_host('ns'), self.new_host('ours')
         a.start_ns_agent()
         b.start_our_agent()
         # Their driver binds on both hosts; our Neutron-side protocol
@@ -70,7 +70,7 @@ class TestMixedFleet(base.InteropCase):
         self.assertEqual(set(), a.macs() | b.macs())
 
     def test_delete_of_a_bound_port_on_their_agent(self):
-        a = self.host('ns')
+        a = self.new_host('ns')
         a.start_ns_agent()
         port, mac, vid = self.their_bind(a, 'phys1')
         self.nova_plug(a, port, mac, vid)
@@ -85,7 +85,7 @@ class TestRollingUpgrade(base.InteropCase):
     """Our agent replaces networking-spp's on a host with live ports."""
 
     def test_adopts_live_ports_without_rewiring_then_unplugs(self):
-        c = self.host('upgrade')
+        c = self.new_host('upgrade')
         c.start_ns_agent()
         live = [('phys1',) + self.their_bind(c, 'phys1'),
                 ('phys2',) + self.their_bind(c, 'phys2', 300)]
