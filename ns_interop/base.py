@@ -205,8 +205,8 @@ class InteropCase(ft_base.EtcdClassCase):
         _seg, vif_type, details, status = ctx.binding
         self.assertEqual(('vhostuser', 'ACTIVE', 'server'),
                          (vif_type, status, details['vhostuser_mode']))
-        bind = json.loads(self.etcd.get(keys.bind_port(host.name, port))
-                          or '{}')
+        text = self.etcd.get(keys.bind_port(host.name, port))
+        bind = json.loads(text or '{}')
         self.assertEqual('/tmp/sock%d' % bind['vhost_id'],
                          details['vhostuser_socket'])
         return port, mac, int(bind['vhost_id'])
