@@ -114,3 +114,23 @@ class TestRollingUpgrade(base.InteropCase):
             self.their_unbind(c, port)
             self.assert_released(c, port, physnet, vid)
         self.assertEqual(set(), c.macs())
+
+    def test_back_to_their_agent_adopts_our_wiring(self):
+        d = self.new_host('downgrade')
+        agent = d.start_our_agent()
+        live = [('phys1',) + self.their_bind(d, 'phys1'),
+                ('phys2',) + self.their_bind(d, 'phys2', 302)]
+        agent.stop()
+        self.wait_for(lambda: self.etcd.get(served.marker(d.name)) is None,
+                      10, 'marker revoked')
+        before = len(d.writes())
+        d.start_ns_agent()
+        # It reads the classifier table at start: nothing is rewired.
+        self.assertEqual([], d.writes()[before:])
+        for physnet, port, mac, vid in live:
+            self.nova_plug(d, port, mac, vid)
+            self.nova_unplug(d, port, mac, vid)
+            self.their_unbind(d, port)
+            self.assert_released(d, port, physnet, vid)
+        self.assertEqual(set(), d.macs())
+        self.assertTrue(d.ns_agent_alive(), 'networking-spp agent exited')
