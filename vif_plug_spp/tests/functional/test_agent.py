@@ -50,6 +50,15 @@ class TestAgent(base.SppCase):
         self.wait_for(lambda: self.etcd.get(marker) is None,
                       what='marker revoked')
 
+    def test_marker_of_a_killed_agent_expires(self):
+        # A killed agent cannot revoke: the lease TTL ends the claim, so
+        # networking-spp's agent started after it is not undercut.
+        dead = served.Marker(self.etcd, self.host, ttl=3)
+        dead.publish()  # and never kept alive
+        self.assertIsNotNone(self.etcd.get(served.marker(self.host)))
+        self.wait_for(lambda: self.etcd.get(served.marker(self.host))
+                      is None, 10, 'lease expiry')
+
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
         p1, p2 = str(uuid.uuid4()), str(uuid.uuid4())
