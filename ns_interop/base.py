@@ -36,6 +36,7 @@ from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 from vif_plug_spp import sppctl
 from vif_plug_spp.emulator import server as emu_server
+from vif_plug_spp.emulator import state as emu_state
 from vif_plug_spp.tests.functional import base as ft_base
 
 #: phys1 flat NIC, phys2 VLAN NIC, two vhosts each (spp-config-build).
@@ -76,13 +77,15 @@ def segment(physnet: str, vlan: int | None) -> dict[str, Any]:
 class Host:
     """One compute host: its configuration, spp-ctl and lock file."""
 
-    def __init__(self, case: 'InteropCase', name: str) -> None:
+    def __init__(self, case: 'InteropCase', name: str,
+                 classifier: str = emu_state.CLASSIFIER_1808
+                 ) -> None:
         self.case = case
         self.name = name
-        self.config = builder.build(MAPPINGS)
+        self.config = builder.build(MAPPINGS, classifier=classifier)
         builder.write(case.etcd, name, self.config)
         self.emu = emu_server.SppCtlEmulator.for_configuration(
-            self.config).start()
+            self.config, classifier_type=classifier).start()
         case.addCleanup(self.emu.stop)
         self.lock = os.path.join(case.tmp, name + '.lock')
         self.ns_agent: subprocess.Popen[bytes] | None = None
@@ -181,8 +184,8 @@ class InteropCase(ft_base.EtcdClassCase):
         self.inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
 
-    def new_host(self, role: str) -> Host:
-        return Host(self, '%s-%s' % (role, uuid.uuid4().hex[:6]))
+    def new_host(self, role: str, **kwargs: Any) -> Host:
+        return Host(self, '%s-%s' % (role, uuid.uuid4().hex[:6]), **kwargs)
 
     # -- Neutron side: networking-spp's mechanism driver -----------------
     def their_bind(self, host: Host, physnet: str,

@@ -18,6 +18,7 @@ import uuid
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import served
+from vif_plug_spp.emulator import state as emu_state
 
 from ns_interop import base
 
@@ -85,7 +86,15 @@ class TestRollingUpgrade(base.InteropCase):
     """Our agent replaces networking-spp's on a host with live ports."""
 
     def test_adopts_live_ports_without_rewiring_then_unplugs(self):
-        c = self.new_host('upgrade')
+        self._upgrade(self.new_host('upgrade'))
+
+    def test_adopts_live_ports_on_spp_18_08_4_classifier_name(self):
+        # networking-spp 21.0.0 and SPP >= 18.08.4 call the type
+        # "classifier"; the builder writes it for such hosts.
+        self._upgrade(self.new_host(
+            'upgrade', classifier=emu_state.CLASSIFIER_1908))
+
+    def _upgrade(self, c):
         c.start_ns_agent()
         live = [('phys1',) + self.their_bind(c, 'phys1'),
                 ('phys2',) + self.their_bind(c, 'phys2', 300)]
