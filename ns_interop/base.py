@@ -244,6 +244,19 @@ class InteropCase(ft_base.EtcdClassCase):
     def nova_unplug(self, host: Host, port: str, mac: str, vid: int) -> None:
         os_vif.unplug(self._vif(host, port, mac, vid), self.inst)
 
+    def nova_order_teardown(self, host: Host,
+                            live: list[tuple[str, str, str, int]]) -> None:
+        """Nova (re)plugs then unplugs each (physnet, port, mac, vhost)
+        port, then Neutron unbinds it through networking-spp's driver;
+        the serving agent must release it and leave spp_vf empty.
+        """
+        for physnet, port, mac, vid in live:
+            self.nova_plug(host, port, mac, vid)
+            self.nova_unplug(host, port, mac, vid)
+            self.their_unbind(host, port)
+            self.assert_released(host, port, physnet, vid)
+        self.assertEqual(set(), host.macs())
+
     # -- outcome --------------------------------------------------------
     def assert_released(self, host: Host, port: str, physnet: str,
                         vid: int) -> None:

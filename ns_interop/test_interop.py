@@ -117,12 +117,7 @@ class TestRollingUpgrade(base.InteropCase):
                                                                   port)))
         # A port bound after the upgrade, then Nova's order for all.
         live.append(('phys2',) + self.their_bind(c, 'phys2', 301))
-        for physnet, port, mac, vid in live:
-            self.nova_plug(c, port, mac, vid)
-            self.nova_unplug(c, port, mac, vid)
-            self.their_unbind(c, port)
-            self.assert_released(c, port, physnet, vid)
-        self.assertEqual(set(), c.macs())
+        self.nova_order_teardown(c, live)
 
     def test_back_to_their_agent_adopts_our_wiring(self):
         d = self.new_host('downgrade')
@@ -136,10 +131,5 @@ class TestRollingUpgrade(base.InteropCase):
         d.start_ns_agent()
         # It reads the classifier table at start: nothing is rewired.
         self.assertEqual([], d.writes()[before:])
-        for physnet, port, mac, vid in live:
-            self.nova_plug(d, port, mac, vid)
-            self.nova_unplug(d, port, mac, vid)
-            self.their_unbind(d, port)
-            self.assert_released(d, port, physnet, vid)
-        self.assertEqual(set(), d.macs())
+        self.nova_order_teardown(d, live)
         self.assertTrue(d.ns_agent_alive(), 'networking-spp agent exited')
