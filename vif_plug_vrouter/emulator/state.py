@@ -212,7 +212,7 @@ class AgentState:
         text = body.decode('utf-8', 'replace')
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _error('Invalid Json string ==> %s' % text)
         try:
             if isinstance(doc, list):
@@ -355,7 +355,7 @@ class AgentState:
         text = body.decode('utf-8', 'replace')
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return _error('Invalid Json string ==> %s' % text)
         if not isinstance(doc, dict):
             return _error('Unexpected Json string ==> %s' % text)
@@ -425,7 +425,7 @@ class AgentState:
         text = body.decode('utf-8', 'replace')
         try:
             doc = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ValidationError('Invalid Json string ==> %s' % text)
         if not isinstance(doc, list) or not all(
                 isinstance(g, dict) and isinstance(g.get('interface'), str)
@@ -472,7 +472,8 @@ class AgentState:
             try:
                 with open(path, encoding='utf-8') as f:
                     port = self._parse_port(json.load(f))
-            except (OSError, ValueError, ValidationError) as exc:
+            except (OSError, ValueError, RecursionError,
+                    ValidationError) as exc:
                 self.replay_errors.append((name, str(exc)))
                 continue
             if self.check_port and not _netdev_exists(port['system-name']):
@@ -498,7 +499,7 @@ class AgentState:
                     entry = {k: doc.get(k, '') for k in (
                         'vm-uuid', 'vmi-uuid', 'vn-uuid', 'vm-name',
                         'host-ifname', 'vm-id', 'vm-ifname', 'vm-namespace')}
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, RecursionError) as exc:
                     self.replay_errors.append((name, str(exc)))
                     continue
                 entry['version'] = self.version
