@@ -131,10 +131,12 @@ def mac(value: object, field: str = 'mac') -> str:
 def ifname(value: object, field: str = 'ifname') -> str:
     """Check a Linux network interface name (at most 15 bytes)."""
     text = _require_str(field, value)
-    if len(text.encode('utf-8')) > 15:
+    # surrogatepass: a lone surrogate must be refused, not raise here.
+    size = len(text.encode('utf-8', 'surrogatepass'))
+    if size > 15:
         raise InvalidInput(field, value,
                            'interface names are at most 15 bytes, this one '
-                           'has %d' % len(text.encode('utf-8')))
+                           'has %d' % size)
     if not _IFNAME.fullmatch(text):
         raise InvalidInput(field, value,
                            'interface names may only contain letters, '
