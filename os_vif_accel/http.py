@@ -46,6 +46,7 @@ _MAX_LINE = 65536
 _MAX_HEADERS = 100
 _HEX = re.compile(rb'[0-9a-fA-F]{1,8}')
 _DIGITS = re.compile(r'[0-9]{1,9}')
+_STATUS = re.compile(r'[1-5][0-9][0-9]')
 
 
 class Response:
@@ -179,7 +180,7 @@ class _Connection:
             raise _Closed('connection closed before an answer')
         parts = line.decode('latin-1').rstrip('\r\n').split(' ', 2)
         if len(parts) < 2 or not parts[0].startswith('HTTP/1.') or \
-                not (parts[1].isdigit() and len(parts[1]) == 3):
+                not _STATUS.fullmatch(parts[1]):  # isdigit() takes '²'
             raise BadAnswer('answer is not valid HTTP: %r' % line[:80])
         return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ''
 

@@ -99,22 +99,24 @@ def deep_json(depth: int = 100000) -> str:
 def snapshot(root: str) -> dict[str, Any]:
     """Every entry below ``root``: file bytes, link targets, directories.
 
-    FIFOs are listed without being opened (a read would block).
+    FIFOs and devices are listed without being opened (a read could
+    block).
     """
     found: dict[str, Any] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, root)
-            if os.path.islink(path):
-                found[rel] = ('link', os.readlink(path))
-            elif os.path.isdir(path):
-                found[rel] = ('dir',)
-            elif os.path.isfile(path):
-                with open(path, 'rb') as f:
-                    found[rel] = ('file', f.read())
-            else:
-                found[rel] = ('special',)
+    pending = [root]
+    while pending:
+        with os.scandir(pending.pop()) as it:
+            for entry in it:
+                if entry.is_symlink():
+                    found[entry.path] = ('link', os.readlink(entry.path))
+                elif entry.is_dir():
+                    found[entry.path] = ('dir',)
+                    pending.append(entry.path)
+                elif entry.is_file():
+                    with open(entry.path, 'rb') as f:
+                        found[entry.path] = ('file', f.read())
+                else:
+                    found[entry.path] = ('special',)
     return found
 
 
