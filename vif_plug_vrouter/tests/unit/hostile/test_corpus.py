@@ -103,9 +103,9 @@ def main() -> None:
         if verdict != 'clean':
             print('#%d %s %s: %s' % (number, case['entry'], verdict,
                                      detail[:160]))
-    for group, counter in sorted(counts.items()):
+    for name, counter in sorted(counts.items()):
         print('%-16s cases %4d  clean %4d  defects %3d  side effects %3d' %
-              (group, sum(counter.values()), counter['clean'],
+              (name, sum(counter.values()), counter['clean'],
                counter['defect'], counter['side-effect']))
 
 
