@@ -56,20 +56,25 @@ class Defect(Exception):
 
 
 class _Netlink:
-    """Stands in for the daemon's netlink socket: records every use."""
+    """Stands in for the daemon's netlink socket; records every change.
+
+    Every lookup answers "no such device", so an accepted input stops
+    at the first read; only requests that would change a link count.
+    """
 
     def __init__(self) -> None:
-        self.calls: list[tuple[Any, ...]] = []
+        self.changes: list[tuple[Any, ...]] = []
 
-    def link(self, *args: Any, **kwargs: Any) -> Any:
-        self.calls.append(('link', args, kwargs))
+    def link(self, command: str, **kwargs: Any) -> Any:
+        if command != 'get':
+            self.changes.append((command, kwargs))
         raise linux_net.LinkNotFound(kwargs.get('ifname'))
 
-    def get(self, *args: Any) -> Any:
-        self.calls.append(('vf get',) + args)
-        raise linux_net.LinkNotFound(args[0])
+    def get(self, pf_ifname: str, vf: int) -> Any:
+        raise linux_net.LinkNotFound(pf_ifname)
 
-    set = get
+    def set(self, *args: Any) -> None:
+        self.changes.append(('vf set',) + args)
 
 
 class Host(fixtures.Fixture):
@@ -108,7 +113,7 @@ class Host(fixtures.Fixture):
         return {'ports': hostile.snapshot(self.ports_dir),
                 'sysfs': hostile.snapshot(self.nic.root),
                 'proc': hostile.snapshot(self.proc),
-                'netlink': len(self.netlink.calls),
+                'netlink': len(self.netlink.changes),
                 'agent': len(self.emu.emulator.requests),
                 'agent ports': self.emu.emulator.state.snapshot()}
 

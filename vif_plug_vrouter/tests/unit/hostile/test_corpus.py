@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 from typing import Any
 
 import testtools
@@ -39,12 +40,24 @@ def load() -> list[dict[str, Any]]:
     return cases
 
 
+def _hang(signum: int, frame: Any) -> None:
+    raise entries.Defect('no outcome after %d s (hang)' % HANG_SECONDS)
+
+
+HANG_SECONDS = 10
+
+
 def check(host: entries.Host, case: dict[str, Any]) -> tuple[str, str]:
     """``(verdict, detail)``: verdict is clean, defect or side-effect."""
+    old = signal.signal(signal.SIGALRM, _hang)
+    signal.alarm(HANG_SECONDS)
     try:
         outcome, changed = entries.run(host, case)
     except entries.Defect as exc:
         return 'defect', str(exc)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
     expected = case.get('expect')
     if expected and outcome != expected:
         return 'defect', '%s, expected %s' % (outcome, expected)
