@@ -59,10 +59,11 @@ def check(host: entries.Host, case: dict[str, Any]) -> tuple[str, str]:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     expected = case.get('expect')
+    if changed and entries.REFUSED in (outcome, expected):
+        return 'side-effect', '%s (must be refused) but changed %s' % (
+            outcome, ', '.join(changed))
     if expected and outcome != expected:
         return 'defect', '%s, expected %s' % (outcome, expected)
-    if outcome == entries.REFUSED and changed:
-        return 'side-effect', 'refused but changed %s' % ', '.join(changed)
     return 'clean', outcome
 
 
