@@ -71,10 +71,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _read(self, size: int) -> bytes:
         data = self.rfile.read(size)
-        if len(data) != size:
-            raise _BadRequest('body ends after %d of %d bytes' %
-                              (len(data), size))
-        return data
+        if len(data) == size:
+            return data
+        raise _BadRequest('body ends after %d of %d bytes' % (len(data),
+                                                              size))
 
     def _body(self) -> bytes:
         """The request body; :class:`_BadRequest` for a malformed one.

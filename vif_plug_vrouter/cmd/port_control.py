@@ -365,8 +365,10 @@ def _quiet_library_warnings() -> None:
 
     class _Stderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            sys.stderr.write('%s: %s: %s\n' % (PROG, record.levelname,
-                                               record.getMessage()))
+            from os_vif_accel import validate
+            sys.stderr.write('%s: %s: %s\n' % (
+                PROG, record.levelname,
+                validate.one_line(record.getMessage())))
 
     log = logging.getLogger('vif_plug_vrouter')
     log.addHandler(_Stderr(logging.ERROR))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import socket
 import sys
@@ -252,12 +253,17 @@ def _cli(host: Host, case: dict[str, Any]) -> str:
     err = io.StringIO()
     old = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = io.StringIO(), err
+    # The CLI reroutes the library's log for its one process; undo that
+    # so that later tests in this process still capture it.
+    log = logging.getLogger('vif_plug_vrouter')
+    handlers, propagate = list(log.handlers), log.propagate
     try:
         code = port_control.run(argv)
     except BaseException as exc:
         raise Defect('traceback: %s: %s' % (type(exc).__name__, exc))
     finally:
         sys.stdout, sys.stderr = old
+        log.handlers[:], log.propagate = handlers, propagate
     if code == 0:
         return ACCEPTED
     why = hostile.one_line_refusal(code, err.getvalue())
