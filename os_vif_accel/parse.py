@@ -33,13 +33,18 @@ _SHOWN = 60
 # The characters that matter to nesting depth: brackets, and the quote and
 # backslash that decide whether a bracket is inside a string.
 _STRUCTURE = re.compile(r'["\\\[\]{}]')
+# A \u escape of a surrogate: legal JSON, but a lone one yields a str
+# that cannot be encoded again (etcd keys, logs, files).
+_SURROGATE_ESCAPE = re.compile(r'\\u[dD][89a-fA-F]')
 
 
 def _shown(value: str | bytes) -> str | bytes:
     """Return ``value`` short enough to quote in a one-line error."""
     if len(value) <= _SHOWN:
         return value
-    return value[:_SHOWN] + (b'...' if isinstance(value, bytes) else '...')
+    if isinstance(value, bytes):
+        return value[:_SHOWN] + b'...'
+    return value[:_SHOWN] + '...'
 
 
 def decode_utf8(data: bytes, what: str) -> str:
@@ -93,6 +98,31 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError('%s is not JSON' % name)
 
 
+def _refuse_lone_surrogates(value: Any, text: str, what: str) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode('utf-8')
+    except UnicodeEncodeError:
+        raise InvalidInput(what, _shown(text), 'contains an escaped lone '
+                           'surrogate') from None
+
+
+def _bounded_text(text: str | bytes, what: str, max_bytes: int) -> str:
+    """``text`` as str, refused when over ``max_bytes`` UTF-8 bytes."""
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > max_bytes:
+            raise InvalidInput(what, _shown(bytes(text)),
+                               'larger than %d bytes' % max_bytes)
+        return decode_utf8(bytes(text), what)
+    if not isinstance(text, str):
+        raise InvalidInput(what, text, 'must be JSON text, not %s' %
+                           type(text).__name__)
+    if len(text) > max_bytes or len(
+            text.encode('utf-8', 'surrogatepass')) > max_bytes:
+        raise InvalidInput(what, _shown(text),
+                           'larger than %d bytes' % max_bytes)
+    return text
+
+
 def json_object(text: str | bytes, what: str, max_depth: int = 32,
                 max_bytes: int = 1 << 20) -> dict[str, Any]:
     """Parse a JSON object of bounded size and depth.
@@ -102,18 +132,7 @@ def json_object(text: str | bytes, what: str, max_depth: int = 32,
     object: every producer of these values writes an object, and code
     that reads ``value.get(...)`` must not meet a list or ``null``.
     """
-    if isinstance(text, (bytes, bytearray)):
-        if len(text) > max_bytes:
-            raise InvalidInput(what, _shown(bytes(text)),
-                               'larger than %d bytes' % max_bytes)
-        text = decode_utf8(bytes(text), what)
-    elif not isinstance(text, str):
-        raise InvalidInput(what, text, 'must be JSON text, not %s' %
-                           type(text).__name__)
-    elif len(text) > max_bytes or len(
-            text.encode('utf-8', 'surrogatepass')) > max_bytes:
-        raise InvalidInput(what, _shown(text),
-                           'larger than %d bytes' % max_bytes)
+    text = _bounded_text(text, what, max_bytes)
     if _depth_exceeds(text, max_depth):
         raise InvalidInput(what, _shown(text),
                            'nested deeper than %d levels' % max_depth)
@@ -127,6 +146,8 @@ def json_object(text: str | bytes, what: str, max_depth: int = 32,
         reason = str(exc).splitlines()[0] if str(exc) else 'not JSON'
         raise InvalidInput(what, _shown(text),
                            'not JSON: %s' % reason) from None
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(value, text, what)
     if not isinstance(value, dict):
         raise InvalidInput(what, _shown(text),
                            'must be a JSON object, not %s' %

@@ -290,7 +290,8 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         """Check the VIF and build the offload spec (no host access)."""
         rep = _offload(vif)
         if mode == offload.DIRECT:
-            if _field(vif, 'dev_type') != objects.fields.VIFHostDeviceDevType.ETHERNET:
+            ethernet = objects.fields.VIFHostDeviceDevType.ETHERNET
+            if _field(vif, 'dev_type') != ethernet:
                 raise self._unsupported(vif, 'dev_type %s: only ethernet '
                                              '(<interface type="hostdev">) '
                                              'VFs can be offloaded'

@@ -145,8 +145,8 @@ class TestHostileValues(testtools.TestCase):
                                         .splitlines()))
 
     @given(st.one_of(hostile.names(), hostile.text()))
-    def test_accepted_ifnames_are_names_the_kernel_takes(self, name: str
-                                                          ) -> None:
+    def test_accepted_ifnames_are_names_the_kernel_takes(
+            self, name: str) -> None:
         try:
             validate.ifname(name)
         except validate.InvalidInput:
