@@ -38,6 +38,7 @@ import fixtures
 from os_vif import objects
 
 from os_vif_accel import http
+from os_vif_accel import lazy
 from os_vif_accel.testing import hostile
 from os_vif_accel import validate
 
@@ -257,6 +258,7 @@ def _cli(host: Host, case: dict[str, Any]) -> str:
     # so that later tests in this process still capture it.
     log = logging.getLogger('vif_plug_vrouter')
     handlers, propagate = list(log.handlers), log.propagate
+    first_use = lazy._first_use
     try:
         code = port_control.run(argv)
     except BaseException as exc:
@@ -264,6 +266,7 @@ def _cli(host: Host, case: dict[str, Any]) -> str:
     finally:
         sys.stdout, sys.stderr = old
         log.handlers[:], log.propagate = handlers, propagate
+        lazy._first_use = first_use
     if code == 0:
         return ACCEPTED
     why = hostile.one_line_refusal(code, err.getvalue())
