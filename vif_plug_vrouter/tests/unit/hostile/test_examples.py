@@ -122,3 +122,20 @@ class TestNamedExamples(testtools.TestCase):
             self.host.emu.url, b'POST /port HTTP/1.1\r\nHost: x\r\n'
             b'Content-Length: -1\r\n\r\n{}')
         self.assertTrue(answer.startswith(b'HTTP/1.1 400 '), answer)
+
+    def test_cli_list_does_not_block_on_fifos_or_deep_files(self) -> None:
+        self.patch(sys, 'stdout', io.StringIO())
+        self.patch(sys, 'stderr', io.StringIO())
+        os.mkfifo(os.path.join(self.host.ports_dir, str(uuid.uuid4())))
+        with open(os.path.join(self.host.ports_dir, str(uuid.uuid4())),
+                  'w') as f:
+            f.write('[' * 100000 + ']' * 100000)
+        vm_dir = os.path.join(self.host.ports_dir, 'vm', 'vm1')
+        os.makedirs(vm_dir)
+        with open(os.path.join(vm_dir, str(uuid.uuid4())), 'w') as f:
+            f.write('{"a":' * 100000)
+        argv = ['--oper=check', '--port_json_path=' + self.host.ports_dir,
+                '--agent_port=%d' % self.host.emu.emulator.port]
+        # Every file is unreadable: check reports them (exit 1), and
+        # returns instead of blocking on the FIFO.
+        self.assertEqual(1, port_control.run(argv))
