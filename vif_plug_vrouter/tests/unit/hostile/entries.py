@@ -249,27 +249,35 @@ def cli_argv(host: Host, over: dict[str, Any]) -> list[str]:
     return ['--%s=%s' % kv for kv in args.items() if kv[1] is not None]
 
 
-def _cli(host: Host, case: dict[str, Any]) -> str:
-    argv = case.get('argv') or cli_argv(host, case.get('over', {}))
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """Run the CLI in this process; return its exit code and stderr.
+
+    The CLI reroutes the library's log for its one process; that is
+    undone afterwards so that later tests in this process still capture
+    it.  A traceback is a :class:`Defect`.
+    """
     err = io.StringIO()
     old = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = io.StringIO(), err
-    # The CLI reroutes the library's log for its one process; undo that
-    # so that later tests in this process still capture it.
     log = logging.getLogger('vif_plug_vrouter')
     handlers, propagate = list(log.handlers), log.propagate
     first_use = lazy._first_use
     try:
-        code = port_control.run(argv)
+        return port_control.run(argv), err.getvalue()
     except BaseException as exc:
         raise Defect('traceback: %s: %s' % (type(exc).__name__, exc))
     finally:
         sys.stdout, sys.stderr = old
         log.handlers[:], log.propagate = handlers, propagate
         lazy._first_use = first_use
+
+
+def _cli(host: Host, case: dict[str, Any]) -> str:
+    argv = case.get('argv') or cli_argv(host, case.get('over', {}))
+    code, stderr = run_cli(argv)
     if code == 0:
         return ACCEPTED
-    why = hostile.one_line_refusal(code, err.getvalue())
+    why = hostile.one_line_refusal(code, stderr)
     if why:
         raise Defect(why)
     return REFUSED

@@ -18,16 +18,15 @@ Each of these failed before the shared validators were used at the entry
 from __future__ import annotations
 
 import errno
-import io
 import os
 import sys
 import uuid
 
 import testtools
 
+from os_vif_accel.testing import hostile
 from os_vif_accel import validate
 
-from vif_plug_vrouter.cmd import port_control
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import record
@@ -97,24 +96,19 @@ class TestNamedExamples(testtools.TestCase):
                 self.host, dict(case, entry='plugin.plug')))
 
     def test_cli_cannot_print_a_forged_line(self) -> None:
-        err = io.StringIO()
-        self.patch(sys, 'stderr', err)
         forged = '\nvrouter-port-control: error: forged'
         for argv in (['--oper=add', '--foo%s=1' % forged],
                      ['--oper=list', '--port_json_path=/tmp/x%s' % forged]):
-            err.seek(0)
-            err.truncate()
-            self.assertIn(port_control.run(argv), (1, 2))
-            self.assertEqual(1, err.getvalue().count('\n'), err.getvalue())
+            code, stderr = entries.run_cli(argv)
+            self.assertIsNone(hostile.one_line_refusal(code, stderr))
 
     def test_cli_unicode_digits_are_not_numbers(self) -> None:
-        self.patch(sys, 'stderr', io.StringIO())
         for flag in ('tx_vlan_id', 'agent_port', 'mtu', 'timeout'):
             for value in ('٣', '²'):
                 argv = entries.cli_argv(self.host, {
                     flag: value, 'vnic_type': 'direct',
                     'pci_dev': '0000:08:00.2'})
-                self.assertEqual(1, port_control.run(argv), (flag, value))
+                self.assertEqual(1, entries.run_cli(argv)[0], (flag, value))
         self.assertEqual(0, self.host.state()['agent'])
 
     def test_negative_content_length_answers_400(self) -> None:
@@ -124,8 +118,6 @@ class TestNamedExamples(testtools.TestCase):
         self.assertTrue(answer.startswith(b'HTTP/1.1 400 '), answer)
 
     def test_cli_list_does_not_block_on_fifos_or_deep_files(self) -> None:
-        self.patch(sys, 'stdout', io.StringIO())
-        self.patch(sys, 'stderr', io.StringIO())
         os.mkfifo(os.path.join(self.host.ports_dir, str(uuid.uuid4())))
         with open(os.path.join(self.host.ports_dir, str(uuid.uuid4())),
                   'w') as f:
@@ -138,4 +130,24 @@ class TestNamedExamples(testtools.TestCase):
                 '--agent_port=%d' % self.host.emu.emulator.port]
         # Every file is unreadable: check reports them (exit 1), and
         # returns instead of blocking on the FIFO.
-        self.assertEqual(1, port_control.run(argv))
+        self.assertEqual(1, entries.run_cli(argv)[0])
+
+    def test_cli_process_with_undecodable_arguments(self) -> None:
+        # The real path: argv bytes decoded with surrogateescape by Python,
+        # the refusal written through the process's own stderr.
+        import subprocess
+        env = dict(os.environ, LC_ALL='C.UTF-8', PYTHONWARNINGS='ignore')
+        for over in ({'vm_name': b'vm\xff\xfe'}, {'tap_name': b'tap\xe9'},
+                     {'tx_vlan_id': '٣'.encode()},
+                     {'foo\nvrouter-port-control: error: forged': b'1'}):
+            argv = [os.fsencode(a) for a in entries.cli_argv(self.host, {})]
+            argv += [b'--%s=%s' % (os.fsencode(k), v)
+                     for k, v in over.items()]
+            proc = subprocess.run(
+                [sys.executable, '-m', 'vif_plug_vrouter.cmd.port_control',
+                 *argv], capture_output=True, env=env, timeout=60)
+            stderr = proc.stderr.decode('utf-8', 'replace')
+            self.assertIsNone(hostile.one_line_refusal(proc.returncode,
+                                                       stderr), stderr)
+        self.assertEqual(({}, 0), (self.host.state()['ports'],
+                                   self.host.state()['agent']))
