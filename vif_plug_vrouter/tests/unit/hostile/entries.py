@@ -92,6 +92,9 @@ class Host(fixtures.Fixture):
             None, pfs=1, vfs=2, kernel=False))
         self.vf = sriov_tree.vf_address(0, 0)
         self.proc = self.useFixture(fixtures.TempDir()).path
+        # The CLI's working directory: a relative --port_json_path lands
+        # here, observed like the rest.
+        self.cwd = self.useFixture(fixtures.TempDir()).path
         for name in ('all', 'default', 'eth0', 'rep0'):
             os.makedirs(os.path.join(self.proc, name))
             with open(os.path.join(self.proc, name, 'disable_ipv6'),
@@ -115,6 +118,7 @@ class Host(fixtures.Fixture):
         return {'ports': hostile.snapshot(self.ports_dir),
                 'sysfs': hostile.snapshot(self.nic.root),
                 'proc': hostile.snapshot(self.proc),
+                'cwd': hostile.snapshot(self.cwd),
                 'netlink': len(self.netlink.changes),
                 'agent': len(self.emu.emulator.requests),
                 'agent ports': self.emu.emulator.state.snapshot()}
@@ -249,13 +253,15 @@ def cli_argv(host: Host, over: dict[str, Any]) -> list[str]:
     return ['--%s=%s' % kv for kv in args.items() if kv[1] is not None]
 
 
-def run_cli(argv: list[str]) -> tuple[int, str]:
-    """Run the CLI in this process; return its exit code and stderr.
+def run_cli(argv: list[str], cwd: str) -> tuple[int, str]:
+    """Run the CLI in this process, in ``cwd``; return code and stderr.
 
     The CLI reroutes the library's log for its one process; that is
     undone afterwards so that later tests in this process still capture
     it.  A traceback is a :class:`Defect`.
     """
+    old_cwd = os.getcwd()
+    os.chdir(cwd)
     err = io.StringIO()
     old = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = io.StringIO(), err
@@ -270,11 +276,12 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
         sys.stdout, sys.stderr = old
         log.handlers[:], log.propagate = handlers, propagate
         lazy._first_use = first_use
+        os.chdir(old_cwd)
 
 
 def _cli(host: Host, case: dict[str, Any]) -> str:
     argv = case.get('argv') or cli_argv(host, case.get('over', {}))
-    code, stderr = run_cli(argv)
+    code, stderr = run_cli(argv, host.cwd)
     if code == 0:
         return ACCEPTED
     why = hostile.one_line_refusal(code, stderr)

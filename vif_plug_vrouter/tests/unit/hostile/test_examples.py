@@ -99,7 +99,7 @@ class TestNamedExamples(testtools.TestCase):
         forged = '\nvrouter-port-control: error: forged'
         for argv in (['--oper=add', '--foo%s=1' % forged],
                      ['--oper=list', '--port_json_path=/tmp/x%s' % forged]):
-            code, stderr = entries.run_cli(argv)
+            code, stderr = entries.run_cli(argv, self.host.cwd)
             self.assertIsNone(hostile.one_line_refusal(code, stderr))
 
     def test_cli_unicode_digits_are_not_numbers(self) -> None:
@@ -108,7 +108,8 @@ class TestNamedExamples(testtools.TestCase):
                 argv = entries.cli_argv(self.host, {
                     flag: value, 'vnic_type': 'direct',
                     'pci_dev': '0000:08:00.2'})
-                self.assertEqual(1, entries.run_cli(argv)[0], (flag, value))
+                code, _ = entries.run_cli(argv, self.host.cwd)
+                self.assertEqual(1, code, (flag, value))
         self.assertEqual(0, self.host.state()['agent'])
 
     def test_negative_content_length_answers_400(self) -> None:
@@ -130,7 +131,7 @@ class TestNamedExamples(testtools.TestCase):
                 '--agent_port=%d' % self.host.emu.emulator.port]
         # Every file is unreadable: check reports them (exit 1), and
         # returns instead of blocking on the FIFO.
-        self.assertEqual(1, entries.run_cli(argv)[0])
+        self.assertEqual(1, entries.run_cli(argv, self.host.cwd)[0])
 
     def test_cli_process_with_undecodable_arguments(self) -> None:
         # The real path: argv bytes decoded with surrogateescape by Python,
@@ -145,7 +146,8 @@ class TestNamedExamples(testtools.TestCase):
                      for k, v in over.items()]
             proc = subprocess.run(
                 [sys.executable, '-m', 'vif_plug_vrouter.cmd.port_control',
-                 *argv], capture_output=True, env=env, timeout=60)
+                 *argv], capture_output=True, env=env, timeout=60,
+                cwd=self.host.cwd)
             stderr = proc.stderr.decode('utf-8', 'replace')
             self.assertIsNone(hostile.one_line_refusal(proc.returncode,
                                                        stderr), stderr)
