@@ -21,6 +21,7 @@ set by the profile in :mod:`os_vif_accel.testing.hostile`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
@@ -40,6 +41,17 @@ _CLI_FLAGS = ['vm_name', 'tap_name', 'mac', 'uuid', 'instance_uuid',
               'tx_vlan_id', 'rx_vlan_id', 'agent_port', 'port_json_path',
               'timeout', 'retry_window', 'dpdk_netlink', 'port_type',
               'vhostuser_mode', 'vif_type', 'oper', 'no_persist']
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=repr)
+
+
+def _port_doc(change: tuple[str, Any]) -> str:
+    """A valid ``POST /port`` body with one field made hostile."""
+    doc = entries.base_record()
+    doc[change[0]] = change[1]
+    return _json(doc)
 
 
 class HostileTestCase(testtools.TestCase):
@@ -158,7 +170,9 @@ class TestHttp(HostileTestCase):
                           .decode('latin-1')})
 
     @given(st.sampled_from(['/port', '/vm', '/gateway', '/syncports']),
-           st.one_of(hostile.values().map(repr),
+           st.one_of(hostile.values().map(_json),
+                     st.tuples(st.sampled_from(_RECORD_FIELDS),
+                               hostile.values()).map(_port_doc),
                      st.integers(1, 5000).map(hostile.deep_json)))
     def test_agent_emulator_bodies(self, path: str, body: str) -> None:
         self.assertClean({'entry': 'emulator.post', 'path': path,
