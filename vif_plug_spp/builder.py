@@ -38,7 +38,7 @@ __all__ = ['BuildError', 'Mapping', 'Mirror', 'parse_mask',
 _PCI = re.compile(r'^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]'
                   r'\.[0-7]$')
 _HEX = re.compile(r'^(0[xX])?[0-9a-fA-F]+$')
-_PORT = re.compile(r'^(phy|vhost|ring):(\d+)$')
+_PORT = re.compile(r'(phy|vhost|ring):([0-9]{1,5})')
 COMPONENT_TYPES = ('forward', 'merge', 'classifier_mac')
 MAX_CORE = 32          # the configuration format only knows cores 0..31
 TXN_CHUNK = 100        # etcd's default --max-txn-ops is 128
@@ -70,7 +70,7 @@ class Mirror:
 
 def parse_mask(text: str, where: str) -> list[int]:
     """Set bits of a hex core mask, ascending (``0x`` optional)."""
-    if not _HEX.match(text):
+    if not _HEX.fullmatch(text):
         hint = ''
         if re.match(r'^[xX][0-9a-fA-F]+$', text):
             hint = ' (did you mean 0%s?)' % text
@@ -106,7 +106,7 @@ def parse_mappings(text: str | None) -> list[Mapping]:
                              'core_mask separated by "#", found %d'
                              % (where, len(parts)))
         pci, physnet, num, mask = (p.strip() for p in parts)
-        if not _PCI.match(pci):
+        if not _PCI.fullmatch(pci):
             raise BuildError('%s: %r is not a PCI address; use bus:slot.fn '
                              'such as 00:04.0 (or 0000:00:04.0)'
                              % (where, pci))
@@ -114,9 +114,9 @@ def parse_mappings(text: str | None) -> list[Mapping]:
             keys.vhost_physnet_prefix('h', physnet)
         except keys.InvalidKeyPart as exc:
             raise BuildError('%s: %s' % (where, exc))
-        if not num.isdigit():
+        if not re.fullmatch(r'[0-9]{1,4}', num):
             raise BuildError('%s: number of vhosts %r must be a whole '
-                             'number such as 2' % (where, num))
+                             'number from 0 to 9999 such as 2' % (where, num))
         bits = parse_mask(mask, where)
         out.append(Mapping(i, item, pci, physnet, int(num), mask,
                            bits[1:], bits))
@@ -147,7 +147,8 @@ def parse_mirror(text: str | None) -> Mirror | None:
     if not text:
         return None
     parts = text.split('#')
-    if len(parts) != 2 or not parts[0].strip().isdigit():
+    if len(parts) != 2 or \
+            not re.fullmatch(r'[0-9]{1,4}', parts[0].strip()):
         raise BuildError('SPP_MIRROR %r: expected <number of mirrors>#'
                          '<core mask>, e.g. 2#0x30002' % text)
     bits = parse_mask(parts[1].strip(), 'SPP_MIRROR')
@@ -212,7 +213,7 @@ def _check_overlap(maps: list[Mapping], mirror: Mirror | None) -> None:
 
 
 def _check_port(port: Any, where: str) -> tuple[str, int]:
-    match = _PORT.match(port) if isinstance(port, str) else None
+    match = _PORT.fullmatch(port) if isinstance(port, str) else None
     if not match:
         raise BuildError('%s: port %r must look like phy:0, vhost:1 or '
                          'ring:2' % (where, port))

@@ -28,7 +28,6 @@ lost, none is delivered twice, and nothing hangs silently.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import socket
 import threading
@@ -37,6 +36,9 @@ from typing import Any, Iterator, Sequence
 from oslo_log import log as logging
 
 from os_vif_accel import http as accel_http
+from os_vif_accel import validate
+
+from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
 
@@ -69,30 +71,12 @@ class WatchCompacted(EtcdError):
                          % compact_revision)
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyValue:
-    key: str
-    value: str
-    mod_revision: int
-    create_revision: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    """One change; ``value`` is None for a deletion."""
-
-    type: str  # 'PUT' or 'DELETE'
-    key: str
-    value: str | None
-    revision: int
+KeyValue = etcdkv.KeyValue
+Event = etcdkv.Event
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def _unb64(text: str | None) -> str:
-    return base64.b64decode(text or '').decode('utf-8')
 
 
 def prefix_end(prefix: str) -> str:
@@ -106,11 +90,11 @@ def prefix_end(prefix: str) -> str:
     return '\x00'
 
 
-def _kv(raw: dict[str, Any]) -> KeyValue:
-    return KeyValue(key=_unb64(raw.get('key')),
-                    value=_unb64(raw.get('value')),
-                    mod_revision=int(raw.get('mod_revision', 0)),
-                    create_revision=int(raw.get('create_revision', 0)))
+def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
+    try:
+        return etcdkv.kvs(raws)
+    except validate.InvalidInput as exc:
+        raise EtcdBadAnswer('etcd answer: %s' % exc) from None
 
 
 def _range_req(key: str, prefix: bool) -> dict[str, Any]:
@@ -197,14 +181,14 @@ class EtcdClient:
 
     # -- reads ----------------------------------------------------------
     def get_kv(self, key: str) -> KeyValue | None:
-        kvs = self.call('kv/range', _range_req(key, False)).get('kvs') or []
-        return _kv(kvs[0]) if kvs else None
+        kvs = _kvs(self.call('kv/range', _range_req(key, False)).get('kvs'))
+        return kvs[0] if kvs else None
 
     def get_kv_rev(self, key: str) -> tuple[KeyValue | None, int]:
         """The key (or None) and the store revision of the read."""
         res = self.call('kv/range', _range_req(key, False))
-        kvs = res.get('kvs') or []
-        return (_kv(kvs[0]) if kvs else None,
+        kvs = _kvs(res.get('kvs'))
+        return (kvs[0] if kvs else None,
                 int(res.get('header', {}).get('revision', 0)))
 
     def get(self, key: str) -> str | None:
@@ -216,7 +200,7 @@ class EtcdClient:
         the snapshot, so a watch can start at exactly revision + 1.
         """
         res = self.call('kv/range', _range_req(prefix, True))
-        kvs = [_kv(k) for k in res.get('kvs') or []]
+        kvs = _kvs(res.get('kvs'))
         return kvs, int(res.get('header', {}).get('revision', 0))
 
     def read(self, keys: Sequence[str] = (),
@@ -229,8 +213,7 @@ class EtcdClient:
         res = self.call('kv/txn', {'compare': [], 'success': ops})
         found: dict[str, str] = {}
         for item in res.get('responses') or []:
-            for raw in (item.get('response_range') or {}).get('kvs') or []:
-                kv = _kv(raw)
+            for kv in _kvs((item.get('response_range') or {}).get('kvs')):
                 found[kv.key] = kv.value
         return found
 
@@ -387,13 +370,15 @@ class Watch:
             rev = int(kv.get('mod_revision', 0))
             if rev <= self.revision:
                 continue  # already delivered before a reconnect
-            deleted = raw.get('type') == 'DELETE'
-            events.append(Event(type='DELETE' if deleted else 'PUT',
-                                key=_unb64(kv.get('key')),
-                                value=None if deleted else
-                                _unb64(kv.get('value')),
-                                revision=rev))
             top = max(top, rev)
+            deleted = raw.get('type') == 'DELETE'
+            text = etcdkv.text_kv({'key': kv.get('key'),
+                             'value': None if deleted else kv.get('value')})
+            if text is not None:
+                events.append(Event(type='DELETE' if deleted else 'PUT',
+                                    key=text[0],
+                                    value=None if deleted else text[1],
+                                    revision=rev))
         if not result.get('events') and not result.get('created') and \
                 result.get('header', {}).get('revision'):
             # A progress notification: everything up to the header

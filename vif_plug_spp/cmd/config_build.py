@@ -27,14 +27,36 @@ import socket
 import sys
 from typing import Any, Callable
 
+from os_vif_accel import parse
+from os_vif_accel import validate
+
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
+
+
+# A customization file is a few KiB; nesting deeper than this is an
+# attack or a generator gone wrong, not a layout.
+_MAX_YAML_BYTES = 1 << 20
+_MAX_YAML_DEPTH = 32
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump that a
+    value with a newline in it could forge lines into).
+    """
+
+    def error(self, message: str) -> Any:
+        print('%s: error: %s (see --help)' % (self.prog,
+                                              message.splitlines()[0]),
+              file=sys.stderr)
+        sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='spp-config-build', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('command', nargs='?', default='build',
@@ -49,8 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                              'Nova\'s host')
     parser.add_argument('--etcd-host', default=env('ETCD_HOST'),
                         help='[ETCD_HOST]')
-    parser.add_argument('--etcd-port', type=int,
-                        default=int(env('ETCD_PORT') or 2379),
+    parser.add_argument('--etcd-port', default=env('ETCD_PORT') or '2379',
                         help='[ETCD_PORT, default 2379]')
     parser.add_argument('--customization',
                         default=env('SPP_COMPONENT_CONF'),
@@ -71,17 +92,48 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _yaml_depth_ok(yaml: Any, text: str) -> bool:
+    """Check nesting on the parser's event stream, which (unlike the
+    composer that safe_load runs) does not recurse.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent,
+                              yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > _MAX_YAML_DEPTH:
+                return False
+        elif isinstance(event, (yaml.MappingEndEvent,
+                                yaml.SequenceEndEvent)):
+            depth -= 1
+    return True
+
+
 def _load_yaml(path: str) -> Any:
     import yaml
+    where = 'customization %r' % path
     try:
-        with open(path) as f:
-            return yaml.safe_load(f)
+        with open(path, 'rb') as f:
+            data = f.read(_MAX_YAML_BYTES + 1)
+        if len(data) > _MAX_YAML_BYTES:
+            raise builder.BuildError('%s is larger than %d bytes'
+                                     % (where, _MAX_YAML_BYTES))
+        text = parse.decode_utf8(data, where)
+        if not _yaml_depth_ok(yaml, text):
+            raise builder.BuildError('%s nests deeper than %d levels'
+                                     % (where, _MAX_YAML_DEPTH))
+        return yaml.safe_load(text)
     except OSError as exc:
-        raise builder.BuildError('cannot read customization %s: %s'
-                                 % (path, exc.strerror))
+        raise builder.BuildError('cannot read %s: %s' % (where,
+                                                         exc.strerror))
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
     except yaml.YAMLError as exc:
-        raise builder.BuildError('customization %s is not valid YAML: %s'
-                                 % (path, exc))
+        raise builder.BuildError('%s is not valid YAML: %s' % (
+            where, ' '.join(str(exc).split())))
+    except ValueError as exc:  # e.g. an integer of 5000 digits
+        raise builder.BuildError('%s holds an unusable value: %s' % (
+            where, str(exc).splitlines()[0]))
 
 
 def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
@@ -90,12 +142,22 @@ def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
     return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
 
 
-def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
-    args = _parser().parse_args(argv)
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse bad host and port before anything is read or sent."""
     try:
         keys.configuration(args.host)
     except keys.InvalidKeyPart as exc:
         raise builder.BuildError('SPP_HOST: %s' % exc)
+    try:
+        args.etcd_port = parse.ascii_int(args.etcd_port,
+                                         'ETCD_PORT (--etcd-port)', 1, 65535)
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
+
+
+def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
+    args = _parser().parse_args(argv)
+    _check_args(args)
     if args.command == 'destroy':
         if args.dry_run:
             for prefix in [keys.configuration(args.host)] + \
@@ -108,6 +170,10 @@ def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
     custom = _load_yaml(args.customization) if args.customization \
         else None
     config = builder.build(args.mappings, args.mirror, custom)
+    try:  # what the agent and the plugin will accept, checked here
+        hostconfig.parse(builder.dumps(config), args.host)
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
     mir = builder.parse_mirror(args.mirror)
     out(builder.dumps(config))
     out('# launch plan')

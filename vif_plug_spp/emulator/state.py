@@ -29,13 +29,22 @@ import re
 import threading
 from typing import Any
 
+from os_vif_accel import parse
+from os_vif_accel import validate
+
 __all__ = ['SppError', 'VfProcess', 'SppCtlState', 'CLASSIFIER_1808',
            'CLASSIFIER_1908']
 
 CLASSIFIER_1808 = 'classifier_mac'
 CLASSIFIER_1908 = 'classifier'
 PORT_TYPES = ('phy', 'vhost', 'ring', 'pcap', 'nullpmd')
-_PORT = re.compile(r'^([a-z]+):(\d+)$')
+# ASCII digits and no trailing newline: spp_vf parses the number with
+# strtol (src/vf/common/command_dec.c), which knows no other digits.
+_PORT = re.compile(r'^([a-z]+):([0-9]+)\Z')
+# ASCII sec ids only.  Deviation: spp-ctl's bottle <sec_id:int> filter
+# (-?\d+, then int()) would also take Unicode digits such as '٣'
+# (doc/source/reference/compat/input-validation-spp.rst).
+_SEC_ID = re.compile(r'[0-9]{1,9}')
 _MAC = re.compile(r'^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$')
 _DEFAULT_MAC = '00:00:00:00:00:01'
 UNTAGGED = 4095
@@ -370,17 +379,15 @@ class SppCtlState:
 
     @staticmethod
     def _body(raw: bytes) -> dict[str, Any]:
-        try:
-            body = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
+        try:  # bounded: a deeply nested body must not RecursionError
+            return parse.json_object(raw, 'body')
+        except validate.InvalidInput:
             raise _invalid()
-        if not isinstance(body, dict):
-            raise _invalid()
-        return body
 
     def _vf(self, sec_id: str, table: dict[int, VfProcess]) -> VfProcess:
         with self.lock:
-            proc = table.get(int(sec_id)) if sec_id.isdigit() else None
+            proc = table.get(int(sec_id)) if _SEC_ID.fullmatch(sec_id) \
+                else None
         if proc is None:
             raise SppError(404, 'sec_id %s not found.' % sec_id)
         return proc
@@ -401,7 +408,7 @@ class SppCtlState:
     def _route_vf(self, method: str, path: str, sec_id: str,
                   rest: list[str], raw: bytes,
                   table: dict[int, VfProcess]) -> Any:
-        if not sec_id.isdigit():
+        if not _SEC_ID.fullmatch(sec_id):
             raise SppError(404, "Not found: '%s'" % path)
         proc = self._vf(sec_id, table)
         with proc.lock:
