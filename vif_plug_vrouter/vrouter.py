@@ -137,6 +137,7 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                         'from user space). The previous driver is '
                         'restored at unplug.'),
         cfg.FloatOpt('vf_driver_timeout', default=5.0, min=0.1,
+                     max=constants.MAX_VF_DRIVER_TIMEOUT,
                      help='Seconds to wait for a VF to show up bound to '
                           '(or unbound from) a driver.'),
     ]
