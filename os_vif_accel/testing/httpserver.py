@@ -28,20 +28,15 @@ import ssl
 import threading
 from typing import Any, Callable
 
-<<<<<<< HEAD
-__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'MAX_BODY']
-
-#: Largest request body served; the emulated daemons take small JSON.
-MAX_BODY = 1 << 20
-_MAX_LINE = 1024
-_HEX = re.compile(rb'[0-9a-fA-F]{1,8}')
-=======
-__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'DROP']
+__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'DROP', 'MAX_BODY']
 
 # An Answer with this status closes the connection without a reply (a
 # daemon that never answers).
 DROP = 0
->>>>>>> main
+#: Largest request body served; the emulated daemons take small JSON.
+MAX_BODY = 1 << 20
+_MAX_LINE = 1024
+_HEX = re.compile(rb'[0-9a-fA-F]{1,8}')
 
 #: (status, reason phrase, headers, body)
 Answer = tuple[int, str, list[tuple[str, str]], bytes]
@@ -106,7 +101,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self._read(int(text)) if int(text) else b''
 
     def _dispatch(self) -> None:
-<<<<<<< HEAD
         try:
             body = self._body()
         except (_BadRequest, OSError) as exc:
@@ -119,13 +113,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self, status: int, reason: str,
                 headers: list[tuple[str, str]], body: bytes) -> None:
-=======
-        status, reason, headers, body = self.server.dispatch(
-            self.command, self.path, self._body())
         if status == DROP:
             self.close_connection = True
             return
->>>>>>> main
         head = 'HTTP/1.1 %d %s\r\n' % (status, reason)
         head += ''.join('%s: %s\r\n' % h for h in headers)
         head += 'Content-Length: %d\r\n\r\n' % len(body)
