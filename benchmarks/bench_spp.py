@@ -162,7 +162,7 @@ def bench_alloc(client: etcd_mod.EtcdClient, slots: int, spread: bool
         for _ in range(slots // 8):
             start = time.monotonic()
             vid = spp_neutron.allocate_vhost(mine, host, 'physx',
-                                          str(uuid.uuid4()), spread=spread)
+                                             str(uuid.uuid4()), spread=spread)
             with lock:
                 lat.append(time.monotonic() - start)
                 if vid is not None:
