@@ -65,6 +65,29 @@ class TestRecordedFiles(testtools.TestCase):
         self.assertEqual(sorted(self.EXPECTED) + [REFUSED],
                          sorted(legacy_names()))
 
+    def test_commands_json_names_what_wrote_each_file(self) -> None:
+        with open(os.path.join(DATA, 'commands.json')) as f:
+            cmds = json.load(f)
+        self.assertEqual(legacy_names(), sorted(cmds))
+        for name, case in cmds.items():
+            out = case['stdout'].splitlines()
+            if case['agent'] == 'down':
+                # enable/disable rewrote the file an earlier add wrote
+                self.assertRegex(case['preceded_by'][0],
+                                 r'--oper=add |\.add_port\(', name)
+                continue
+            # what the script POSTed is exactly the file it wrote
+            sent = [ln[len('Request : '):] for ln in out
+                    if ln.startswith('Request : ')]
+            self.assertEqual([legacy(name)], sent, name)
+            for line in out:
+                if line.startswith('Request failed: '):
+                    # the answer of the agent, texts per pih 37-74
+                    error = json.loads(line[len('Request failed: '):])
+                    self.assertRegex(error['error'],
+                                     r'^\{ Invalid or missing (field|data) '
+                                     r'for <[a-z0-9-]+> \}$', name)
+
     def test_files_the_agent_replays_are_readable(self) -> None:
         for name, (ip6, mode, link) in self.EXPECTED.items():
             rec, extra = record.from_port_file(legacy(name))
