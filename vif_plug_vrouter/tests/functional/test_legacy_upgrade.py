@@ -196,22 +196,29 @@ class TestLegacyFilesCli(cli.CLITestCase):
         self.assertEqual(sorted(self.ids.values()),
                          sorted(self.state.snapshot()))
 
-    def post_vm(self, vmi: str, vm_name: str = 'pod-1') -> dict[str, str]:
+    def post_vm(self, vmi: str, vm_name: str = 'pod-1',
+                vn: str = '') -> dict[str, str]:
         body = {'vm-uuid': '5c7e9a10-3b2d-4c6e-8f1a-2b3c4d5e6f70',
                 'host-ifname': 'veth' + vmi[:4], 'vm-name': vm_name,
-                'vn-uuid': '', 'vmi-uuid': vmi}
+                'vn-uuid': vn, 'vmi-uuid': vmi}
         self.assertEqual(200, self.state.handle(
             'POST', '/vm', json.dumps(body).encode())[0])
         return body
 
     def test_sync_readds_vm_vn_subscriptions(self) -> None:
-        self.post_vm(cli.new_id())
-        self.post_vm(cli.new_id())
+        vn = cli.new_id()
+        for _ in range(2):
+            body = self.post_vm(cli.new_id(), vn=vn)
+            # the control node puts the VMI in that VM and VN, so a stale
+            # entry would make the agent drop both (pih 989-1040)
+            self.state.mark_config(body['vmi-uuid'], vm_uuid=body['vm-uuid'],
+                                   vn_uuid=vn)
         res = self.run_cli('--oper=sync', '--verbose')
         self.assertEqual(0, res.rc, res)
         self.assertIn('2 of 2 vm-vn', res.out)
         self.state.clean_stale()
-        self.assertEqual(2, len(self.state.vm_ports))
+        self.assertEqual(2, len([k for k in self.state.vm_ports
+                                 if k[1] == vn]))
 
     def test_sync_refuses_while_a_port_file_is_unreadable(self) -> None:
         refused = install(self.ports_dir, [data.REFUSED])[data.REFUSED]
