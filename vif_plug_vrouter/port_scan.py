@@ -100,9 +100,23 @@ def _replayed_names(directory: str) -> list[tuple[str, str]]:
     for name in names:
         uid = agent_uuid(name)
         path = os.path.join(directory, name)
-        if uid is not None and not os.path.isdir(path):
+        if uid is not None and _replayable(path):
             out.append((name, uid))
     return out
+
+
+def _replayable(path: str) -> bool:
+    """A regular file, or a link (reported, not followed) that is not to
+    a directory; the agent skips FIFOs, sockets and devices (pih 131-133),
+    and opening a FIFO would block.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(mode):
+        return not os.path.isdir(path)
+    return stat.S_ISREG(mode)
 
 
 def _parse_ports(text: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

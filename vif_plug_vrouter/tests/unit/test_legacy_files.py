@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from typing import Any
 
 import fixtures
 import testtools
@@ -172,6 +174,27 @@ class TestScan(testtools.TestCase):
         for name in ('.tmp-' + uid, uid.replace('-', ''), '{%s}' % uid,
                      '00000000-0000-0000-0000-000000000000', 'vm'):
             self.assertIsNone(port_scan.agent_uuid(name), name)
+
+    def test_special_files_are_skipped_like_the_agent_does(self) -> None:
+        # The agent replays regular files only (pih 131-133); opening a
+        # FIFO named like a port would block the scan for good.
+        os.mkfifo(os.path.join(self.dir,
+                               'd4000000-0000-4000-8000-000000000001'))
+        good = json.loads(legacy('api-kernel-ipv4.json'))
+        self.put(good['id'], json.dumps(good))
+        found: list[Any] = []
+        scan = threading.Thread(target=lambda: found.extend(
+            port_scan.scan_ports(self.dir)), daemon=True)
+        scan.start()
+        scan.join(10)
+        if scan.is_alive():
+            # unblock the scan so the worker can exit
+            os.close(os.open(os.path.join(
+                self.dir, 'd4000000-0000-4000-8000-000000000001'),
+                os.O_WRONLY | os.O_NONBLOCK))
+            self.fail('the scan blocked on a FIFO')
+        self.assertEqual([(good['id'], None)],
+                         [(f.name_id, f.error) for f in found])
 
     def test_array_files_and_broken_files(self) -> None:
         one = json.loads(legacy('api-kernel-ipv4.json'))
