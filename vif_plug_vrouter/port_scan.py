@@ -74,7 +74,9 @@ class VmVnFile(NamedTuple):
 
 def agent_uuid(name: str) -> str | None:
     """The UUID the agent reads from a file name, None if it skips it."""
-    m = _UUID_PREFIX.match(name.lstrip())
+    # Boost's extractor skips C-locale blanks only (str.lstrip() would
+    # also take e.g. \x1c, which the agent does not skip)
+    m = _UUID_PREFIX.match(name.lstrip(' \t\n\v\f\r'))
     if m is None or m.group(0) == _NIL:
         return None
     return m.group(0).lower()

@@ -172,6 +172,7 @@ class TestScan(testtools.TestCase):
         for name in (uid, uid.upper(), '  ' + uid, uid + '.bak'):
             self.assertEqual(uid, port_scan.agent_uuid(name), name)
         for name in ('.tmp-' + uid, uid.replace('-', ''), '{%s}' % uid,
+                     '\x1c' + uid, '\xa0' + uid,
                      '00000000-0000-0000-0000-000000000000', 'vm'):
             self.assertIsNone(port_scan.agent_uuid(name), name)
 
