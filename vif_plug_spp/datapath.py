@@ -163,7 +163,8 @@ class Datapath:
             except sppctl.SppCtlUnreachable:
                 raise
             except sppctl.SppCtlError:
-                # SPP >= 19.08 renamed classifier_mac to classifier.
+                # SPP >= 18.08.4 renamed classifier_mac to classifier
+                # (SPP commits 9b63754, 2c1470f).
                 if i == len(order) - 1:
                     raise
 

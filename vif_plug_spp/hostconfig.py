@@ -29,6 +29,7 @@ from typing import Any
 from os_vif_accel import parse as parse_mod
 from os_vif_accel import validate
 
+from vif_plug_spp import builder_input
 from vif_plug_spp import keys
 
 __all__ = ['parse']
@@ -36,8 +37,9 @@ __all__ = ['parse']
 # spp_vf 18.08 port names (reference, Corrections 5: phy, vhost, ring).
 _PORT = re.compile(r'(phy|vhost|ring):[0-9]{1,5}')
 _NAME = re.compile(r'[A-Za-z0-9_.:@+-]{1,127}')
-# The configuration knows cores 0..31 only (reference section 4.2).
-_MAX_CORE = 31
+# DPDK lcores, up to the largest RTE_MAX_LCORE spp-config-build accepts
+# (128 in DPDK's default build; spp_vf checks the exact limit).
+_MAX_CORE = builder_input.LCORE_LIMIT - 1
 _MAX_VHOSTS = 4096
 
 
