@@ -33,6 +33,7 @@ import errno
 import json
 import os
 import re
+import stat
 from typing import Any, NamedTuple
 
 from os_vif_accel import fileio
