@@ -232,6 +232,8 @@ def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
     out: tuple[list[Any], list[Any]] = ([], [])
     for fresh, kept in zip(again, out):
         for f in fresh:
+            if f.error is not None and not os.path.lexists(f.path):
+                continue   # removed while listed: unplugged meanwhile
             f = first.get(f.path, f) if f.error is not None else f
             if f.error is not None:
                 pc._warn('%s cannot be read as the agent reads it: %s; the '

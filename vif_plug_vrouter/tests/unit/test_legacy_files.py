@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import types
 from typing import Any
+from unittest import mock
 
 import fixtures
 import testtools
@@ -196,6 +198,21 @@ class TestScan(testtools.TestCase):
             self.fail('the scan blocked on a FIFO')
         self.assertEqual([(good['id'], None)],
                          [(f.name_id, f.error) for f in found])
+
+    def test_sync_rescan_drops_a_file_removed_while_listed(self) -> None:
+        # Read once the audit started (port_audit._rescan): a file listed
+        # but gone before it was read was unplugged meanwhile; re-adding
+        # its first reading would bring the port back.
+        rec, _ = record.from_port_file(legacy('api-kernel-ipv4.json'))
+        path = os.path.join(self.dir, rec['id'])
+        first = [port_scan.PortFile(path, rec['id'], [(rec, {})], None)]
+        again = [port_scan.PortFile(path, rec['id'], [],
+                                    'removed while listed')]
+        with mock.patch.object(port_scan, 'scan_ports',
+                               return_value=again):
+            files, vm_vn = port_audit._rescan(
+                types.SimpleNamespace(ports_dir=self.dir), first, [])
+        self.assertEqual(([], []), (files, vm_vn))
 
     def test_array_files_and_broken_files(self) -> None:
         one = json.loads(legacy('api-kernel-ipv4.json'))
