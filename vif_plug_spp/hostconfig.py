@@ -36,8 +36,10 @@ __all__ = ['parse']
 # spp_vf 18.08 port names (reference, Corrections 5: phy, vhost, ring).
 _PORT = re.compile(r'(phy|vhost|ring):[0-9]{1,5}')
 _NAME = re.compile(r'[A-Za-z0-9_.:@+-]{1,127}')
-# The configuration knows cores 0..31 only (reference section 4.2).
-_MAX_CORE = 31
+# spp_vf 18.08 takes lcores 0..RTE_MAX_LCORE-1 (src/vf/common/
+# command_dec.c 341-352; DPDK's default RTE_MAX_LCORE is 128): hosts with
+# more than 32 cores put components above core 31.
+_MAX_CORE = 127
 _MAX_VHOSTS = 4096
 
 

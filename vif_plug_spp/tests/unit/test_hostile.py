@@ -159,6 +159,17 @@ class TestConfiguration(testtools.TestCase):
                           hostile.try_plugin_configuration):
                 self.assertNotEqual('defect', entry(text).result)
 
+    def test_cores_above_31(self):
+        # Hosts with more than 32 cores: spp_vf takes lcores up to 127.
+        vf = {'physical_network': 'p', 'num_vhost': 0, 'components': [
+            {'name': 'c', 'type': 'classifier_mac', 'core': 40,
+             'rx_port': ['phy:0'], 'tx_port': []}]}
+        config = hostconfig.parse(json.dumps({'vf': [vf]}), 'h')
+        self.assertEqual(40, config['vf'][0]['components'][0]['core'])
+        vf['components'][0]['core'] = 128
+        self.assertRaises(validate.InvalidInput, hostconfig.parse,
+                          json.dumps({'vf': [vf]}), 'h')
+
 
 class TestValues(testtools.TestCase):
 
