@@ -257,9 +257,10 @@ class Datapath:
             return
         # Any other change (a plain port to add_vlantag included,
         # Corrections 1): detach, then attach with the op, as
-        # networking-spp does (agent/spp_agent.py 331-336).
-        cli.detach(sec, comp, port, side)
-        undo.add(what, restore)
+        # networking-spp does (agent/spp_agent.py 331-336).  A detach
+        # whose flush failed is still applied (Corrections 2): undo it too.
+        undo.attempt(what, lambda: cli.detach(sec, comp, port, side),
+                     restore)
         cli.attach(sec, comp, port, side, _request_op(want))
 
     def _apply(self, what: str, vh: Vhost,

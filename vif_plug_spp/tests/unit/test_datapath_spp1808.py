@@ -99,6 +99,24 @@ class TestVlanFirstPlug(Case):
         self.assertTrue(exc.rolled_back)
         self.assertEqual(before, base._norm(self.status(2)))
 
+    def test_detach_kept_by_a_failed_flush_is_not_rolled_back(self):
+        # A second tx port put on the merger by hand: spp_vf keeps it in
+        # its tables, and every flush that touches the merger fails.
+        self.start()
+        self.dp.ensure_all()
+        self.assertRaises(sppctl.SppCtlError, self.client.attach, 2,
+                          'merger', 'phy:0', 'tx')
+        # The plug's detach of ring:7 is kept although it "failed".
+        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 3, MAC,
+                                100)
+        self.assertFalse(exc.rolled_back)
+        self.assertNotIn('; rolled back', str(exc))
+        # Once the extra port is gone, the next plug wires ring:7 again.
+        self.client.detach(2, 'merger', 'phy:0', 'tx')
+        self.assertTrue(self.dp.plug(3, MAC, 100))
+        self.assertIn('ring:7', [p['port'] for p in base._comp(
+            self.status(2), 'merger')['rx_port']])
+
 
 class TestNothingPoisonous(Case):
     """Corrections 2 and 4: refused before anything is sent."""
