@@ -54,6 +54,18 @@ class Case(testtools.TestCase):
     def status(self, sec_id):
         return self.emu.snapshot()[sec_id]
 
+    def plug_after_refused_attach(self, attach, vhost, vlan):
+        """Wire everything, have someone else's ``attach`` (sec_id,
+        component, port, dir) fail its flush, then plug: the error.
+        """
+        self.start()
+        self.dp.ensure_all()
+        self.assertRaises(sppctl.SppCtlError, self.client.attach, *attach)
+        exc = self.assertRaises(datapath.WiringError, self.dp.plug, vhost,
+                                MAC, vlan)
+        self.assertFalse(exc.rolled_back)
+        return exc
+
 
 class TestVlanFirstPlug(Case):
     """Corrections 1: a plain port never switches to add_vlantag in
@@ -101,15 +113,10 @@ class TestVlanFirstPlug(Case):
 
     def test_detach_kept_by_a_failed_flush_is_not_rolled_back(self):
         # A second tx port put on the merger by hand: spp_vf keeps it in
-        # its tables, and every flush that touches the merger fails.
-        self.start()
-        self.dp.ensure_all()
-        self.assertRaises(sppctl.SppCtlError, self.client.attach, 2,
-                          'merger', 'phy:0', 'tx')
-        # The plug's detach of ring:7 is kept although it "failed".
-        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 3, MAC,
-                                100)
-        self.assertFalse(exc.rolled_back)
+        # its tables, and every flush that touches the merger fails; the
+        # plug's detach of ring:7 is kept although it "failed".
+        exc = self.plug_after_refused_attach((2, 'merger', 'phy:0', 'tx'),
+                                             3, 100)
         self.assertNotIn('; rolled back', str(exc))
         # Once the extra port is gone, the next plug wires ring:7 again.
         self.client.detach(2, 'merger', 'phy:0', 'tx')
@@ -185,14 +192,9 @@ class TestStickyFailure(Case):
         self.assertNotIn('; rolled back', str(exc))
 
     def test_poisoned_before_the_plug(self):
-        self.start()
-        self.dp.ensure_all()
         # Someone attaches a ring spp_primary never created.
-        self.assertRaises(sppctl.SppCtlError, self.client.attach, 1,
-                          'forward_0_rx', 'ring:9', 'rx')
-        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 1, MAC,
-                                5)
-        self.assertFalse(exc.rolled_back)
+        exc = self.plug_after_refused_attach(
+            (1, 'forward_0_rx', 'ring:9', 'rx'), 1, 5)
         self.assertIn('Restart spp_vf 1', str(exc))
         # After the restart, the next plug rebuilds and wires.
         self.emu.restart(reset_vfs=True)
