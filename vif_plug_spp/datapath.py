@@ -290,7 +290,7 @@ class Datapath:
     def _stuck(self, sec_id: int) -> bool:
         """Whether spp_vf fails every flush now: stopping a component
         that does not exist changes nothing but still flushes (SPP
-        18.08.1 command_proc.c 291-294, 718-721).
+        18.08.1 command_proc.c 294-297, 718-721).
         """
         try:
             self.client.stop_component(sec_id, _PROBE)

@@ -148,6 +148,17 @@ class TestStickyFlush(RulesCase):
         self.assertEqual(['ring:0'], [
             p['port'] for p in self.component('fwd')['tx_port']])
 
+    def test_classifier_entry_changes_the_component_sending_to_it(self):
+        # command_proc.c 218: the entry flags the port's tx component,
+        # whose flush then fails while it is over its limit.
+        self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'tx'))
+        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'tx'))
+        self.assertEqual(OCCUR, self.table('add', 'ring:1',
+                                           'fa:16:3e:00:00:01'))
+        self.assertEqual(OK, self.put('cls', 'attach', 'ring:2', 'tx'))
+        self.assertEqual(OK, self.table('add', 'ring:2',
+                                        'fa:16:3e:00:00:02'))
+
     def test_limit_heals_when_component_stopped(self):
         self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'tx'))
         self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'tx'))
@@ -282,6 +293,25 @@ class TestSppCtlInputQuirks(RulesCase):
         self.assertEqual((500, b'Internal Server Error'),
                          self.table('del', 'ring:0', 'fa:16:3e:00:00:01',
                                     'x'))
+
+
+class TestFormattedIntoTheCommand(RulesCase):
+    """spp-ctl formats body values into spp_vf's command text (spp_proc.py
+    76-78, 123-126): a JSON true passes spp-ctl's checks as an int and
+    reaches spp_vf as the word "True".
+    """
+
+    def test_boolean_core_is_bad_value_core(self):
+        self.assertEqual((400, b'command error: bad value(core)'), self.call(
+            'POST', '/v1/vfs/1/components',
+            {'name': 'b', 'core': True, 'type': 'forward'})[::2])
+
+    def test_boolean_or_float_classifier_vlan_is_bad_value_vlan_id(self):
+        self.assertEqual(OK, self.put('cls', 'attach', 'ring:0', 'tx'))
+        for vlan in (True, 10.0):
+            self.assertEqual((400, b'command error: bad value(vlan id)'),
+                             self.table('add', 'ring:0', 'fa:16:3e:00:00:01',
+                                        vlan))
 
 
 class TestStatusSizeBug(test_emulator.EmulatorCase):
