@@ -162,9 +162,11 @@ class Datapath:
                 return
             except sppctl.SppCtlUnreachable:
                 raise
-            except sppctl.SppCtlError:
-                # SPP >= 19.08 renamed classifier_mac to classifier.
-                if i == len(order) - 1:
+            except sppctl.SppCtlError as exc:
+                # SPP >= 19.08 renamed classifier_mac to classifier.  An
+                # "error occur" is no unknown type: the start was applied
+                # and its flush failed (Corrections 2); report that one.
+                if i == len(order) - 1 or undo_mod.occurred(exc):
                     raise
 
     def _missing_ports(self, comp: dict[str, Any],

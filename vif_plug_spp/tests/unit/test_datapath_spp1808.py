@@ -200,6 +200,20 @@ class TestStickyFailure(Case):
         self.emu.restart(reset_vfs=True)
         self.assertTrue(self.dp.plug(1, MAC, 5))
 
+    def test_classifier_start_on_a_poisoned_spp_vf(self):
+        # A fresh plugin or agent (classifier type not yet seen) finds the
+        # classifier missing on an spp_vf someone poisoned: the failed
+        # start is reported as kept, not masked by the 19.08 name retry.
+        self.start()
+        self.dp.ensure_all()
+        self.client.stop_component(1, 'classifier')
+        self.assertRaises(sppctl.SppCtlError, self.client.attach, 1,
+                          'forward_0_rx', 'ring:9', 'rx')
+        dp = datapath.Datapath(self.client, self.config)
+        exc = self.assertRaises(datapath.WiringError, dp.plug, 0, MAC, None)
+        self.assertFalse(exc.rolled_back)
+        self.assertIn('Restart spp_vf 1', str(exc))
+
     def test_plain_refusal_still_rolls_back(self):
         self.start()
         self.dp.ensure_all()
