@@ -17,6 +17,7 @@ spp-ctl status-size bug named.
 
 import copy
 import json
+import time
 
 import testtools
 
@@ -213,6 +214,19 @@ class TestStickyFailure(Case):
         exc = self.assertRaises(datapath.WiringError, dp.plug, 0, MAC, None)
         self.assertFalse(exc.rolled_back)
         self.assertIn('Restart spp_vf 1', str(exc))
+
+    def test_unanswered_step_is_undone_too(self):
+        # spp_vf answers the classifier add after the client gave up
+        # (read timeout 1 s): "rolled back" must still be true.
+        self.start()
+        self.dp.ensure_all()
+        before = base._norm(self.status(1))
+        self.emu.delay('PUT', 'classifier_table', 1.5)
+        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 0, MAC,
+                                None)
+        self.assertTrue(exc.rolled_back)
+        time.sleep(1.0)    # the held add has been applied by now
+        self.assertEqual(before, base._norm(self.status(1)))
 
     def test_plain_refusal_still_rolls_back(self):
         self.start()
