@@ -16,8 +16,9 @@ networking-spp's agent (re-reading ``bind_port`` and ``action`` for each
 event so bursts collapse, replaying every action at start), but:
 
 * the watch starts at the revision of the replay snapshot and resumes
-  from the last delivered revision after drops, idle periods and etcd
-  restarts (:class:`vif_plug_spp.etcd.Watch`), so no event is missed;
+  from the last delivered revision after drops, etcd restarts and failed
+  liveness probes (:class:`vif_plug_spp.etcd_watch.Watch`), so no event
+  is missed, while an idle watch stays up;
 * errors never end the process: a port whose plug or unplug failed is
   retried with exponential backoff, etcd and spp-ctl outages are waited
   out, and every action is replayed when spp-ctl comes back (spp_vf may
@@ -45,6 +46,7 @@ from os_vif_accel import validate
 from vif_plug_spp import constants
 from vif_plug_spp import datapath
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_watch
 from vif_plug_spp import hostconfig
 from vif_plug_spp import intake
 from vif_plug_spp import keys
@@ -69,8 +71,11 @@ AGENT_OPTS = [
                  help='Seconds to wait for one etcd or spp-ctl answer.'),
     cfg.FloatOpt('watch_idle_timeout', default=10.0, min=0.5,
                  help='Seconds without any message on the etcd watch '
-                      'after which it is re-created from the last seen '
-                      'revision (detects silently dead streams).'),
+                      'after which etcd is asked whether it is alive (one '
+                      'status call, skipped while other calls are '
+                      'answered); the watch is re-created from the last '
+                      'seen revision only when it is not.  Also the TCP '
+                      'keepalive idle time of the watch connection.'),
     cfg.FloatOpt('backoff_max', default=5.0, min=0.1,
                  help='Longest wait between retries of a failed port or '
                       'an unreachable etcd/spp-ctl.'),
@@ -123,7 +128,7 @@ class Agent:
         self._queue: queue.Queue[str] = queue.Queue()
         self._retry = intake.RetrySet(backoff_max)
         self._stop = threading.Event()
-        self._watches: list[etcd_mod.Watch] = []
+        self._watches: list[etcd_watch.Watch] = []
         self._pending_ready = 1
         self._ready_lock = threading.Lock()
         self.taas: taas.Taas | None = None

@@ -163,9 +163,10 @@ class Datapath:
             except sppctl.SppCtlUnreachable:
                 raise
             except sppctl.SppCtlError as exc:
-                # SPP >= 19.08 renamed classifier_mac to classifier.  An
-                # "error occur" is no unknown type: the start was applied
-                # and its flush failed (Corrections 2); report that one.
+                # SPP >= 18.08.4 renamed classifier_mac to classifier
+                # (SPP commits 9b63754, 2c1470f).  An "error occur" is no
+                # unknown type: the start was applied and its flush failed
+                # (Corrections 2); report that one.
                 if i == len(order) - 1 or undo_mod.occurred(exc):
                     raise
 

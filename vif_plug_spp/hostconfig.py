@@ -29,6 +29,7 @@ from typing import Any
 from os_vif_accel import parse as parse_mod
 from os_vif_accel import validate
 
+from vif_plug_spp import builder_input
 from vif_plug_spp import keys
 
 __all__ = ['parse']
@@ -39,10 +40,9 @@ __all__ = ['parse']
 # ring:08 no port at all, while the status names ring:8.
 _PORT = re.compile(r'(phy|vhost|ring):(0|[1-9][0-9]{0,4})')
 _NAME = re.compile(r'[A-Za-z0-9_.:@+-]{1,127}')
-# spp_vf 18.08 takes lcores 0..RTE_MAX_LCORE-1 (src/vf/common/
-# command_dec.c 341-352; DPDK's default RTE_MAX_LCORE is 128): hosts with
-# more than 32 cores put components above core 31.
-_MAX_CORE = 127
+# DPDK lcores, up to the largest RTE_MAX_LCORE spp-config-build accepts
+# (128 in DPDK's default build; spp_vf checks the exact limit).
+_MAX_CORE = builder_input.LCORE_LIMIT - 1
 _MAX_VHOSTS = 4096
 
 

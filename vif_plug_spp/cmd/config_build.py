@@ -31,6 +31,8 @@ from os_vif_accel import parse
 from os_vif_accel import validate
 
 from vif_plug_spp import builder
+from vif_plug_spp import builder_custom
+from vif_plug_spp import builder_input
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
@@ -83,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                         default=env('SPP_PRIMARY_CORE_MASK') or '0x2',
                         help='spp_primary -c, for the launch plan only '
                              '[SPP_PRIMARY_CORE_MASK, default 0x2]')
+    _target_options(parser)
     parser.add_argument('--dry-run', action='store_true',
                         help='print the configuration and keys, write '
                              'nothing')
@@ -90,6 +93,24 @@ def _parser() -> argparse.ArgumentParser:
                         help='overwrite/delete slot keys that hold port '
                              'ids')
     return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """What the configuration is built for: SPP release, DPDK build."""
+    ctype = parser.add_mutually_exclusive_group()
+    ctype.add_argument('--spp-version', default=builder.DEFAULT_SPP_VERSION,
+                       help='SPP release of spp_vf/spp-ctl; picks the '
+                            'classifier type name: classifier_mac up to '
+                            '18.08.3, classifier from 18.08.4 on '
+                            '[default %(default)s, as networking-spp]')
+    ctype.add_argument('--classifier-type',
+                       choices=builder_custom.CLASSIFIER_NAMES,
+                       help='classifier component type name to write '
+                            '(overrides --spp-version)')
+    parser.add_argument('--max-lcore', default=str(builder.DEFAULT_MAX_LCORE),
+                        help='RTE_MAX_LCORE of the DPDK build: core masks '
+                             'may select lcores 0 to this - 1 '
+                             '[default %(default)s, DPDK\'s default]')
 
 
 def _yaml_depth_ok(yaml: Any, text: str) -> bool:
@@ -142,6 +163,17 @@ def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
     return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
 
 
+def _destroy(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
+    if args.dry_run:
+        for prefix in [keys.configuration(args.host)] + \
+                keys.host_prefixes(args.host):
+            out('would delete %s' % prefix)
+        return 0
+    count = builder.destroy(_client(args), args.host, force=args.force)
+    out('deleted %d key(s) of host %s' % (count, args.host))
+    return 0
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Refuse bad host and port before anything is read or sent."""
     try:
@@ -151,6 +183,8 @@ def _check_args(args: argparse.Namespace) -> None:
     try:
         args.etcd_port = parse.ascii_int(args.etcd_port,
                                          'ETCD_PORT (--etcd-port)', 1, 65535)
+        args.max_lcore = parse.ascii_int(args.max_lcore, '--max-lcore', 1,
+                                         builder_input.LCORE_LIMIT)
     except validate.InvalidInput as exc:
         raise builder.BuildError(str(exc))
 
@@ -159,22 +193,18 @@ def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
     args = _parser().parse_args(argv)
     _check_args(args)
     if args.command == 'destroy':
-        if args.dry_run:
-            for prefix in [keys.configuration(args.host)] + \
-                    keys.host_prefixes(args.host):
-                out('would delete %s' % prefix)
-            return 0
-        count = builder.destroy(_client(args), args.host, force=args.force)
-        out('deleted %d key(s) of host %s' % (count, args.host))
-        return 0
+        return _destroy(args, out)
     custom = _load_yaml(args.customization) if args.customization \
         else None
-    config = builder.build(args.mappings, args.mirror, custom)
+    classifier = args.classifier_type or \
+        builder.classifier_type(args.spp_version)
+    config = builder.build(args.mappings, args.mirror, custom,
+                           classifier=classifier, max_lcore=args.max_lcore)
     try:  # what the agent and the plugin will accept, checked here
         hostconfig.parse(builder.dumps(config), args.host)
     except validate.InvalidInput as exc:
         raise builder.BuildError(str(exc))
-    mir = builder.parse_mirror(args.mirror)
+    mir = builder.parse_mirror(args.mirror, args.max_lcore)
     out(builder.dumps(config))
     out('# launch plan')
     for line in builder.launch_plan(

@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                         choices=[state.CLASSIFIER_1808,
                                  state.CLASSIFIER_1908],
                         help='classifier type name: classifier_mac (SPP '
-                             '18.08) or classifier (SPP >= 19.08)')
+                             '<= 18.08.3) or classifier (SPP >= 18.08.4)')
     parser.add_argument('--status-size-bug', action='store_true',
                         help='answer 500 to status replies of 4096 bytes '
                              'or more, as spp-ctl 18.08.1-19.08 does '

@@ -18,8 +18,9 @@ networking-spp deployments run; each rule cites its file and line in
 :mod:`ports`, :mod:`classifier`, :mod:`flush` and :mod:`status`, and
 ``doc/source/reference/spp-ctl-emulator.rst`` lists them with the tests
 that pin them.  ``classifier_type`` switches to the type name of SPP >=
-19.08 (``classifier``); ``status_size_bug`` reproduces spp-ctl
-18.08.1-19.08 answering 500 to status replies of 4096 bytes or more.
+18.08.4 (``classifier``, commits 9b63754/2c1470f); ``status_size_bug``
+reproduces spp-ctl 18.08.1-19.08 answering 500 to status replies of
+4096 bytes or more.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from unittest import mock
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp.cmd import config_build
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_watch
 from vif_plug_spp import exception
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
@@ -165,7 +166,7 @@ def try_etcd_watch(value: Any) -> Outcome:
     past its revision (or it is re-read forever).
     """
     raw_key, raw_value = value
-    watch = etcd_mod.Watch(_Answer({}), '/spp/openstack/action/h/', 1)
+    watch = etcd_watch.Watch(_Answer({}), '/spp/openstack/action/h/', 1)
     result = {'events': [{'type': 'PUT', 'kv': _kv(raw_key, raw_value, 7)}],
               'header': {'revision': '7'}}
 
