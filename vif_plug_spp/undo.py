@@ -52,9 +52,9 @@ class Undo:
                 undo: Callable[[], None]) -> None:
         """Run ``do``; its undo is needed when it succeeded, also when
         spp_vf answered ``error occur`` (a failed flush keeps the change,
-        spp_vf 18.08, reference Corrections 2) and when no answer came.  That undo tolerates
-        finding the change absent (``bad value``: the update itself was
-        refused).
+        spp_vf 18.08, reference Corrections 2) and when no answer came.
+        That undo tolerates finding the change absent (``bad value``: the
+        update itself was refused).
         """
         def tolerant() -> None:
             try:
