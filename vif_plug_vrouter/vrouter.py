@@ -313,8 +313,6 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
             port_id=self._port_id(vif), mode=mode, vf=address, name=name,
             mac=str(vif.address) if 'address' in vif else None,
             mtu=network.mtu if network is not None and 'mtu' in network
-            else None,
-            vlan=network.vlan if network is not None and 'vlan' in network
             else None)
 
     def _plug_offload(self, vif: Any, instance_info: Any, mode: str) -> None:
