@@ -155,8 +155,14 @@ def select_ips(network: Any) -> tuple[str | None, str | None]:
 
 
 def from_vif(vif: Any, instance_info: Any, *, system_name: str,
-             port_type: int, vhostuser_mode: int = 0) -> dict[str, Any]:
-    """Build the record of ``vif`` for instance ``instance_info``."""
+             port_type: int, vhostuser_mode: int = 0,
+             display_name: str | None = None) -> dict[str, Any]:
+    """Build the record of ``vif`` for instance ``instance_info``.
+
+    ``display_name`` is the name chosen by
+    :mod:`vif_plug_vrouter.display_name`; without it, ``InstanceInfo.name``
+    (or the instance UUID) is used.
+    """
     if 'network' not in vif or vif.network is None:
         raise validate.InvalidInput('network', None,
                                     'the VIF has no network; the agent '
@@ -167,7 +173,8 @@ def from_vif(vif: Any, instance_info: Any, *, system_name: str,
     v4, v6 = select_ips(network)
     project = (instance_info.project_id
                if 'project_id' in instance_info else '')
-    name = instance_info.name if 'name' in instance_info else ''
+    name = display_name or (instance_info.name if 'name' in instance_info
+                            else '')
     return make_record(
         port_id=str(vif.id),
         instance_id=str(instance_info.uuid),
