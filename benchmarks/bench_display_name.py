@@ -78,11 +78,11 @@ class Bench(fixtures.Fixture):
 
         from nova_e2e import base
         nova_objects.register_all()
-        tmp = self.useFixture(fixtures.TempDir()).path
+        self.tmp = self.useFixture(fixtures.TempDir()).path
         self.conf = self.useFixture(config_fixture.Config(cfg.CONF))
         os_vif.initialize(reset=True)
         self.agent = self.useFixture(base.VrouterAgentFixture(self.conf,
-                                                              tmp))
+                                                              self.tmp))
         self.driver = libvirt_vif.LibvirtGenericVIFDriver()
         self.make_vif = lambda: base.nova_vif(model.VIF_TYPE_VROUTER)
         self.instance = nova_objects.Instance(
@@ -111,8 +111,9 @@ class Bench(fixtures.Fixture):
 def with_db(bench: Bench) -> None:
     from nova import context
     from nova import objects as nova_objects
-    from nova.tests import fixtures as nova_fixtures
-    bench.useFixture(nova_fixtures.Database())
+
+    from nova_e2e import base
+    bench.useFixture(base.NovaDatabaseFixture(bench.conf, bench.tmp))
     inst = nova_objects.Instance(
         context=context.get_admin_context(), uuid=bench.instance.uuid,
         project_id=bench.instance.project_id, user_id='bench',
@@ -122,14 +123,57 @@ def with_db(bench: Bench) -> None:
 
 
 def with_conductor(bench: Bench) -> None:
+    """A real ConductorManager behind a real oslo.messaging RPC server.
+
+    Nova's own service fixtures live in ``nova.tests.functional``, whose
+    import monkey-patches the process; this builds the same thing from
+    Nova's ``rpc`` module on the in-memory ``fake`` transport.
+    """
+    from nova.conductor import manager
     from nova.conductor import rpcapi as conductor_rpcapi
-    from nova.tests import fixtures as nova_fixtures
-    bench.useFixture(nova_fixtures.RPCFixture('nova.test'))
-    bench.useFixture(nova_fixtures.Database(database='api'))
+    from nova.objects import base as objects_base
+    from nova import rpc
+    import oslo_messaging as messaging
+    from oslo_messaging import conffixture
     with_db(bench)
-    bench.useFixture(nova_fixtures.ServiceFixture('conductor'))
+    # This process is not monkey-patched: serve with real threads, as
+    # nova-conductor does in Nova's threading mode.
+    bench.useFixture(fixtures.MonkeyPatch(
+        'nova.utils.concurrency_mode_threading', lambda: True))
+    bench.useFixture(conffixture.ConfFixture(
+        bench.conf.conf)).transport_url = 'fake:/'
+    rpc.init(bench.conf.conf)
+    bench.addCleanup(rpc.cleanup)
+    class ObjectConductor(manager.ConductorManager):
+        """nova-conductor's object API (no compute-task endpoint, which
+        would need Keystone and Placement)."""
+
+        def __init__(self) -> None:
+            super(manager.ConductorManager, self).__init__(
+                service_name='conductor')
+
+        def _object_dispatch(self, target: Any, method: str, args: Any,
+                             kwargs: Any) -> Any:
+            # The conductor runs the call against the database itself; in
+            # this one process that means without the compute side's
+            # indirection (one call in flight at a time here).
+            cls = objects_base.NovaObject
+            saved, cls.indirection_api = cls.indirection_api, None
+            try:
+                return super()._object_dispatch(target, method, args,
+                                                kwargs)
+            finally:
+                cls.indirection_api = saved
+
+    server = rpc.get_server(
+        messaging.Target(topic=conductor_rpcapi.RPC_TOPIC, server='bench'),
+        [ObjectConductor()], objects_base.NovaObjectSerializer())
+    server.start()
+    bench.addCleanup(server.wait)
+    bench.addCleanup(server.stop)
     # What nova-compute does at start: objects go through the conductor.
-    bench.useFixture(nova_fixtures.IndirectionAPIFixture(
+    bench.useFixture(fixtures.MonkeyPatch(
+        'nova.objects.base.NovaObject.indirection_api',
         conductor_rpcapi.ConductorAPI()))
 
 
