@@ -131,7 +131,7 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
         out['warm'].append(time.monotonic() - start)
         proc = emu.state.vfs[1 if physnet == 'phys1' else 2]
         with proc.lock:
-            proc.classifier.clear()        # as a restarted spp_vf
+            proc.clear_classifier_table()   # as a restarted spp_vf
         start = time.monotonic()
         os_vif.plug(vif, inst)
         out['repair'].append(time.monotonic() - start)

@@ -274,6 +274,11 @@ class Stream:
     def read_all(self) -> bytes:
         return b''.join(iter(self._read, b''))
 
+    @property
+    def sock(self) -> socket.socket:
+        """The connection's socket (e.g. to enable TCP keepalive)."""
+        return self._conn.sock
+
     def close(self) -> None:
         """End the stream; a reader blocked in :meth:`lines` sees its end.
 

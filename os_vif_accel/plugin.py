@@ -32,7 +32,9 @@ class PortErrors:
 
     @staticmethod
     def _port_id(vif: Any) -> str:
-        return str(vif.id) if 'id' in vif else '(unknown)'
+        text = str(vif.id) if 'id' in vif else '(unknown)'
+        # Quoted when it could break the one-line message it is put in.
+        return text if text.isprintable() else repr(text)
 
     def _invalid(self, vif: Any, exc: validate.InvalidInput) -> Exception:
         return self.INVALID_PORT(port_id=self._port_id(vif),

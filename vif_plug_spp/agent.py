@@ -16,8 +16,9 @@ networking-spp's agent (re-reading ``bind_port`` and ``action`` for each
 event so bursts collapse, replaying every action at start), but:
 
 * the watch starts at the revision of the replay snapshot and resumes
-  from the last delivered revision after drops, idle periods and etcd
-  restarts (:class:`vif_plug_spp.etcd.Watch`), so no event is missed;
+  from the last delivered revision after drops, etcd restarts and failed
+  liveness probes (:class:`vif_plug_spp.etcd_watch.Watch`), so no event
+  is missed, while an idle watch stays up;
 * errors never end the process: a port whose plug or unplug failed is
   retried with exponential backoff, etcd and spp-ctl outages are waited
   out, and every action is replayed when spp-ctl comes back (spp_vf may
@@ -31,7 +32,6 @@ state reports are sent by :mod:`vif_plug_spp.report` (console script).
 
 from __future__ import annotations
 
-import json
 import queue
 import socket
 import threading
@@ -46,6 +46,9 @@ from os_vif_accel import validate
 from vif_plug_spp import constants
 from vif_plug_spp import datapath
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_watch
+from vif_plug_spp import hostconfig
+from vif_plug_spp import intake
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
@@ -68,8 +71,11 @@ AGENT_OPTS = [
                  help='Seconds to wait for one etcd or spp-ctl answer.'),
     cfg.FloatOpt('watch_idle_timeout', default=10.0, min=0.5,
                  help='Seconds without any message on the etcd watch '
-                      'after which it is re-created from the last seen '
-                      'revision (detects silently dead streams).'),
+                      'after which etcd is asked whether it is alive (one '
+                      'status call, skipped while other calls are '
+                      'answered); the watch is re-created from the last '
+                      'seen revision only when it is not.  Also the TCP '
+                      'keepalive idle time of the watch connection.'),
     cfg.FloatOpt('backoff_max', default=5.0, min=0.1,
                  help='Longest wait between retries of a failed port or '
                       'an unreachable etcd/spp-ctl.'),
@@ -117,10 +123,12 @@ class Agent:
         self.resync_interval = resync_interval
         self.datapath: datapath.Datapath | None = None
         self._config_text: str | None = None
+        self._config: dict[str, Any] = {}
+        self._refused_config: str | None = None
         self._queue: queue.Queue[str] = queue.Queue()
-        self._retry: dict[str, tuple[float, float]] = {}  # port: (due, delay)
+        self._retry = intake.RetrySet(backoff_max)
         self._stop = threading.Event()
-        self._watches: list[etcd_mod.Watch] = []
+        self._watches: list[etcd_watch.Watch] = []
         self._pending_ready = 1
         self._ready_lock = threading.Lock()
         self.taas: taas.Taas | None = None
@@ -182,12 +190,25 @@ class Agent:
 
     def _set_config(self, text: str) -> None:
         if text != self._config_text or self.datapath is None:
-            config = json.loads(text)
+            config = hostconfig.parse(text, self.host)
             self.datapath = datapath.Datapath(self.spp, config,
                                               self.lock_path)
             self.taas = taas.Taas(self.spp, config, self.datapath) \
                 if config.get('mirror') else None
-            self._config_text = text
+            self._config_text, self._config = text, config
+
+    def _refresh_config(self, text: str) -> None:
+        """Follow a changed configuration; a bad one is reported once and
+        the one in use is kept (the ports it serves stay served).
+        """
+        try:
+            self._set_config(text)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            if text != self._refused_config:
+                self._refused_config = text
+                LOG.error('SPP configuration of %s is unusable (%s); '
+                          'keeping the previous one; rebuild it with '
+                          'spp-config-build', self.host, exc)
 
     def _prefixes(self) -> list[tuple[str, str]]:
         """(prefix, queue tag) of every watched prefix."""
@@ -225,7 +246,7 @@ class Agent:
             try:
                 kvs, rev = self.etcd.get_prefix(prefix)
                 for kv in kvs:
-                    self._queue.put(tag + keys.suffix(kv.key, prefix))
+                    self._enqueue(tag, kv.key, prefix)
                 return rev
             except etcd_mod.EtcdError as exc:
                 LOG.warning('Cannot read %s (%s); retrying in %.1fs',
@@ -233,6 +254,12 @@ class Agent:
                 self._sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
         return 0
+
+    def _enqueue(self, tag: str, key: str, prefix: str) -> None:
+        item = intake.item_id(key, prefix,
+                              'tap flow id' if tag else 'port id')
+        if item is not None:
+            self._queue.put(tag + item)
 
     def _watch_ready(self) -> None:
         with self._ready_lock:
@@ -256,7 +283,7 @@ class Agent:
             try:
                 for event in watch:
                     if event.value in (keys.PLUG, keys.UNPLUG):
-                        self._queue.put(tag + keys.suffix(event.key, prefix))
+                        self._enqueue(tag, event.key, prefix)
             except etcd_mod.WatchCompacted as exc:
                 LOG.warning('%s; replaying every key under %s', exc, prefix)
             except Exception:  # never let a watch thread die silently
@@ -266,28 +293,21 @@ class Agent:
                 self._watches.remove(watch)
 
     # -- work ---------------------------------------------------------------
-    def _next_timeout(self) -> float:
-        now = time.monotonic()
-        due = [d for d, _ in self._retry.values()]
-        wait = min(due) - now if due else 1.0
-        return max(0.0, min(wait, 1.0))
-
     def _work_loop(self) -> None:
         last_sync = time.monotonic()
         while not self._stop.is_set():
             try:
-                port = self._queue.get(timeout=self._next_timeout())
+                port = self._queue.get(timeout=self._retry.wait())
             except queue.Empty:
                 port = None
             if self._stop.is_set():
                 break
             if port is not None and port != _RESYNC:
-                self._retry.pop(port, None)
+                self._retry.done(port)
                 self._attempt(port, 0.1)
+            for pid, delay in self._retry.due():
+                self._attempt(pid, delay)
             now = time.monotonic()
-            for pid, (due, delay) in list(self._retry.items()):
-                if due <= now:
-                    self._attempt(pid, delay)
             if self.resync_interval and \
                     now - last_sync >= self.resync_interval:
                 last_sync = now
@@ -298,19 +318,20 @@ class Agent:
         try:
             text = self.etcd.get(keys.configuration(self.host))
             if text:
-                self._set_config(text)
+                self._refresh_config(text)
             found = [(tag, prefix, self.etcd.get_prefix(prefix)[0])
                      for prefix, tag in self._prefixes()]
-        except (etcd_mod.EtcdError, ValueError) as exc:
+        except etcd_mod.EtcdError as exc:
             LOG.warning('Resync failed: %s', exc)
             return
         for tag, prefix, kvs in found:
             for kv in kvs:
-                self._queue.put(tag + keys.suffix(kv.key, prefix))
+                self._enqueue(tag, kv.key, prefix)
 
     def _attempt(self, port_id: str, delay: float) -> None:
         try:
             self.handle(port_id)
+            self._retry.done(port_id)
             self.handled += 1
             if self._spp_down:
                 self._spp_down = False
@@ -322,13 +343,15 @@ class Agent:
                 self._spp_down = True
             LOG.warning('Port %s not done (%s); retrying in %.1fs',
                         port_id, exc, delay)
-            self._retry[port_id] = (time.monotonic() + delay,
-                                    min(delay * 2, self.backoff_max))
+            self._retry.failed(port_id, delay)
+        except (keys.InvalidKeyPart, validate.InvalidInput) as exc:
+            # Bad input does not get better by trying again.
+            LOG.error('Port %s left alone: %s', port_id, exc)
+            self._retry.done(port_id)
         except Exception:
             LOG.exception('Port %s failed unexpectedly; retrying in %.1fs',
                           port_id, delay)
-            self._retry[port_id] = (time.monotonic() + delay,
-                                    min(delay * 2, self.backoff_max))
+            self._retry.failed(port_id, delay)
 
     def handle(self, item: str) -> str:
         """Act on one queued port id or ``tap:<tap flow id>``; returns
@@ -351,14 +374,13 @@ class Agent:
             return 'gone'
         conf_text = found.get(keys.configuration(host))
         if conf_text:
-            self._set_config(conf_text)
+            self._refresh_config(conf_text)
         try:
             bind = protocol.parse_bind_port(bind_text)
         except validate.InvalidInput as exc:
             LOG.error('Port %s: ignoring invalid binding: %s', port_id, exc)
             return 'invalid'
-        physnet = protocol.vhost_physnet(
-            json.loads(self._config_text or '{}'), bind.vhost_id)
+        physnet = protocol.vhost_physnet(self._config, bind.vhost_id)
         if physnet is None:
             LOG.error('Port %s: vhost %d is not in the configuration of %s',
                       port_id, bind.vhost_id, host)
@@ -367,6 +389,10 @@ class Agent:
             return self._plug(port_id, bind, physnet)
         if action == keys.UNPLUG:
             return self._unplug(port_id, bind, physnet)
+        if action is not None:
+            LOG.error('Port %s: %s is %r, neither %r nor %r; left alone',
+                      port_id, keys.action(host, port_id), action[:60],
+                      keys.PLUG, keys.UNPLUG)
         return 'ignored'
 
     def _plug(self, port_id: str, bind: protocol.BindPort,

@@ -16,158 +16,60 @@ writes (same components, cores, rings, vhost ids and JSON key order), but
 validates first: the upstream script crashes with a traceback on a mask
 typo such as ``#xfc02``, on too few cores or a short YAML file, and
 silently builds overlapping or impossible layouts.  Every
-:class:`BuildError` says what to change.  Writing never overwrites a
-vhost key that holds a port id unless forced, and ``destroy`` only
-touches ``<host>/`` prefixes.
+:class:`BuildError` says what to change.  Where upstream silently drops
+cores above 31 we use every lcore DPDK accepts, and the classifier type is
+spelled for the target SPP release (:func:`classifier_type`).  Writing
+never overwrites a vhost key that holds a port id unless forced, and
+``destroy`` only touches ``<host>/`` prefixes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
 
+from vif_plug_spp import builder_custom
+from vif_plug_spp import builder_input
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
+from vif_plug_spp.builder_custom import COMPONENT_TYPES
+from vif_plug_spp.builder_input import BuildError
+from vif_plug_spp.builder_input import DEFAULT_MAX_LCORE
+from vif_plug_spp.builder_input import Mapping
+from vif_plug_spp.builder_input import Mirror
+from vif_plug_spp.builder_input import parse_mappings
+from vif_plug_spp.builder_input import parse_mask
+from vif_plug_spp.builder_input import parse_mirror
 
-__all__ = ['BuildError', 'Mapping', 'Mirror', 'parse_mask',
-           'parse_mappings', 'parse_mirror', 'build', 'dumps',
-           'slot_keys', 'launch_plan', 'write', 'destroy']
+__all__ = ['BuildError', 'Mapping', 'Mirror', 'COMPONENT_TYPES',
+           'DEFAULT_MAX_LCORE', 'DEFAULT_SPP_VERSION', 'parse_mask',
+           'parse_mappings', 'parse_mirror', 'classifier_type', 'build',
+           'dumps', 'slot_keys', 'launch_plan', 'write', 'destroy']
 
-_PCI = re.compile(r'^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]'
-                  r'\.[0-7]$')
-_HEX = re.compile(r'^(0[xX])?[0-9a-fA-F]+$')
-_PORT = re.compile(r'^(phy|vhost|ring):(\d+)$')
-COMPONENT_TYPES = ('forward', 'merge', 'classifier_mac')
-MAX_CORE = 32          # the configuration format only knows cores 0..31
 TXN_CHUNK = 100        # etcd's default --max-txn-ops is 128
+# networking-spp runs SPP 18.08.1 (reference, section 0).
+DEFAULT_SPP_VERSION = '18.08.1'
+# First SPP release whose spp_vf and spp-ctl call the type "classifier".
+_RENAMED_IN = (18, 8, 4)
 
 
-class BuildError(ValueError):
-    """Invalid input; the message says what to fix."""
+def classifier_type(spp_version: str) -> str:
+    """The classifier component type name spp_vf ``spp_version`` takes.
+
+    ``classifier_mac`` up to 18.08.3, ``classifier`` from 18.08.4 on
+    (SPP commits 9b63754 and 2c1470f, 2019-08-05; release 6e811d6).
+    """
+    if not re.fullmatch(r'[0-9]{1,4}(\.[0-9]{1,4}){1,2}', spp_version):
+        raise BuildError('SPP version %r: write it as the release number, '
+                         'e.g. 18.08.1 or 19.08' % spp_version)
+    parts = tuple(int(x) for x in spp_version.split('.'))
+    return 'classifier' if parts + (0,) * (3 - len(parts)) >= _RENAMED_IN \
+        else 'classifier_mac'
 
 
-@dataclasses.dataclass
-class Mapping:
-    index: int          # 1-based position = spp_vf client id
-    text: str
-    pci_address: str
-    physnet: str
-    num_vhost: int
-    core_mask: str
-    cores: list[int]    # worker cores (master lcore dropped)
-    all_cores: list[int]
-
-
-@dataclasses.dataclass
-class Mirror:
-    num: int
-    core_mask: str
-    cores: list[int]
-    all_cores: list[int]
-
-
-def parse_mask(text: str, where: str) -> list[int]:
-    """Set bits of a hex core mask, ascending (``0x`` optional)."""
-    if not _HEX.match(text):
-        hint = ''
-        if re.match(r'^[xX][0-9a-fA-F]+$', text):
-            hint = ' (did you mean 0%s?)' % text
-        raise BuildError('%s: core mask %r is not hexadecimal; write it as '
-                         '0x followed by hex digits, e.g. 0xfe%s'
-                         % (where, text, hint))
-    value = int(text, 16)
-    bits = [b for b in range(value.bit_length()) if value >> b & 1]
-    high = [b for b in bits if b >= MAX_CORE]
-    if high:
-        raise BuildError('%s: core mask %s selects core(s) %s; only cores '
-                         '0-%d can be used' % (where, text,
-                                               ', '.join(map(str, high)),
-                                               MAX_CORE - 1))
-    if not bits:
-        raise BuildError('%s: core mask %s selects no core' % (where, text))
-    return bits
-
-
-def parse_mappings(text: str | None) -> list[Mapping]:
-    """Parse ``pci#physnet#num_vhost#core_mask,...`` (DPDK port order)."""
-    if not text or not text.strip():
-        raise BuildError('DPDK_PORT_MAPPINGS is empty; give one '
-                         'pci#physnet#num_vhost#core_mask entry per NIC, '
-                         'e.g. 00:04.0#phys1#2#0xfe')
-    out: list[Mapping] = []
-    for i, item in enumerate(text.split(','), 1):
-        item = item.strip()
-        where = 'mapping %d (%r)' % (i, item)
-        parts = item.split('#')
-        if len(parts) != 4:
-            raise BuildError('%s: expected 4 fields pci#physnet#num_vhost#'
-                             'core_mask separated by "#", found %d'
-                             % (where, len(parts)))
-        pci, physnet, num, mask = (p.strip() for p in parts)
-        if not _PCI.match(pci):
-            raise BuildError('%s: %r is not a PCI address; use bus:slot.fn '
-                             'such as 00:04.0 (or 0000:00:04.0)'
-                             % (where, pci))
-        try:
-            keys.vhost_physnet_prefix('h', physnet)
-        except keys.InvalidKeyPart as exc:
-            raise BuildError('%s: %s' % (where, exc))
-        if not num.isdigit():
-            raise BuildError('%s: number of vhosts %r must be a whole '
-                             'number such as 2' % (where, num))
-        bits = parse_mask(mask, where)
-        out.append(Mapping(i, item, pci, physnet, int(num), mask,
-                           bits[1:], bits))
-    _check_unique(out)
-    return out
-
-
-def _check_unique(maps: list[Mapping]) -> None:
-    seen_pci: dict[str, int] = {}
-    seen_net: dict[str, int] = {}
-    for m in maps:
-        pci = m.pci_address[-7:].lower()
-        if pci in seen_pci:
-            raise BuildError('mapping %d: PCI address %s is already used by '
-                             'mapping %d; list each NIC once'
-                             % (m.index, m.pci_address, seen_pci[pci]))
-        if m.physnet in seen_net:
-            raise BuildError('mapping %d: physical network %s is already '
-                             'mapped to mapping %d; each NIC needs its own '
-                             'physnet' % (m.index, m.physnet,
-                                          seen_net[m.physnet]))
-        seen_pci[pci] = m.index
-        seen_net[m.physnet] = m.index
-
-
-def parse_mirror(text: str | None) -> Mirror | None:
-    """Parse ``SPP_MIRROR`` = ``<num_mirror>#<core_mask>``."""
-    if not text:
-        return None
-    parts = text.split('#')
-    if len(parts) != 2 or not parts[0].strip().isdigit():
-        raise BuildError('SPP_MIRROR %r: expected <number of mirrors>#'
-                         '<core mask>, e.g. 2#0x30002' % text)
-    bits = parse_mask(parts[1].strip(), 'SPP_MIRROR')
-    num = int(parts[0])
-    if len(bits) - 1 < num:
-        raise BuildError('SPP_MIRROR %r: %d mirror(s) need %d worker '
-                         'core(s) besides the master core, the mask gives '
-                         '%d; add bits to the mask' % (
-                             text, num, num, len(bits) - 1))
-    return Mirror(num, parts[1].strip(), bits[1:], bits)
-
-
-def _component(core: int, ctype: str, name: str, rx: list[str],
-               tx: list[str]) -> dict[str, Any]:
-    # Key order matches the upstream builder's JSON byte for byte.
-    return {'core': core, 'type': ctype, 'name': name, 'rx_port': rx,
-            'tx_port': tx}
-
-
-def _generate(m: Mapping, first_vhost: int) -> list[dict[str, Any]]:
+def _generate(m: Mapping, first_vhost: int,
+              classifier: str) -> list[dict[str, Any]]:
     need = 2 * m.num_vhost + 2
     if len(m.cores) < need:
         raise BuildError(
@@ -177,18 +79,19 @@ def _generate(m: Mapping, first_vhost: int) -> list[dict[str, Any]]:
             % (m.index, m.text, m.num_vhost, need, m.core_mask,
                len(m.cores), ', '.join(map(str, m.cores)) or 'none'))
     cores = iter(m.cores)
+    comp = builder_custom.component
     comps = []
     vids = range(first_vhost, first_vhost + m.num_vhost)
     for v in vids:
-        comps.append(_component(next(cores), 'forward', 'forward_%d_tx' % v,
-                                ['ring:%d' % (2 * v)], ['vhost:%d' % v]))
-        comps.append(_component(next(cores), 'forward', 'forward_%d_rx' % v,
-                                ['vhost:%d' % v], ['ring:%d' % (2 * v + 1)]))
+        comps.append(comp(next(cores), 'forward', 'forward_%d_tx' % v,
+                          ['ring:%d' % (2 * v)], ['vhost:%d' % v]))
+        comps.append(comp(next(cores), 'forward', 'forward_%d_rx' % v,
+                          ['vhost:%d' % v], ['ring:%d' % (2 * v + 1)]))
     phy = 'phy:%d' % (m.index - 1)
-    comps.append(_component(next(cores), 'classifier_mac', 'classifier',
-                            [phy], ['ring:%d' % (2 * v) for v in vids]))
-    comps.append(_component(next(cores), 'merge', 'merger',
-                            ['ring:%d' % (2 * v + 1) for v in vids], [phy]))
+    comps.append(comp(next(cores), classifier, 'classifier',
+                      [phy], ['ring:%d' % (2 * v) for v in vids]))
+    comps.append(comp(next(cores), 'merge', 'merger',
+                      ['ring:%d' % (2 * v + 1) for v in vids], [phy]))
     return comps
 
 
@@ -211,141 +114,54 @@ def _check_overlap(maps: list[Mapping], mirror: Mirror | None) -> None:
                         name_a, name_b, ', '.join(map(str, common))))
 
 
-def _check_port(port: Any, where: str) -> tuple[str, int]:
-    match = _PORT.match(port) if isinstance(port, str) else None
-    if not match:
-        raise BuildError('%s: port %r must look like phy:0, vhost:1 or '
-                         'ring:2' % (where, port))
-    return match.group(1), int(match.group(2))
+def _check_customization(customization: Any, count: int) -> None:
+    if not isinstance(customization, dict) or \
+            not isinstance(customization.get('vf'), list):
+        raise BuildError('customization: expected a top-level "vf" list '
+                         'with one entry per mapping')
+    if len(customization['vf']) != count:
+        raise BuildError('customization: "vf" has %d entries but '
+                         'DPDK_PORT_MAPPINGS lists %d NICs; give one '
+                         'entry per NIC, in the same order'
+                         % (len(customization['vf']), count))
 
 
-def _custom_components(m: Mapping, first_vhost: int, entry: Any,
-                       ) -> list[dict[str, Any]]:
-    where = 'customization vf[%d] (mapping %d, %s)' % (
-        m.index - 1, m.index, m.pci_address)
-    if not isinstance(entry, dict) or \
-            not isinstance(entry.get('components'), list):
-        raise BuildError('%s: expected a mapping with a "components" list'
-                         % where)
-    vids = set(range(first_vhost, first_vhost + m.num_vhost))
-    comps: list[dict[str, Any]] = []
-    names: set[str] = set()
-    core_type: dict[int, str] = {}
-    vh_tx: set[int] = set()
-    vh_rx: set[int] = set()
-    for n, comp in enumerate(entry['components']):
-        cw = '%s component %d' % (where, n)
-        if not isinstance(comp, dict):
-            raise BuildError('%s: expected a mapping' % cw)
-        missing = [k for k in ('core', 'name', 'type', 'rx_port', 'tx_port')
-                   if k not in comp]
-        if missing:
-            raise BuildError('%s: missing %s' % (cw, ', '.join(missing)))
-        name, ctype, core = comp['name'], comp['type'], comp['core']
-        if not isinstance(name, str) or not name or name in names:
-            raise BuildError('%s: name %r must be a unique non-empty string'
-                             % (cw, name))
-        names.add(name)
-        if ctype not in COMPONENT_TYPES:
-            raise BuildError('%s (%s): type %r must be one of %s'
-                             % (cw, name, ctype, ', '.join(COMPONENT_TYPES)))
-        if isinstance(core, bool) or not isinstance(core, int) or \
-                core not in m.cores:
-            raise BuildError('%s (%s): core %r is not a worker core of core '
-                             'mask %s (%s)' % (cw, name, core, m.core_mask,
-                                               ', '.join(map(str, m.cores))))
-        if core_type.setdefault(core, ctype) != ctype:
-            raise BuildError('%s (%s): core %d already runs a %s component; '
-                             'spp_vf only shares a core between components '
-                             'of the same type' % (cw, name, core,
-                                                   core_type[core]))
-        for side in ('rx_port', 'tx_port'):
-            ports = comp[side]
-            if not isinstance(ports, list):
-                raise BuildError('%s (%s): %s must be a list' % (cw, name,
-                                                                  side))
-            for port in ports:
-                kind, num = _check_port(port, '%s (%s)' % (cw, name))
-                if kind == 'phy' and num != m.index - 1:
-                    raise BuildError('%s (%s): %s is not this NIC; mapping '
-                                     '%d is phy:%d' % (cw, name, port,
-                                                       m.index, m.index - 1))
-                if kind == 'vhost':
-                    if num not in vids:
-                        mine = ', '.join('vhost:%d' % v
-                                         for v in sorted(vids)) or 'none'
-                        raise BuildError(
-                            '%s (%s): %s is not one of this NIC\'s vhosts '
-                            '(%s); vhost ids are numbered across NICs in '
-                            'mapping order' % (cw, name, port, mine))
-                    (vh_tx if side == 'tx_port' else vh_rx).add(num)
-        limits = {'forward': (1, 1), 'classifier_mac': (1, None),
-                  'merge': (None, 1)}[ctype]
-        for side, limit in zip(('rx_port', 'tx_port'), limits):
-            if limit is not None and len(comp[side]) != limit:
-                raise BuildError('%s (%s): a %s component needs exactly %d '
-                                 '%s entry' % (cw, name, ctype, limit, side))
-        comps.append(_component(core, ctype, name, list(comp['rx_port']),
-                                list(comp['tx_port'])))
-    lost = sorted(vids - (vh_tx & vh_rx))
-    if lost:
-        raise BuildError('%s: vhost(s) %s must appear in a tx_port (to the '
-                         'VM) and an rx_port (from the VM); the mapping '
-                         'says this NIC has %d vhost(s)' % (
-                             where, ', '.join(map(str, lost)), m.num_vhost))
-    return comps
-
-
-def _custom_mirror(mirror: Mirror, custom: dict[str, Any]
-                   ) -> list[dict[str, Any]]:
-    entries = custom.get('mirror')
-    if not isinstance(entries, list) or len(entries) != mirror.num:
-        raise BuildError('customization: SPP_MIRROR asks for %d mirror(s), '
-                         'so the YAML needs a "mirror" list of %d entries '
-                         '{core, ports: [ring_a, ring_b]}' % (mirror.num,
-                                                              mirror.num))
-    out = []
-    for i, entry in enumerate(entries):
-        where = 'customization mirror[%d]' % i
-        if not isinstance(entry, dict) or entry.get('core') not in \
-                mirror.cores:
-            raise BuildError('%s: core must be a worker core of the mirror '
-                             'mask %s (%s)' % (where, mirror.core_mask,
-                                               ', '.join(map(str,
-                                                             mirror.cores))))
-        ports = entry.get('ports')
-        if not isinstance(ports, list) or len(ports) != 2 or any(
-                _check_port(p, where)[0] != 'ring' for p in ports):
-            raise BuildError('%s: ports must be two rings, e.g. '
-                             '[ring:8, ring:9]' % where)
-        out.append({'core': entry['core'], 'ports': list(ports)})
-    return out
+def _mirrors(mir: Mirror, customization: Any,
+             vhosts: int) -> list[dict[str, Any]]:
+    if customization is not None:
+        return builder_custom.custom_mirror(mir, customization)
+    return [{'core': mir.cores[i],
+             'ports': ['ring:%d' % (2 * vhosts + 2 * i),
+                       'ring:%d' % (2 * vhosts + 2 * i + 1)]}
+            for i in range(mir.num)]
 
 
 def build(mappings: str, mirror: str | None = None,
-          customization: Any = None) -> dict[str, Any]:
-    """The host configuration (``configuration/<host>``) as a dict."""
-    maps = parse_mappings(mappings)
-    mir = parse_mirror(mirror)
+          customization: Any = None, classifier: str = 'classifier_mac',
+          max_lcore: int = DEFAULT_MAX_LCORE) -> dict[str, Any]:
+    """The host configuration (``configuration/<host>``) as a dict.
+
+    ``classifier`` is the classifier type name of the target spp_vf
+    (see :func:`classifier_type`); ``max_lcore`` its DPDK's
+    RTE_MAX_LCORE.
+    """
+    if classifier not in builder_custom.CLASSIFIER_NAMES:
+        raise BuildError('classifier type %r: use one of %s' % (
+            classifier, ', '.join(builder_custom.CLASSIFIER_NAMES)))
+    builder_input.check_max_lcore(max_lcore)
+    maps = parse_mappings(mappings, max_lcore)
+    mir = parse_mirror(mirror, max_lcore)
     _check_overlap(maps, mir)
     if customization is not None:
-        if not isinstance(customization, dict) or \
-                not isinstance(customization.get('vf'), list):
-            raise BuildError('customization: expected a top-level "vf" list '
-                             'with one entry per mapping')
-        if len(customization['vf']) != len(maps):
-            raise BuildError('customization: "vf" has %d entries but '
-                             'DPDK_PORT_MAPPINGS lists %d NICs; give one '
-                             'entry per NIC, in the same order'
-                             % (len(customization['vf']), len(maps)))
+        _check_customization(customization, len(maps))
     vfs = []
     vhost_id = 0
     for m in maps:
         if customization is not None:
-            comps = _custom_components(m, vhost_id,
-                                       customization['vf'][m.index - 1])
+            comps = builder_custom.custom_components(
+                m, vhost_id, customization['vf'][m.index - 1], classifier)
         else:
-            comps = _generate(m, vhost_id)
+            comps = _generate(m, vhost_id, classifier)
         vfs.append({'physical_network': m.physnet,
                     'pci_address': m.pci_address,
                     'num_vhost': m.num_vhost, 'core_mask': m.core_mask,
@@ -353,14 +169,7 @@ def build(mappings: str, mirror: str | None = None,
         vhost_id += m.num_vhost
     config: dict[str, Any] = {'vf': vfs}
     if mir is not None:
-        if customization is not None:
-            config['mirror'] = _custom_mirror(mir, customization)
-        else:
-            config['mirror'] = [
-                {'core': mir.cores[i],
-                 'ports': ['ring:%d' % (2 * vhost_id + 2 * i),
-                           'ring:%d' % (2 * vhost_id + 2 * i + 1)]}
-                for i in range(mir.num)]
+        config['mirror'] = _mirrors(mir, customization, vhost_id)
     return config
 
 

@@ -31,18 +31,29 @@ the tag.  A ``forward`` component whose tx is a vhost is created as
 from __future__ import annotations
 
 import contextlib
-import copy
-import dataclasses
-import fcntl
-import os
 import threading
 from typing import Any, Callable, Iterator
 
 from oslo_log import log as logging
 
+from vif_plug_spp import hostlock
+from vif_plug_spp import layout as layout_mod
 from vif_plug_spp import sppctl
+from vif_plug_spp import undo as undo_mod
 
 LOG = logging.getLogger(__name__)
+
+# Re-exported: callers use them as datapath.*.
+WiringError = hostlock.WiringError
+LockError = hostlock.LockError
+host_lock = hostlock.host_lock
+Vhost = layout_mod.Vhost
+VfLayout = layout_mod.VfLayout
+layouts = layout_mod.layouts
+_vhost_num = layout_mod.vhost_num
+# A component name no layout uses: stopping it changes nothing but runs
+# spp_vf's flush, which tells whether a failed change is stuck.
+_PROBE = 'os-vif-spp-flush-probe'
 
 __all__ = ['Vhost', 'VfLayout', 'layouts', 'Datapath', 'WiringError',
            'LockError',
@@ -50,91 +61,6 @@ __all__ = ['Vhost', 'VfLayout', 'layouts', 'Datapath', 'WiringError',
 
 UNUSE = 'unuse'
 CLASSIFIER_TYPES = ('classifier_mac', 'classifier')
-
-
-class WiringError(Exception):
-    """A wiring change failed (and was rolled back where possible)."""
-
-    def __init__(self, message: str, cause: Exception | None = None,
-                 rolled_back: bool = True) -> None:
-        self.cause = cause
-        self.rolled_back = rolled_back
-        super().__init__(message)
-
-
-@dataclasses.dataclass(frozen=True)
-class Vhost:
-    vhost_id: int
-    sec_id: int
-    physnet: str
-    to_vm_comp: str      # classifier (tx side toward the VM)
-    to_vm_port: str      # ring:2N / vhost:N: classifier entry, VLAN del
-    from_vm_comp: str    # merger (rx side from the VM)
-    from_vm_port: str    # ring:2N+1 / vhost:N: VLAN add
-    feed_comp: str | None = None   # forward_N_tx (as merge) -> vhost:N
-    drain_comp: str | None = None  # vhost:N -> forward_N_rx
-
-
-@dataclasses.dataclass
-class VfLayout:
-    """The wanted components of one spp_vf (``vf[sec_id-1]``)."""
-
-    sec_id: int
-    physnet: str
-    components: list[dict[str, Any]]
-    vhosts: dict[int, Vhost]
-
-
-def _vhost_num(port: str) -> int | None:
-    kind, _, num = port.partition(':')
-    return int(num) if kind == 'vhost' and num.isdigit() else None
-
-
-def _layout(sec_id: int, vf: dict[str, Any]) -> VfLayout:
-    comps = copy.deepcopy(vf.get('components') or [])
-    by_rx: dict[str, dict[str, Any]] = {}
-    by_tx: dict[str, dict[str, Any]] = {}
-    for comp in comps:
-        for port in comp.get('rx_port', []):
-            by_rx[port] = comp
-        for port in comp.get('tx_port', []):
-            by_tx[port] = comp
-    vhosts: dict[int, Vhost] = {}
-    for comp in comps:
-        for port in comp.get('tx_port', []):
-            num = _vhost_num(port)
-            if num is None:
-                continue
-            if comp['type'] == 'forward':
-                comp['type'] = 'merge'   # as networking-spp does (TaaS)
-            feed: str | None = None
-            if comp['type'] == 'merge':
-                to_port = comp['rx_port'][0]
-                to_comp = by_tx[to_port]['name']
-                feed = comp['name']
-            else:
-                to_port, to_comp = port, comp['name']
-            rx_comp = by_rx.get(port)
-            if rx_comp is None:
-                raise ValueError('vhost:%d has no component receiving '
-                                 'from it in vf %d' % (num, sec_id))
-            drain: str | None = None
-            if rx_comp['type'] == 'forward':
-                from_port = rx_comp['tx_port'][0]
-                from_comp = by_rx[from_port]['name']
-                drain = rx_comp['name']
-            else:
-                from_port, from_comp = port, rx_comp['name']
-            vhosts[num] = Vhost(num, sec_id, vf['physical_network'],
-                                to_comp, to_port, from_comp, from_port,
-                                feed, drain)
-    return VfLayout(sec_id, vf['physical_network'], comps, vhosts)
-
-
-def layouts(configuration: dict[str, Any]) -> list[VfLayout]:
-    """One layout per ``vf`` entry; sec_id = position + 1."""
-    return [_layout(i + 1, vf)
-            for i, vf in enumerate(configuration.get('vf') or [])]
 
 
 def classifier_type(status: dict[str, Any]) -> str | None:
@@ -187,65 +113,18 @@ def _same_op(have: dict[str, Any] | None, want: dict[str, Any]) -> bool:
     return op != 'add' or int(have.get('id', -1)) == want['id']
 
 
-class LockError(WiringError):
-    """The host lock file cannot be opened."""
-
-
-@contextlib.contextmanager
-def host_lock(path: str | None) -> Iterator[None]:
-    """Serialise wiring on one host across processes (plugin in
-    nova-compute and the agent) with an advisory lock file.
-
-    The file is made group/world writable when this process creates it:
-    nova-compute and the agent usually run as different users.
-    """
-    if not path:
-        yield
-        return
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
-                     os.O_CLOEXEC, 0o666)
-    except OSError as exc:
-        raise LockError('cannot open the host lock file %s (%s); set '
-                        'lock_path to a file both nova-compute and '
-                        'spp-agent may write' % (path, exc.strerror), exc)
-    try:
-        if os.fstat(fd).st_uid == os.geteuid():
-            os.fchmod(fd, 0o666)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-class _Undo:
-    """Undo steps of one change, run in reverse order on failure."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[str, Callable[[], None]]] = []
-
-    def add(self, what: str, step: Callable[[], None]) -> None:
-        self.steps.append((what, step))
-
-    def run(self) -> bool:
-        ok = True
-        for what, step in reversed(self.steps):
-            try:
-                step()
-            except sppctl.SppCtlError as exc:
-                ok = False
-                LOG.error('Rollback step "%s" failed: %s', what, exc)
-        return ok
-
-
 class Datapath:
     """Wire and unwire vhost ports of one host's spp_vf processes."""
 
     def __init__(self, client: sppctl.SppCtlClient,
                  configuration: dict[str, Any],
-                 lock_path: str | None = None) -> None:
+                 lock_path: str | None = None,
+                 num_rings: int | None = None) -> None:
         self.client = client
         self.layouts = layouts(configuration)
+        # spp_primary's -n; ring:N at or beyond it poisons spp_vf.
+        self.num_rings = num_rings if num_rings is not None else \
+            layout_mod.ring_count(configuration)
         self.lock_path = lock_path
         self._lock = threading.RLock()
         self._ctype: dict[int, str] = {}
@@ -284,7 +163,8 @@ class Datapath:
             except sppctl.SppCtlUnreachable:
                 raise
             except sppctl.SppCtlError:
-                # SPP >= 19.08 renamed classifier_mac to classifier.
+                # SPP >= 18.08.4 renamed classifier_mac to classifier
+                # (SPP commits 9b63754, 2c1470f).
                 if i == len(order) - 1:
                     raise
 
@@ -319,6 +199,14 @@ class Datapath:
         """Create missing components and attach missing ports; returns
         the (fresh) status.  Idempotent; callers hold :meth:`locked`.
         """
+        found = layout_mod.problems(self.layout(sec_id), self.num_rings)
+        if found:
+            raise WiringError(
+                'Refusing to wire spp_vf %d (spp-ctl %s), nothing was sent: '
+                '%s. spp_vf 18.08 cannot undo such a change (it fails every '
+                'later command or stops answering until restarted); fix the '
+                'SPP configuration.' % (sec_id, self.client.url,
+                                        '; '.join(found)))
         status = self.client.vf_status(sec_id)
         seen = classifier_type(status)
         if seen:
@@ -349,37 +237,49 @@ class Datapath:
                                 vh.to_vm_port)
 
     # -- wiring steps -----------------------------------------------------
-    def _set_op(self, undo: _Undo, vh: Vhost, comp: str, port: str,
+    def _set_op(self, undo: undo_mod.Undo, vh: Vhost, comp: str, port: str,
                 side: str, want: dict[str, Any],
                 have: dict[str, Any] | None) -> None:
         if _same_op(have, want):
             return
         cli, sec = self.client, vh.sec_id
-        old = have if have is not None else None
 
         def restore() -> None:
             cli.detach(sec, comp, port, side)
-            if old is not None:
-                cli.attach(sec, comp, port, side, _request_op(old))
-        if want['operation'] == 'add' and have is not None:
-            # spp_vf lets add_vlantag override an attached port in one
-            # step; no moment without the port.
-            cli.attach(sec, comp, port, side, want)
-        else:
-            cli.detach(sec, comp, port, side)
-            undo.add('re-attach %s %s to %s' % (port, side, comp), restore)
-            cli.attach(sec, comp, port, side, _request_op(want))
+            if have is not None:
+                cli.attach(sec, comp, port, side, _request_op(have))
+        what = 'restore %s %s on %s' % (port, side, comp)
+        if want['operation'] == 'add' and have is not None and \
+                have.get('operation') == 'add':
+            # spp_vf 18.08 command_proc.c 366-380 updates an existing
+            # add_vlantag in place: no moment without the port.
+            undo.attempt(what, lambda: cli.attach(sec, comp, port, side,
+                                                  want), restore)
             return
-        undo.add('restore VLAN op of %s %s on %s' % (port, side, comp),
-                 restore)
+        # Any other change (a plain port to add_vlantag included,
+        # Corrections 1): detach, then attach with the op, as
+        # networking-spp does (agent/spp_agent.py 331-336).
+        cli.detach(sec, comp, port, side)
+        undo.add(what, restore)
+        cli.attach(sec, comp, port, side, _request_op(want))
 
     def _apply(self, what: str, vh: Vhost,
-               body: Callable[[_Undo], bool]) -> bool:
-        undo = _Undo()
+               body: Callable[[undo_mod.Undo], bool]) -> bool:
+        undo = undo_mod.Undo()
         try:
             return body(undo)
         except sppctl.SppCtlError as exc:
             ok = undo.run()
+            if (undo_mod.occurred(exc) or not ok) and self._stuck(vh.sec_id):
+                raise WiringError(
+                    'Could not %s vhost:%d: %s; spp_vf %d behind spp-ctl %s '
+                    'now refuses every change: it keeps a change whose '
+                    'flush failed and spp_vf 18.08 has no cancel, so '
+                    'nothing could be rolled back. Restart spp_vf %d '
+                    '(--client-id %d); the next plug or agent resync '
+                    'rebuilds its wiring.' % (
+                        what, vh.vhost_id, exc, vh.sec_id, self.client.url,
+                        vh.sec_id, vh.sec_id), exc, False)
             raise WiringError(
                 'Could not %s vhost:%d (spp_vf %d): %s%s' % (
                     what, vh.vhost_id, vh.sec_id, exc,
@@ -387,12 +287,30 @@ class Datapath:
                     '; rollback incomplete, will be repaired on the next '
                     'plug or agent resync'), exc, ok)
 
+    def _stuck(self, sec_id: int) -> bool:
+        """Whether spp_vf fails every flush now: stopping a component
+        that does not exist changes nothing but still flushes (SPP
+        18.08.1 command_proc.c 291-294, 718-721).
+        """
+        try:
+            self.client.stop_component(sec_id, _PROBE)
+        except sppctl.SppCtlError as exc:
+            return undo_mod.occurred(exc)
+        return False
+
+    def _add_entry(self, undo: undo_mod.Undo, vh: Vhost, mac: str,
+                   vlan_id: int | None) -> None:
+        cli, sec, port = self.client, vh.sec_id, vh.to_vm_port
+        undo.attempt('remove classifier entry %s' % mac,
+                     lambda: cli.classifier(sec, 'add', mac, port, vlan_id),
+                     lambda: cli.classifier(sec, 'del', mac, port, vlan_id))
+
     def plug(self, vhost_id: int, mac: str, vlan_id: int | None) -> bool:
         """Wire ``mac`` (and VLAN) to the vhost; False if already wired."""
         vh = self.vhost(vhost_id)
         mac = mac.lower()
 
-        def body(undo: _Undo) -> bool:
+        def body(undo: undo_mod.Undo) -> bool:
             status = self.ensure_components(vh.sec_id)
             entry = classifier_entry(status, vh.to_vm_port)
             add_have = _vlan_op(status, vh.from_vm_comp, vh.from_vm_port,
@@ -421,7 +339,7 @@ class Datapath:
             self._set_op(undo, vh, vh.to_vm_comp, vh.to_vm_port, 'tx',
                          del_want, del_have)
             if entry != (vlan_id, mac):
-                cli.classifier(sec, 'add', mac, vh.to_vm_port, vlan_id)
+                self._add_entry(undo, vh, mac, vlan_id)
             return True
 
         with self.locked():
@@ -432,7 +350,7 @@ class Datapath:
         vh = self.vhost(vhost_id)
         none = {'operation': 'none', 'id': 0, 'pcp': 0}
 
-        def body(undo: _Undo) -> bool:
+        def body(undo: undo_mod.Undo) -> bool:
             status = self.client.vf_status(vh.sec_id)
             entry = classifier_entry(status, vh.to_vm_port)
             add_have = _vlan_op(status, vh.from_vm_comp, vh.from_vm_port,

@@ -19,29 +19,32 @@ watch is being (re)created are lost.  The gRPC ``etcd3`` library drags in
 grpcio and is unmaintained.  The JSON gateway needs nothing beyond the
 standard library: unary calls go through the shared keep-alive
 :class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts,
-retries only for undelivered requests), and :class:`Watch` owns one
-streaming connection with a read timeout, resuming from the last delivered
-revision + 1 after any drop, idle period or etcd restart - so no event is
-lost, none is delivered twice, and nothing hangs silently.
+retries only for undelivered requests), and
+:class:`vif_plug_spp.etcd_watch.Watch` owns one streaming connection,
+resuming from the last delivered revision + 1 after any drop or etcd
+restart - so no event is lost, none is delivered twice, and nothing hangs
+silently - while an idle watch stays up.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
-import json
-import socket
 import threading
-from typing import Any, Iterator, Sequence
+import time
+from typing import Any, Sequence
 
 from oslo_log import log as logging
 
 from os_vif_accel import http as accel_http
+from os_vif_accel import validate
+
+from vif_plug_spp import etcd_watch
+from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
 
 __all__ = ['EtcdError', 'EtcdUnavailable', 'EtcdBadAnswer',
-           'WatchCompacted', 'KeyValue', 'Event', 'EtcdClient', 'Watch',
+           'WatchCompacted', 'KeyValue', 'Event', 'EtcdClient',
            'prefix_end']
 
 
@@ -69,30 +72,12 @@ class WatchCompacted(EtcdError):
                          % compact_revision)
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyValue:
-    key: str
-    value: str
-    mod_revision: int
-    create_revision: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-    """One change; ``value`` is None for a deletion."""
-
-    type: str  # 'PUT' or 'DELETE'
-    key: str
-    value: str | None
-    revision: int
+KeyValue = etcdkv.KeyValue
+Event = etcdkv.Event
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def _unb64(text: str | None) -> str:
-    return base64.b64decode(text or '').decode('utf-8')
 
 
 def prefix_end(prefix: str) -> str:
@@ -106,11 +91,11 @@ def prefix_end(prefix: str) -> str:
     return '\x00'
 
 
-def _kv(raw: dict[str, Any]) -> KeyValue:
-    return KeyValue(key=_unb64(raw.get('key')),
-                    value=_unb64(raw.get('value')),
-                    mod_revision=int(raw.get('mod_revision', 0)),
-                    create_revision=int(raw.get('create_revision', 0)))
+def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
+    try:
+        return etcdkv.kvs(raws)
+    except validate.InvalidInput as exc:
+        raise EtcdBadAnswer('etcd answer: %s' % exc) from None
 
 
 def _range_req(key: str, prefix: bool) -> dict[str, Any]:
@@ -140,6 +125,11 @@ class EtcdClient:
             self.url, connect_timeout=connect_timeout,
             read_timeout=read_timeout, retry_window=retry_window)
         self._api_path = api_path
+        # When etcd last answered anything (monotonic): a watch's
+        # liveness probe is skipped while other calls prove the member
+        # alive.
+        self.last_answer = 0.0
+        self.probe_lock = threading.Lock()
 
     def close(self) -> None:
         self._http.close()
@@ -152,6 +142,7 @@ class EtcdClient:
             raise EtcdUnavailable('etcd %s unreachable: %s' % (self.url, exc))
         except accel_http.BadAnswer as exc:
             raise EtcdUnavailable('etcd %s: %s' % (self.url, exc))
+        self.last_answer = time.monotonic()
         if resp.status != 200:
             raise EtcdBadAnswer('etcd %s %s: HTTP %d: %s' % (
                 self.url, path, resp.status, resp.text[:300]))
@@ -197,14 +188,14 @@ class EtcdClient:
 
     # -- reads ----------------------------------------------------------
     def get_kv(self, key: str) -> KeyValue | None:
-        kvs = self.call('kv/range', _range_req(key, False)).get('kvs') or []
-        return _kv(kvs[0]) if kvs else None
+        kvs = _kvs(self.call('kv/range', _range_req(key, False)).get('kvs'))
+        return kvs[0] if kvs else None
 
     def get_kv_rev(self, key: str) -> tuple[KeyValue | None, int]:
         """The key (or None) and the store revision of the read."""
         res = self.call('kv/range', _range_req(key, False))
-        kvs = res.get('kvs') or []
-        return (_kv(kvs[0]) if kvs else None,
+        kvs = _kvs(res.get('kvs'))
+        return (kvs[0] if kvs else None,
                 int(res.get('header', {}).get('revision', 0)))
 
     def get(self, key: str) -> str | None:
@@ -216,7 +207,7 @@ class EtcdClient:
         the snapshot, so a watch can start at exactly revision + 1.
         """
         res = self.call('kv/range', _range_req(prefix, True))
-        kvs = [_kv(k) for k in res.get('kvs') or []]
+        kvs = _kvs(res.get('kvs'))
         return kvs, int(res.get('header', {}).get('revision', 0))
 
     def read(self, keys: Sequence[str] = (),
@@ -229,8 +220,7 @@ class EtcdClient:
         res = self.call('kv/txn', {'compare': [], 'success': ops})
         found: dict[str, str] = {}
         for item in res.get('responses') or []:
-            for raw in (item.get('response_range') or {}).get('kvs') or []:
-                kv = _kv(raw)
+            for kv in _kvs((item.get('response_range') or {}).get('kvs')):
                 found[kv.key] = kv.value
         return found
 
@@ -294,149 +284,17 @@ class EtcdClient:
                         [self.op_delete(key)])
 
     def watch_prefix(self, prefix: str, start_revision: int,
-                     idle_timeout: float = 10.0,
-                     backoff_max: float = 2.0) -> 'Watch':
-        return Watch(self, prefix, start_revision, idle_timeout=idle_timeout,
-                     backoff_max=backoff_max)
+                     idle_timeout: float = 10.0, backoff_max: float = 2.0,
+                     **kwargs: Any) -> etcd_watch.Watch:
+        """Events under ``prefix`` (:class:`etcd_watch.Watch`)."""
+        return etcd_watch.Watch(self, prefix, start_revision,
+                                idle_timeout=idle_timeout,
+                                backoff_max=backoff_max, **kwargs)
 
     def watch_key(self, key: str, start_revision: int,
-                  idle_timeout: float = 10.0,
-                  backoff_max: float = 2.0) -> 'Watch':
-        return Watch(self, key, start_revision, idle_timeout=idle_timeout,
-                     backoff_max=backoff_max, is_prefix=False)
-
-
-class Watch:
-    """Events under a prefix from ``start_revision`` on, forever.
-
-    Iterating yields :class:`Event` objects in revision order.  A dropped
-    stream, an etcd restart or ``idle_timeout`` seconds without any
-    message (a half-open TCP connection would otherwise block forever)
-    make the watch reconnect, with backoff, from the last delivered
-    revision + 1; events already delivered are filtered out.  Only
-    :meth:`stop` ends the iteration; :class:`WatchCompacted` is raised when
-    the resume revision no longer exists.
-    """
-
-    def __init__(self, client: EtcdClient, prefix: str,
-                 start_revision: int, idle_timeout: float = 10.0,
-                 backoff_max: float = 2.0, is_prefix: bool = True) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.is_prefix = is_prefix
-        # Highest revision whose events were all delivered.
-        self.revision = max(int(start_revision) - 1, 0)
-        self.idle_timeout = idle_timeout
-        self.backoff_max = backoff_max
-        self.reconnects = 0
-        self._stopped = threading.Event()
-        # Set once etcd confirmed the (first) watch creation.
-        self.created = threading.Event()
-        self._stream: accel_http.Stream | None = None
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        """End the iteration, also from another thread."""
-        self._stopped.set()
-        with self._lock:
-            stream = self._stream
-        if stream is not None:
-            stream.close()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped.is_set()
-
-    def _open(self) -> accel_http.Stream:
-        req = _range_req(self.prefix, self.is_prefix)
-        req.update({'start_revision': str(self.revision + 1),
-                    'progress_notify': True})
-        stream = self.client.stream('watch', {'create_request': req},
-                                    self.idle_timeout)
-        with self._lock:
-            self._stream = stream
-        if stream.status != 200:
-            raise EtcdBadAnswer('watch: HTTP %d: %r' % (
-                stream.status, stream.read_all()[:300]))
-        return stream
-
-    def _close(self) -> None:
-        with self._lock:
-            stream, self._stream = self._stream, None
-        if stream is not None:
-            stream.close()
-
-    def _messages(self, stream: accel_http.Stream
-                  ) -> Iterator[dict[str, Any]]:
-        for line in stream.lines():
-            if self._stopped.is_set():
-                return
-            yield json.loads(line)
-        raise ConnectionResetError('watch stream closed by etcd')
-
-    def _events(self, result: dict[str, Any]) -> list[Event]:
-        if result.get('compact_revision') and result.get('canceled'):
-            raise WatchCompacted(int(result['compact_revision']))
-        if result.get('canceled'):
-            raise ConnectionResetError('watch canceled by etcd: %s'
-                                       % result.get('cancel_reason', ''))
-        events = []
-        top = self.revision
-        for raw in result.get('events') or []:
-            kv = raw.get('kv') or {}
-            rev = int(kv.get('mod_revision', 0))
-            if rev <= self.revision:
-                continue  # already delivered before a reconnect
-            deleted = raw.get('type') == 'DELETE'
-            events.append(Event(type='DELETE' if deleted else 'PUT',
-                                key=_unb64(kv.get('key')),
-                                value=None if deleted else
-                                _unb64(kv.get('value')),
-                                revision=rev))
-            top = max(top, rev)
-        if not result.get('events') and not result.get('created') and \
-                result.get('header', {}).get('revision'):
-            # A progress notification: everything up to the header
-            # revision has been sent.
-            top = max(top, int(result['header']['revision']))
-        self._pending_top = top
-        return events
-
-    def __iter__(self) -> Iterator[Event]:
-        delay = 0.05
-        while not self._stopped.is_set():
-            try:
-                resp = self._open()
-                delay = 0.05
-                for msg in self._messages(resp):
-                    if 'error' in msg:
-                        raise ConnectionResetError('watch error: %s'
-                                                   % msg['error'])
-                    result = msg.get('result') or {}
-                    if result.get('created'):
-                        self.created.set()
-                    events = self._events(result)
-                    for ev in events:
-                        yield ev
-                    # Only now is the whole message delivered.
-                    self.revision = self._pending_top
-            except WatchCompacted:
-                self._close()
-                raise
-            except (socket.timeout, TimeoutError):
-                # Idle (or a silently dead connection): resume at once.
-                self._close()
-                self.reconnects += 1
-                continue
-            except (OSError, accel_http.BadAnswer, ValueError,
-                    EtcdError) as exc:
-                self._close()
-                if self._stopped.is_set():
-                    break
-                self.reconnects += 1
-                LOG.warning('etcd watch on %s dropped (%s); resuming from '
-                            'revision %d in %.2fs', self.prefix, exc,
-                            self.revision + 1, delay)
-                self._stopped.wait(delay)
-                delay = min(delay * 2, self.backoff_max)
-        self._close()
+                  idle_timeout: float = 10.0, backoff_max: float = 2.0,
+                  **kwargs: Any) -> etcd_watch.Watch:
+        return etcd_watch.Watch(self, key, start_revision,
+                                idle_timeout=idle_timeout,
+                                backoff_max=backoff_max, is_prefix=False,
+                                **kwargs)

@@ -29,7 +29,7 @@ __all__ = [
     'port_status', 'port_status_prefix', 'mirror', 'mirror_prefix',
     'tap_info_prefix', 'tap_action_prefix', 'tap_status_prefix',
     'tap_info', 'tap_action', 'tap_status',
-    'host_prefixes', 'suffix', 'parse_vhost',
+    'host_prefixes', 'suffix', 'parse_vhost', 'identifier',
 ]
 
 ROOT = '/spp/openstack/'
@@ -42,7 +42,7 @@ UP = 'up'
 
 # Host names and physnets become key path components: no '/', no space,
 # nothing empty.  Neutron physnets and host names never contain these.
-_PART = re.compile(r'^[A-Za-z0-9_.:@+-]{1,255}$')
+_PART = re.compile(r'[A-Za-z0-9_.:@+-]{1,255}')
 
 
 class InvalidKeyPart(ValueError):
@@ -50,11 +50,18 @@ class InvalidKeyPart(ValueError):
 
 
 def _part(what: str, value: object) -> str:
-    if not isinstance(value, str) or not _PART.match(value):
+    # fullmatch: re.match(...$) also accepts a trailing newline, which
+    # would then become part of the etcd key.
+    if not isinstance(value, str) or not _PART.fullmatch(value):
         raise InvalidKeyPart(
             '%s %r cannot be part of an etcd key: use 1-255 letters, digits '
             'or "_.:@+-" (no "/" or spaces)' % (what, value))
     return value
+
+
+def identifier(what: str, value: object) -> str:
+    """Check a port or tap flow id read back from a key (InvalidKeyPart)."""
+    return _part(what, value)
 
 
 def _kind_prefix(kind: str, host: str) -> str:
@@ -152,6 +159,6 @@ def parse_vhost(key: str, host: str) -> tuple[str, int]:
     """(physnet, vhost id) of a ``vhost/<host>/<physnet>/<id>`` key."""
     rest = suffix(key, vhost_prefix(host))
     physnet, _, num = rest.rpartition('/')
-    if not physnet or not num.isdigit():
+    if not physnet or not re.fullmatch(r'[0-9]{1,9}', num):
         raise ValueError('malformed vhost key %r' % key)
     return physnet, int(num)

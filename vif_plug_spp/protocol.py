@@ -27,6 +27,7 @@ import threading
 import zlib
 from typing import Any
 
+from os_vif_accel import parse
 from os_vif_accel import validate
 
 from vif_plug_spp import etcd as etcd_mod
@@ -46,14 +47,10 @@ class BindPort:
 
 
 def json_object(field: str, text: str) -> dict[str, Any]:
-    """Parse an etcd value that must be a JSON object (InvalidInput)."""
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise validate.InvalidInput(field, text, 'is not JSON')
-    if not isinstance(raw, dict):
-        raise validate.InvalidInput(field, text, 'is not an object')
-    return raw
+    """Parse an etcd value that must be a JSON object (InvalidInput);
+    bounded in depth and size like every untrusted JSON.
+    """
+    return parse.json_object(text, field, max_depth=8, max_bytes=64 << 10)
 
 
 def parse_bind_port(text: str) -> BindPort:
@@ -67,6 +64,11 @@ def parse_bind_port(text: str) -> BindPort:
                                     'must be a non-negative integer')
     vlan = raw.get('vlan_id')
     if vlan is not None:
+        # The ML2 driver writes the segmentation id as a JSON number; a
+        # string would let int() read Unicode digits ('\u0663' is 3).
+        if isinstance(vlan, bool) or not isinstance(vlan, int):
+            raise validate.InvalidInput('bind_port.vlan_id', vlan,
+                                        'must be a JSON integer')
         vlan = validate.vlan_id(vlan, 'bind_port.vlan_id', allow_none=False)
     return BindPort(mac, vhost_id, vlan)
 

@@ -147,7 +147,7 @@ def run(out: Callable[..., Any] = print) -> None:
             project_id=str(uuid.uuid4()))
         # Knock out the first port's wiring as a crashed spp_vf would,
         # so the plugin's plug visibly repairs it.
-        emu.state.vfs[1].classifier.clear()
+        emu.state.vfs[1].clear_classifier_table()
         out('  (cleared spp_vf 1\'s classifier table, as a restarted spp_vf '
             'would have it; the plug below repairs it)')
         for (port_id, mac, _physnet, _vlan), vid in zip(ports, vids):

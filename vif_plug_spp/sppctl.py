@@ -85,7 +85,21 @@ class SppCtlClient:
         return self._call('GET', '/v1/processes') or []
 
     def vf_status(self, sec_id: int, kind: str = 'vfs') -> dict[str, Any]:
-        status = self._call('GET', self._vf(sec_id, kind))
+        try:
+            status = self._call('GET', self._vf(sec_id, kind))
+        except SppCtlUnreachable:
+            raise
+        except SppCtlError as exc:
+            if exc.status != 500:
+                raise
+            # spp-ctl 18.08.1-19.08 src/spp-ctl/spp_ctl.py 116-125: a
+            # status reply of 4096 bytes or more raises NameError (500).
+            raise SppCtlError(exc.method, exc.path, 500, '%s (spp-ctl '
+                              'before SPP 19.11 answers 500 to every '
+                              'status reply of 4096 bytes or more; SPP '
+                              'commit 8d09d7b "spp-ctl: fix calling wrong '
+                              'method while receiving" fixes it: upgrade '
+                              'spp-ctl or apply that commit)' % exc.text)
         if not isinstance(status, dict):
             raise SppCtlError('GET', self.url + self._vf(sec_id, kind), 200,
                               'status is not an object: %r' % (status,))

@@ -39,6 +39,7 @@ from oslo_log import log as logging
 from os_vif_accel import validate
 
 from vif_plug_spp import datapath
+from vif_plug_spp import layout
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
 
@@ -126,6 +127,16 @@ class Taas:
             raise datapath.WiringError('mirror %d is not in this host\'s '
                                        'configuration' % mirror_id)
         ring_a, ring_b = self.mirrors[mirror_id]['ports']
+        found = [p for ring in (ring_a, ring_b)
+                 for p in layout.port_problems('mirror %d' % mirror_id, ring,
+                                               self.datapath.num_rings)]
+        if found:
+            # A ring spp_primary lacks poisons every spp_vf/spp_mirror it
+            # is attached to (SPP 18.08.1 src/vf/common/spp_proc.c
+            # 826-835): refuse before sending anything.
+            raise datapath.WiringError(
+                'Refusing the tap flow, nothing was sent: %s' %
+                '; '.join(found))
         return ring_a, ring_b
 
     def steps(self, tap: TapInfo, source: datapath.Vhost,

@@ -22,7 +22,6 @@ keys stay for the agent's unplug, because Neutron owns the allocation.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
@@ -33,6 +32,7 @@ from os_vif_accel import validate
 from vif_plug_spp import datapath
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import exception
+from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
@@ -90,7 +90,7 @@ class PortWiring:
         with self._lock:
             if self._datapath is None or config_text != self._config_text:
                 try:
-                    config = json.loads(config_text)
+                    config = hostconfig.parse(config_text, self.host)
                     dp = datapath.Datapath(self.spp, config, self.lock_path)
                 except (ValueError, KeyError, TypeError, IndexError) as exc:
                     raise exception.BindingMismatch(

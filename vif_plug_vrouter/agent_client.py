@@ -122,3 +122,9 @@ class AgentClient:
         """``POST /syncports``: start the agent's stale-port audit."""
         resp = self._call('sync', '*', 'POST', '/syncports')
         self._expect_ok('sync', '*', resp)
+
+    def add_vm_port(self, body: dict[str, str]) -> None:
+        """``POST /vm``: (re-)add one vm-vn subscription (a CNI port)."""
+        vmi = body.get('vmi-uuid', '')
+        resp = self._call('add vm-vn', vmi, 'POST', '/vm', body)
+        self._expect_ok('add vm-vn', vmi, resp)

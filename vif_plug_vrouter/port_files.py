@@ -135,17 +135,3 @@ class PortFileStore:
             from vif_plug_vrouter import privileged
             return bool(privileged.remove_port_file(self.ports_dir, port_id))
         return remove_port_file(self.ports_dir, port_id)
-
-    def list_ids(self) -> list[str]:
-        """Port ids that have a file (names that are canonical UUIDs)."""
-        try:
-            names = os.listdir(self.ports_dir)
-        except FileNotFoundError:
-            return []
-        ids = []
-        for name in names:
-            try:
-                ids.append(validate.uuid(name))
-            except validate.InvalidInput:
-                continue
-        return sorted(ids)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import socket
 from typing import Any
 
 from os_vif_accel import validate
@@ -30,7 +31,8 @@ from vif_plug_vrouter import constants
 
 __all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
            'changed', 'needs_readd', 'check_record', 'to_port_file',
-           'from_port_file']
+           'from_port_file', 'from_port_object', 'load_port_file',
+           'agent_ip']
 
 #: Keys of a record in the order the agent writes them to a port file,
 #: with their JSON types.
@@ -271,30 +273,59 @@ def to_port_file(rec: dict[str, Any], extra: dict[str, Any] | None = None,
     return (json.dumps(out, indent=4, ensure_ascii=False) + '\n').encode()
 
 
-def from_port_file(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Parse a port file written by the agent, the legacy CLI or us.
+def agent_ip(value: str, version: int) -> str | None:
+    """Read an address from a port file the way the agent reads it.
 
-    Returns ``(record, extra)`` with the record in canonical form (so two
-    files describing the same port compare equal whoever wrote them).
-    Raises :class:`os_vif_accel.validate.InvalidInput` for empty, corrupt
-    or incomplete files - exactly those the agent would not replay.
+    The agent parses ``ip-address``/``ip6-address`` with Boost.Asio's
+    ``address_v4/v6::from_string`` (tf-controller port_ipc_handler.cc
+    272-284), i.e. libc ``inet_pton`` after cutting an IPv6 ``%scope``
+    (Boost.Asio ``detail/impl/socket_ops.ipp`` ``inet_pton``, POSIX
+    branch; the scope itself never fails and is dropped here); any text
+    it cannot parse silently becomes the unset address.  So
+    ``2001:0DB8::00A2`` is a valid address, and ``None`` or ``""`` mean
+    "none".  Returns the canonical text, or ``None`` for "unset".
     """
-    if not text.strip():
-        raise validate.InvalidInput('port file', text, 'empty')
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    text = value if version == 4 else value.split('%', 1)[0]
     try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise validate.InvalidInput('port file', text[:80],
-                                    'not JSON: %s' % exc)
-    if not isinstance(data, dict):
-        raise validate.InvalidInput('port file', text[:80],
-                                    'not a JSON object')
+        packed = socket.inet_pton(family, text)
+    except (OSError, ValueError):
+        return None
+    addr = ipaddress.ip_address(packed)
+    return None if addr.is_unspecified else str(addr)
+
+
+def _as_agent_reads(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the agent's defaults for optional and lenient fields.
+
+    ``vhostuser-mode`` and ``link-state`` are optional (port_ipc_handler.cc
+    347-354): a value that is not a JSON integer - e.g. the ``null`` that
+    contrail-vrouter-api's quoted command line makes the legacy CLI
+    write - is ignored and the default used.
+    """
     for key in ('rx-vlan-id', 'tx-vlan-id'):
         if data.get(key) == constants.AGENT_NO_VLAN:
             data[key] = constants.NO_VLAN
-    if data.get('ip6-address') in ('::', 'None'):
-        data['ip6-address'] = ''
+    for key, version, unset in (('ip-address', 4, '0.0.0.0'),
+                                ('ip6-address', 6, '')):
+        if isinstance(data.get(key), str):   # other types: refused
+            ip = agent_ip(data[key], version)
+            data[key] = unset if ip is None else ip
+    for key in ('vhostuser-mode', 'link-state'):
+        value = data.get(key)
+        if key in data and (isinstance(value, bool) or
+                            not isinstance(value, int)):
+            del data[key]
     data.setdefault('vhostuser-mode', 0)
+    return data
+
+
+def from_port_object(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse one port object of a port file (see :func:`from_port_file`)."""
+    if not isinstance(data, dict):
+        raise validate.InvalidInput('port file', str(data)[:80],
+                                    'not a JSON object')
+    data = _as_agent_reads(dict(data))
     extra = data.pop(constants.HOST_STATE_KEY, None) or {}
     rec = {k: data[k] for k in data
            if k in RECORD_KEYS or k in _OPTIONAL_KEYS}
@@ -307,3 +338,26 @@ def from_port_file(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
         if isinstance(rec.get(key), str):
             rec[key] = rec[key].lower()
     return check_record(rec), extra
+
+
+def load_port_file(text: str) -> Any:
+    """The JSON document of a port file; refuses empty or corrupt text."""
+    if not text.strip():
+        raise validate.InvalidInput('port file', text, 'empty')
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise validate.InvalidInput('port file', text[:80],
+                                    'not JSON: %s' % exc)
+
+
+def from_port_file(text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse a port file written by the agent, the legacy CLI or us.
+
+    Returns ``(record, extra)`` with the record in canonical form (so two
+    files describing the same port compare equal whoever wrote them).
+    Fields are read as the agent reads them (:func:`agent_ip`, optional
+    fields); raises :class:`os_vif_accel.validate.InvalidInput` for
+    empty, corrupt or incomplete files - those the agent would not replay.
+    """
+    return from_port_object(load_port_file(text))

@@ -27,7 +27,11 @@ import ssl
 import threading
 from typing import Any, Callable
 
-__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer']
+__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'DROP']
+
+# An Answer with this status closes the connection without a reply (a
+# daemon that never answers).
+DROP = 0
 
 #: (status, reason phrase, headers, body)
 Answer = tuple[int, str, list[tuple[str, str]], bytes]
@@ -58,6 +62,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         status, reason, headers, body = self.server.dispatch(
             self.command, self.path, self._body())
+        if status == DROP:
+            self.close_connection = True
+            return
         head = 'HTTP/1.1 %d %s\r\n' % (status, reason)
         head += ''.join('%s: %s\r\n' % h for h in headers)
         head += 'Content-Length: %d\r\n\r\n' % len(body)

@@ -29,16 +29,31 @@ from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import report
 
 
-def main(argv: list[str] | None = None) -> int:
+def _setup(argv: list[str]) -> Any:
+    """Parse the options and build the agent, or exit 2 with one line:
+    a bad configuration file, option value or host name is the operator's
+    to fix, not a traceback.
+    """
     # The global CONF, like every Neutron agent: oslo.messaging registers
     # some of its options there only.
     conf = cfg.CONF
-    logging.register_options(conf)
-    agent_mod.register_opts(conf)
-    report.register_opts(conf)
-    conf(sys.argv[1:] if argv is None else argv, project='spp-agent')
-    logging.setup(conf, 'spp-agent')
-    agent = agent_mod.from_conf(conf)
+    try:
+        logging.register_options(conf)
+        agent_mod.register_opts(conf)
+        report.register_opts(conf)
+        conf(argv, project='spp-agent')
+        logging.setup(conf, 'spp-agent')
+        return conf, agent_mod.from_conf(conf)
+    except (cfg.Error, ValueError) as exc:  # InvalidKeyPart, decoding
+        what = 'a configuration file is not UTF-8: ' if isinstance(
+            exc, UnicodeDecodeError) else ''
+        print('spp-agent: error: %s%s' % (what, ' '.join(str(exc).split())),
+              file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    conf, agent = _setup(sys.argv[1:] if argv is None else argv)
     reporter = report.from_conf(conf, conf.host, {
         'etcd': '%s:%d' % (conf.spp.etcd_host, conf.spp.etcd_port),
         'spp_ctl': '%s:%d' % (conf.spp.api_ip_addr, conf.spp.api_port)})

@@ -27,14 +27,38 @@ import socket
 import sys
 from typing import Any, Callable
 
+from os_vif_accel import parse
+from os_vif_accel import validate
+
 from vif_plug_spp import builder
+from vif_plug_spp import builder_custom
+from vif_plug_spp import builder_input
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
+
+
+# A customization file is a few KiB; nesting deeper than this is an
+# attack or a generator gone wrong, not a layout.
+_MAX_YAML_BYTES = 1 << 20
+_MAX_YAML_DEPTH = 32
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump that a
+    value with a newline in it could forge lines into).
+    """
+
+    def error(self, message: str) -> Any:
+        print('%s: error: %s (see --help)' % (self.prog,
+                                              message.splitlines()[0]),
+              file=sys.stderr)
+        sys.exit(2)
 
 
 def _parser() -> argparse.ArgumentParser:
     env = os.environ.get
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog='spp-config-build', description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('command', nargs='?', default='build',
@@ -49,8 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                              'Nova\'s host')
     parser.add_argument('--etcd-host', default=env('ETCD_HOST'),
                         help='[ETCD_HOST]')
-    parser.add_argument('--etcd-port', type=int,
-                        default=int(env('ETCD_PORT') or 2379),
+    parser.add_argument('--etcd-port', default=env('ETCD_PORT') or '2379',
                         help='[ETCD_PORT, default 2379]')
     parser.add_argument('--customization',
                         default=env('SPP_COMPONENT_CONF'),
@@ -62,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
                         default=env('SPP_PRIMARY_CORE_MASK') or '0x2',
                         help='spp_primary -c, for the launch plan only '
                              '[SPP_PRIMARY_CORE_MASK, default 0x2]')
+    _target_options(parser)
     parser.add_argument('--dry-run', action='store_true',
                         help='print the configuration and keys, write '
                              'nothing')
@@ -71,17 +95,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """What the configuration is built for: SPP release, DPDK build."""
+    ctype = parser.add_mutually_exclusive_group()
+    ctype.add_argument('--spp-version', default=builder.DEFAULT_SPP_VERSION,
+                       help='SPP release of spp_vf/spp-ctl; picks the '
+                            'classifier type name: classifier_mac up to '
+                            '18.08.3, classifier from 18.08.4 on '
+                            '[default %(default)s, as networking-spp]')
+    ctype.add_argument('--classifier-type',
+                       choices=builder_custom.CLASSIFIER_NAMES,
+                       help='classifier component type name to write '
+                            '(overrides --spp-version)')
+    parser.add_argument('--max-lcore', default=str(builder.DEFAULT_MAX_LCORE),
+                        help='RTE_MAX_LCORE of the DPDK build: core masks '
+                             'may select lcores 0 to this - 1 '
+                             '[default %(default)s, DPDK\'s default]')
+
+
+def _yaml_depth_ok(yaml: Any, text: str) -> bool:
+    """Check nesting on the parser's event stream, which (unlike the
+    composer that safe_load runs) does not recurse.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent,
+                              yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > _MAX_YAML_DEPTH:
+                return False
+        elif isinstance(event, (yaml.MappingEndEvent,
+                                yaml.SequenceEndEvent)):
+            depth -= 1
+    return True
+
+
 def _load_yaml(path: str) -> Any:
     import yaml
+    where = 'customization %r' % path
     try:
-        with open(path) as f:
-            return yaml.safe_load(f)
+        with open(path, 'rb') as f:
+            data = f.read(_MAX_YAML_BYTES + 1)
+        if len(data) > _MAX_YAML_BYTES:
+            raise builder.BuildError('%s is larger than %d bytes'
+                                     % (where, _MAX_YAML_BYTES))
+        text = parse.decode_utf8(data, where)
+        if not _yaml_depth_ok(yaml, text):
+            raise builder.BuildError('%s nests deeper than %d levels'
+                                     % (where, _MAX_YAML_DEPTH))
+        return yaml.safe_load(text)
     except OSError as exc:
-        raise builder.BuildError('cannot read customization %s: %s'
-                                 % (path, exc.strerror))
+        raise builder.BuildError('cannot read %s: %s' % (where,
+                                                         exc.strerror))
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
     except yaml.YAMLError as exc:
-        raise builder.BuildError('customization %s is not valid YAML: %s'
-                                 % (path, exc))
+        raise builder.BuildError('%s is not valid YAML: %s' % (
+            where, ' '.join(str(exc).split())))
+    except ValueError as exc:  # e.g. an integer of 5000 digits
+        raise builder.BuildError('%s holds an unusable value: %s' % (
+            where, str(exc).splitlines()[0]))
 
 
 def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
@@ -90,25 +163,48 @@ def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
     return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
 
 
-def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
-    args = _parser().parse_args(argv)
+def _destroy(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
+    if args.dry_run:
+        for prefix in [keys.configuration(args.host)] + \
+                keys.host_prefixes(args.host):
+            out('would delete %s' % prefix)
+        return 0
+    count = builder.destroy(_client(args), args.host, force=args.force)
+    out('deleted %d key(s) of host %s' % (count, args.host))
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse bad host and port before anything is read or sent."""
     try:
         keys.configuration(args.host)
     except keys.InvalidKeyPart as exc:
         raise builder.BuildError('SPP_HOST: %s' % exc)
+    try:
+        args.etcd_port = parse.ascii_int(args.etcd_port,
+                                         'ETCD_PORT (--etcd-port)', 1, 65535)
+        args.max_lcore = parse.ascii_int(args.max_lcore, '--max-lcore', 1,
+                                         builder_input.LCORE_LIMIT)
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
+
+
+def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
+    args = _parser().parse_args(argv)
+    _check_args(args)
     if args.command == 'destroy':
-        if args.dry_run:
-            for prefix in [keys.configuration(args.host)] + \
-                    keys.host_prefixes(args.host):
-                out('would delete %s' % prefix)
-            return 0
-        count = builder.destroy(_client(args), args.host, force=args.force)
-        out('deleted %d key(s) of host %s' % (count, args.host))
-        return 0
+        return _destroy(args, out)
     custom = _load_yaml(args.customization) if args.customization \
         else None
-    config = builder.build(args.mappings, args.mirror, custom)
-    mir = builder.parse_mirror(args.mirror)
+    classifier = args.classifier_type or \
+        builder.classifier_type(args.spp_version)
+    config = builder.build(args.mappings, args.mirror, custom,
+                           classifier=classifier, max_lcore=args.max_lcore)
+    try:  # what the agent and the plugin will accept, checked here
+        hostconfig.parse(builder.dumps(config), args.host)
+    except validate.InvalidInput as exc:
+        raise builder.BuildError(str(exc))
+    mir = builder.parse_mirror(args.mirror, args.max_lcore)
     out(builder.dumps(config))
     out('# launch plan')
     for line in builder.launch_plan(

@@ -27,7 +27,7 @@ from vif_plug_spp.emulator import server
 from vif_plug_spp.emulator import state
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='spp-ctl-emulator',
                                      description=__doc__)
     parser.add_argument('--port', type=int, default=7777,
@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--vf', action='append', default=[],
                         metavar='CORE_MASK',
                         help='core mask of one spp_vf (repeat per NIC)')
-    parser.add_argument('--rings', type=int, default=64,
-                        help='rings created by spp_primary (its -n)')
+    parser.add_argument('--rings', type=int, default=None,
+                        help='rings created by spp_primary (its -n; '
+                             'default 64 with --vf, the launch plan\'s '
+                             'count with --configuration)')
     parser.add_argument('--configuration', metavar='FILE',
                         help='host configuration JSON (spp-config-build '
                              '--dry-run output)')
@@ -44,20 +46,38 @@ def main(argv: list[str] | None = None) -> int:
                         choices=[state.CLASSIFIER_1808,
                                  state.CLASSIFIER_1908],
                         help='classifier type name: classifier_mac (SPP '
-                             '18.08) or classifier (SPP >= 19.08)')
+                             '<= 18.08.3) or classifier (SPP >= 18.08.4)')
+    parser.add_argument('--status-size-bug', action='store_true',
+                        help='answer 500 to status replies of 4096 bytes '
+                             'or more, as spp-ctl 18.08.1-19.08 does '
+                             '(fixed by SPP commit 8d09d7b, SPP 19.11)')
+    parser.add_argument('--hang-seconds', type=float, default=30.0,
+                        help='how long a request to an spp_vf that '
+                             'stopped answering (component started on '
+                             'its master lcore) is held before the '
+                             'connection is dropped')
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    opts = {'classifier_type': args.classifier_type,
+            'status_size_bug': args.status_size_bug,
+            'hang_seconds': args.hang_seconds}
     if args.configuration:
         with open(args.configuration) as f:
             config = json.load(f)
         emu = server.SppCtlEmulator.for_configuration(
-            config, port=args.port, classifier_type=args.classifier_type)
+            config, port=args.port, num_rings=args.rings, **opts)
     else:
         if not args.vf:
             parser.error('give --vf CORE_MASK (one per NIC) or '
                          '--configuration FILE')
-        emu = server.SppCtlEmulator(args.port, args.classifier_type)
+        emu = server.SppCtlEmulator(args.port, **opts)
         for i, mask in enumerate(args.vf, 1):
-            emu.state.add_vf(i, int(mask, 16), len(args.vf), args.rings)
+            emu.state.add_vf(i, int(mask, 16), len(args.vf),
+                             args.rings if args.rings is not None else 64)
     emu.start()
     print('spp-ctl emulator listening on %s' % emu.url, flush=True)
     try:

@@ -17,6 +17,11 @@ check rollback, and ``restart()`` it to check reconnects; the spp_vf
 state survives an spp-ctl restart, as it does in reality (spp-ctl is
 stateless), unless ``reset_vfs=True`` simulates restarted spp_vf
 processes.
+
+A request to an spp_vf that stopped answering (a component started on
+its master lcore, Corrections 4) is held for ``hang_seconds`` and then
+dropped without an answer: real spp-ctl would wait forever; the bound
+keeps tests fast, and clients see their read timeout either way.
 """
 
 from __future__ import annotations
@@ -50,8 +55,11 @@ class SppCtlEmulator:
     """spp-ctl's REST API on ``http://127.0.0.1:<port>``."""
 
     def __init__(self, port: int = 0,
-                 classifier_type: str = state_mod.CLASSIFIER_1808) -> None:
-        self.state = state_mod.SppCtlState(classifier_type)
+                 classifier_type: str = state_mod.CLASSIFIER_1808,
+                 status_size_bug: bool = False,
+                 hang_seconds: float = 30.0) -> None:
+        self.state = state_mod.SppCtlState(classifier_type, status_size_bug)
+        self.hang_seconds = hang_seconds
         self.requests: list[tuple[str, str, bytes]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
@@ -64,7 +72,11 @@ class SppCtlEmulator:
 
     def _answer(self, method: str, path: str,
                 raw: bytes) -> httpserver.Answer:
-        status, ctype, body = self.dispatch(method, path, raw)
+        try:
+            status, ctype, body = self.dispatch(method, path, raw)
+        except state_mod.Hang:
+            time.sleep(self.hang_seconds)
+            return httpserver.DROP, '', [], b''
         reason = http.server.BaseHTTPRequestHandler.responses.get(
             status, ('',))[0]
         return status, reason, [('Content-Type', ctype)] if ctype else [], \
@@ -74,12 +86,16 @@ class SppCtlEmulator:
     def for_configuration(cls, config: dict[str, Any], port: int = 0,
                           classifier_type: str = state_mod.CLASSIFIER_1808,
                           num_rings: int | None = None,
-                          mirror_core_mask: int | None = None
+                          mirror_core_mask: int | None = None,
+                          status_size_bug: bool = False,
+                          hang_seconds: float = 30.0
                           ) -> 'SppCtlEmulator':
         """One spp_vf per ``vf`` entry of a host configuration, with the
-        core masks and ring count the launch plan gives them.
+        core masks and ring count the launch plan gives them (``num_rings``
+        overrides spp_primary's ``-n``).
         """
-        emu = cls(port=port, classifier_type=classifier_type)
+        emu = cls(port=port, classifier_type=classifier_type,
+                  status_size_bug=status_size_bug, hang_seconds=hang_seconds)
         vfs = config.get('vf', [])
         total = sum(int(vf['num_vhost']) for vf in vfs)
         rings = num_rings if num_rings is not None else \
@@ -163,7 +179,8 @@ class SppCtlEmulator:
         self.stop()
         if reset_vfs:
             old = self.state
-            self.state = state_mod.SppCtlState(old.classifier_type)
+            self.state = state_mod.SppCtlState(old.classifier_type,
+                                               old.status_size_bug)
             for cid, proc in old.vfs.items():
                 self.state.add_vf(cid, proc.core_mask, proc.num_phy,
                                   proc.num_rings)

@@ -49,7 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help='answer GET /port/<uuid> at once instead of 404 '
                         'until controller config arrives')
     p.add_argument('--control', action='store_true',
-                   help='enable the emulator-only /_emulator/ endpoints')
+                   help='enable the emulator-only /_emulator/ endpoints: '
+                        'GET ports, POST clean-stale, POST config/<vmi> '
+                        '(JSON body: what the control node sent, e.g. '
+                        '{"vm_uuid": ..., "vn_name": ...})')
     return p.parse_args(argv)
 
 

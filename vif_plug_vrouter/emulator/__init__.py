@@ -13,9 +13,10 @@
 
 The real agent needs the vRouter kernel module or DPDK and a control node,
 none of which run on a development machine or in CI.  This emulator
-implements the agent's port API as documented in the project's reference
-(endpoints, validation order and texts, ``NNN OK`` status lines, duplicate
-semantics, port files, replay on start, ``/syncports``) so that the
-plugin, the CLI, the sandbox and users' own CI can exercise the real wire
-protocol.  Its own tests pin it to the reference facts.
+implements the agent's port API rule by rule after
+``OpenSDN-io/tf-controller`` @ ``fbb63bcd`` (``src/vnsw/agent/port_ipc/``),
+each rule citing its upstream file and line, so that the plugin, the CLI,
+the sandbox and users' own CI can exercise the real wire protocol.  The
+rules table with the test pinning each rule is
+``doc/source/reference/agent-emulator.rst``.
 """

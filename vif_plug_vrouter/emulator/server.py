@@ -32,7 +32,9 @@ __all__ = ['AgentEmulator']
 
 _CONTROL_PREFIX = '/_emulator/'
 # The agent sends these two headers only, and a status line that always
-# says OK (also for 404 and 500).
+# says OK (also for 404 and 500): tf-controller src/vnsw/agent/port_ipc/
+# rest_common.cc 15-29; the session stays open (tf-common
+# http/http_session.cc 108-113).
 _HEADERS = [('Content-Type', 'application/json; charset=UTF-8')]
 
 
@@ -85,7 +87,7 @@ class AgentEmulator:
                   body: bytes) -> httpserver.Answer:
         self.record_request(method, path, body)
         if self.control and path.startswith(_CONTROL_PREFIX):
-            status, out = self.control_request(method, path)
+            status, out = self.control_request(method, path, body)
         else:
             status, out = self.state.handle(method, path, body)
         return status, 'OK', _HEADERS, out
@@ -114,14 +116,23 @@ class AgentEmulator:
         self.stop()
 
     # -- emulator-only control API -----------------------------------------
-    def control_request(self, method: str, path: str) -> tuple[int, bytes]:
-        """``GET /_emulator/ports``; ``POST /_emulator/config/<uuid>``."""
+    def control_request(self, method: str, path: str,
+                        body: bytes = b'') -> tuple[int, bytes]:
+        """``GET /_emulator/ports``; ``POST /_emulator/config/<uuid>``
+        (optional JSON body: fields of ``config.VmiConfig``, e.g.
+        ``{"vm_uuid": ..., "vn_name": ...}``); ``POST
+        /_emulator/clean-stale``.
+        """
         rest = path[len(_CONTROL_PREFIX):]
         if method == 'GET' and rest == 'ports':
             return 200, json.dumps(self.state.snapshot(), indent=2).encode()
         if method == 'POST' and rest.startswith('config/'):
-            with self.state.lock:
-                self.state.mark_config(rest[len('config/'):])
+            try:
+                fields = json.loads(body or b'{}')
+                with self.state.lock:
+                    self.state.mark_config(rest[len('config/'):], **fields)
+            except (ValueError, TypeError) as exc:
+                return 400, json.dumps({'error': str(exc)}).encode()
             return 200, b'{}'
         if method == 'POST' and rest == 'clean-stale':
             return 200, json.dumps(self.state.clean_stale()).encode()

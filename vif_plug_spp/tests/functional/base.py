@@ -64,13 +64,15 @@ class EtcdClassCase(testtools.TestCase):
 
 class SppCase(EtcdClassCase):
     mappings = MAPPINGS
+    classifier_type = 'classifier_mac'   # spp_vf 18.08's name
 
     def setUp(self):
         super().setUp()
-        self.config = builder.build(self.mappings)
+        self.config = builder.build(self.mappings,
+                                    classifier=self.classifier_type)
         builder.write(self.etcd, self.host, self.config)
         self.emu = emu_server.SppCtlEmulator.for_configuration(
-            self.config).start()
+            self.config, classifier_type=self.classifier_type).start()
         self.addCleanup(self.emu.stop)
 
     def start_agent(self, **kwargs):

@@ -11,6 +11,8 @@
 # under the License.
 """The etcd client against a real etcd (started per test class)."""
 
+import signal
+import socket
 import threading
 import time
 import uuid
@@ -121,15 +123,79 @@ class TestWatch(EtcdCase):
         self.wait_for(lambda: events, what='early event')
         self.assertEqual('e', events[0].value)
 
-    def test_idle_stream_is_recreated_not_hung(self):
+    def test_idle_watch_outlives_the_old_10s_timeout(self):
+        # Before, a watch re-created its stream after every 10 s of
+        # silence.  Now silence costs one liveness probe, not a stream.
         _kvs, rev = self.client.get_prefix(self.prefix)
         watch = self.client.watch_prefix(self.prefix, rev + 1,
-                                          idle_timeout=0.3)
+                                          idle_timeout=10.0)
         events, _thread = self._collect(watch)
-        self.wait_for(lambda: watch.reconnects >= 2, what='idle reconnects')
+        self.wait_for(lambda: watch.probes >= 1, timeout=30,
+                      what='a liveness probe after 10 s of silence')
+        self.wait_for(lambda: watch.probes >= 2, timeout=30,
+                      what='a second probe')
+        self.assertEqual((1, 0, 0), (watch.streams, watch.reconnects,
+                                     watch.probe_failures))
         self.client.put(self.prefix + 'late', 'x')
-        self.wait_for(lambda: events, what='event after idle periods')
+        self.wait_for(lambda: events, what='event after the idle period')
         self.assertEqual(['x'], [e.value for e in events])
+        self.assertEqual(1, watch.streams)
+
+    def _started(self, idle_timeout):
+        """A watch from now on, confirmed by etcd; and its events."""
+        _kvs, rev = self.client.get_prefix(self.prefix)
+        watch = self.client.watch_prefix(self.prefix, rev + 1,
+                                          idle_timeout=idle_timeout)
+        events, _thread = self._collect(watch)
+        self.wait_for(watch.created.is_set, what='watch created')
+        return watch, events
+
+    def test_no_probe_while_other_calls_are_answered(self):
+        watch, _events = self._started(0.5)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            self.client.get(self.prefix + 'busy')
+            time.sleep(0.1)
+        self.assertEqual((0, 1), (watch.probes, watch.streams))
+        self.wait_for(lambda: watch.probes >= 1, what='probe once quiet')
+
+    def test_stream_socket_has_tcp_keepalive(self):
+        watch, _events = self._started(6.0)
+        sock = watch._stream.sock
+        self.assertEqual(1, sock.getsockopt(socket.SOL_SOCKET,
+                                            socket.SO_KEEPALIVE))
+        self.assertEqual(6, sock.getsockopt(socket.IPPROTO_TCP,
+                                            socket.TCP_KEEPIDLE))
+
+    def test_idle_timeout_beyond_the_keepalive_range(self):
+        # TCP_KEEPIDLE takes at most 32767 s; a larger option must not
+        # turn into a stream that fails to open over and over.
+        watch, events = self._started(1e6)
+        self.client.put(self.prefix + 'k', 'v')
+        self.wait_for(lambda: events, what='event')
+        self.assertEqual((1, 0), (watch.streams, watch.reconnects))
+        self.assertEqual(32767, watch._stream.sock.getsockopt(
+            socket.IPPROTO_TCP, socket.TCP_KEEPIDLE))
+
+    def test_hung_etcd_is_noticed_and_resumed_exactly_once(self):
+        _kvs, rev = self.client.get_prefix(self.prefix)
+        watch = self.client.watch_prefix(self.prefix, rev + 1,
+                                          idle_timeout=0.5, backoff_max=0.2)
+        events, _thread = self._collect(watch)
+        self.client.put(self.prefix + 'a', '1')
+        self.wait_for(lambda: len(events) == 1, what='first event')
+        self.server.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(self.server.proc.send_signal, signal.SIGCONT)
+        self.wait_for(lambda: watch.probe_failures >= 1, timeout=30,
+                      what='failed liveness probe')
+        self.server.proc.send_signal(signal.SIGCONT)
+        self.client.put(self.prefix + 'b', '2')
+        self.client.delete(self.prefix + 'a')
+        self.wait_for(lambda: len(events) >= 3, what='events after resume')
+        time.sleep(0.3)
+        self.assertEqual([('PUT', '1'), ('PUT', '2'), ('DELETE', None)],
+                         [(e.type, e.value) for e in events])
+        self.assertGreaterEqual(watch.streams, 2)
 
     def test_compacted_revision_is_reported(self):
         first = self.client.put(self.prefix + 'a', '1')

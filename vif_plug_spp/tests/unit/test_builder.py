@@ -126,9 +126,16 @@ class TestValidation(testtools.TestCase):
         self.assertIn("'0xZZ' is not hexadecimal",
                       self._fails('00:04.0#phys1#2#0xZZ'))
 
-    def test_mask_high_cores(self):
-        self.assertIn('core(s) 32', self._fails(
-            '00:04.0#phys1#1#0x1000000fe'))
+    def test_mask_beyond_rte_max_lcore(self):
+        msg = self._fails('00:04.0#phys1#1#0x1%s' % ('0' * 32))
+        self.assertIn('core(s) 128; DPDK accepts lcores 0-127 '
+                      '(RTE_MAX_LCORE=128)', msg)
+        self.assertIn('--max-lcore', msg)
+
+    def test_mask_far_beyond_limit_is_refused_quickly(self):
+        msg = self._fails('00:04.0#phys1#1#0x3' + 'f' * 100000)
+        self.assertIn('core(s) 400001;', msg)
+        self.assertLess(len(msg), 400)
 
     def test_too_few_cores(self):
         msg = self._fails('00:04.0#phys1#3#0xfe')
@@ -149,11 +156,6 @@ class TestValidation(testtools.TestCase):
 
     def test_master_may_be_shared(self):
         builder.build('00:04.0#phys1#1#0x3e,00:05.0#phys2#1#0x7c2')
-
-    def test_duplicate_physnet(self):
-        self.assertIn('physical network phys1 is already mapped',
-                      self._fails('00:04.0#phys1#1#0x3e,'
-                                  '00:05.0#phys1#1#0x7c0'))
 
     def test_duplicate_pci(self):
         self.assertIn('PCI address 0000:00:04.0 is already used',
@@ -371,3 +373,174 @@ class TestHostName(testtools.TestCase):
         self.assertEqual(2, rc)
         self.assertIn('SPP_HOST', err.getvalue())
         self.assertIn('no "/"', err.getvalue())
+
+
+class TestSharedPhysnet(testtools.TestCase):
+    """Two NICs on one physical network (NS devstack/spp-config-build.py
+    133-167 accepts it; ids stay host-global, keys share the prefix).
+    """
+
+    MAPS = '00:04.0#phys1#2#0xfe,00:05.0#phys1#1#0x1f00'
+
+    def test_config_keeps_both_nics(self):
+        config = builder.build(self.MAPS)
+        self.assertEqual(['phys1', 'phys1'],
+                         [vf['physical_network'] for vf in config['vf']])
+        nic2 = config['vf'][1]['components']
+        self.assertEqual(['forward_2_tx', 'forward_2_rx', 'classifier',
+                          'merger'], [c['name'] for c in nic2])
+        self.assertEqual(['phy:1'], nic2[2]['rx_port'])
+        self.assertEqual(['ring:4'], nic2[2]['tx_port'])
+
+    def test_slot_keys_share_the_physnet_prefix(self):
+        config = builder.build(self.MAPS)
+        self.assertEqual(['/spp/openstack/vhost/h/phys1/%d' % i
+                          for i in range(3)],
+                         builder.slot_keys('h', config))
+
+    def test_launch_plan_has_one_spp_vf_per_nic(self):
+        plan = builder.launch_plan(builder.build(self.MAPS))
+        self.assertIn('-p 0x3 -n 6', plan[1])
+        self.assertIn('--client-id 2', plan[3])
+        self.assertIn('00:05.0 phys1', plan[3])
+
+
+class TestHighCores(testtools.TestCase):
+    """Masks as DPDK's EAL reads them (18.08 eal_common_options.c
+    410-475): arbitrary precision up to RTE_MAX_LCORE (128 by default).
+    """
+
+    def test_cores_above_31(self):
+        config = builder.build('00:04.0#phys1#1#0x3e0100000000')
+        self.assertEqual([41, 42, 43, 44], [
+            c['core'] for c in config['vf'][0]['components']])
+
+    def test_cores_up_to_127_with_shared_master(self):
+        nic1 = hex(1 | 0xf << 100)
+        nic2 = hex(1 | 0xf << 124)
+        config = builder.build('00:04.0#phys1#1#%s,00:05.0#phys2#1#%s'
+                               % (nic1, nic2), '1#%s' % hex(1 | 1 << 64))
+        self.assertEqual([100, 101, 102, 103], [
+            c['core'] for c in config['vf'][0]['components']])
+        self.assertEqual([124, 125, 126, 127], [
+            c['core'] for c in config['vf'][1]['components']])
+        self.assertEqual(64, config['mirror'][0]['core'])
+        self.assertEqual(nic2, config['vf'][1]['core_mask'])
+
+    def test_leading_zeros_and_blanks_like_the_eal(self):
+        mask = ' 0x' + '0' * 40 + 'f' + '0' * 25 + '1 '
+        config = builder.build('00:04.0#phys1#1#' + mask.strip())
+        self.assertEqual([104, 105, 106, 107], [
+            c['core'] for c in config['vf'][0]['components']])
+        self.assertEqual([0, 104], builder.parse_mask(
+            mask.replace('f', '1'), 'x'))
+
+    def test_overlap_above_31_is_found(self):
+        masks = hex(1 | 0xf << 40), hex(1 | 0xf << 43)
+        msg = str(self.assertRaises(
+            builder.BuildError, builder.build,
+            '00:04.0#phys1#1#%s,00:05.0#phys2#1#%s' % masks))
+        self.assertIn('both use core(s) 43', msg)
+
+    def test_larger_rte_max_lcore(self):
+        mask = hex(1 | 0xf << 200)
+        self.assertRaises(builder.BuildError, builder.build,
+                          '00:04.0#phys1#1#' + mask)
+        config = builder.build('00:04.0#phys1#1#' + mask, max_lcore=256)
+        self.assertEqual(203, config['vf'][0]['components'][-1]['core'])
+
+    def test_max_lcore_bounds(self):
+        for bad in (0, -1, True, 5000):
+            self.assertRaises(builder.BuildError, builder.build,
+                              '00:04.0#phys1#1#0x3e', max_lcore=bad)
+
+    def test_customization_core_above_31(self):
+        custom = {'vf': [{'components': [
+            {'core': 70, 'name': 'classifier', 'type': 'classifier_mac',
+             'rx_port': ['phy:0'], 'tx_port': ['vhost:0']},
+            {'core': 71, 'name': 'merger', 'type': 'merge',
+             'rx_port': ['vhost:0'], 'tx_port': ['phy:0']}]}]}
+        config = builder.build('00:04.0#phys1#1#' + hex(1 | 3 << 70), None,
+                               custom)
+        self.assertEqual([70, 71], [
+            c['core'] for c in config['vf'][0]['components']])
+
+
+class TestClassifierName(testtools.TestCase):
+    """SPP renamed classifier_mac to classifier in 18.08.4 (SPP 9b63754,
+    2c1470f; release commit 6e811d6).
+    """
+
+    def test_version_picks_the_name(self):
+        for version, name in (('18.08', 'classifier_mac'),
+                              ('18.08.1', 'classifier_mac'),
+                              ('18.08.3', 'classifier_mac'),
+                              ('18.08.4', 'classifier'),
+                              ('19.08', 'classifier'),
+                              ('19.11', 'classifier')):
+            self.assertEqual(name, builder.classifier_type(version),
+                             version)
+
+    def test_bad_version(self):
+        for bad in ('19', 'latest', '19.08.x', '1.2.3.4', '19.08\n'):
+            self.assertRaises(builder.BuildError, builder.classifier_type,
+                              bad)
+
+    def test_generated_classifier_uses_the_target_name(self):
+        config = builder.build(MAPPINGS, classifier='classifier')
+        self.assertEqual(['classifier', 'classifier'], [
+            vf['components'][4]['type'] for vf in config['vf']])
+        self.assertRaises(builder.BuildError, builder.build, MAPPINGS,
+                          classifier='classifer')
+
+    def _custom(self, ctype):
+        return {'vf': [{'components': [
+            {'core': 6, 'name': 'cls', 'type': ctype,
+             'rx_port': ['phy:0'], 'tx_port': ['vhost:0']},
+            {'core': 6, 'name': 'cls2', 'type': 'classifier_mac',
+             'rx_port': ['phy:0'], 'tx_port': ['vhost:1']},
+            {'core': 7, 'name': 'merger', 'type': 'merge',
+             'rx_port': ['vhost:0', 'vhost:1'], 'tx_port': ['phy:0']}]}]}
+
+    def test_customization_accepts_both_names(self):
+        for ctype in ('classifier', 'classifier_mac'):
+            for target in ('classifier', 'classifier_mac'):
+                config = builder.build('00:04.0#phys1#2#0xc2', None,
+                                       self._custom(ctype),
+                                       classifier=target)
+                comps = config['vf'][0]['components']
+                self.assertEqual([target, target, 'merge'],
+                                 [c['type'] for c in comps])
+
+    def test_cli_spp_version_and_classifier_type(self):
+        for argv, name in ((['--spp-version', '19.08'], 'classifier'),
+                           (['--spp-version', '18.08'], 'classifier_mac'),
+                           ([], 'classifier_mac'),
+                           (['--classifier-type', 'classifier'],
+                            'classifier')):
+            lines = []
+            config_build.run(['--mappings', MAPPINGS, '--host', 'h',
+                              '--dry-run'] + argv, out=lines.append)
+            self.assertIn('"type": "%s", "name": "classifier"' % name,
+                          lines[0], argv)
+
+    def test_cli_refuses_both_options(self):
+        err = io.StringIO()
+        with redirect_stderr(err):
+            self.assertRaises(SystemExit, config_build.main, [
+                '--mappings', MAPPINGS, '--dry-run', '--spp-version',
+                '19.08', '--classifier-type', 'classifier'])
+        self.assertIn('not allowed with argument', err.getvalue())
+
+    def test_cli_max_lcore(self):
+        mask = hex(1 | 0xf << 200)
+        err = io.StringIO()
+        with redirect_stderr(err):
+            self.assertEqual(2, config_build.main([
+                '--mappings', '00:04.0#phys1#1#' + mask, '--dry-run']))
+        self.assertIn('RTE_MAX_LCORE=128', err.getvalue())
+        lines = []
+        config_build.run(['--mappings', '00:04.0#phys1#1#' + mask,
+                          '--host', 'h', '--max-lcore', '256', '--dry-run'],
+                         out=lines.append)
+        self.assertIn('"core": 203', lines[0])

@@ -130,11 +130,6 @@ class TestComponents(EmulatorCase):
                  '/v1/vfs/1/components',
                  {'name': 'a', 'core': 3, 'type': 'forward'})
 
-    def test_master_core_refused(self):
-        self.err(400, 'command error: error occur', 'POST',
-                 '/v1/vfs/1/components',
-                 {'name': 'a', 'core': 1, 'type': 'forward'})
-
     def test_core_outside_mask_refused(self):
         self.err(400, 'command error: error occur', 'POST',
                  '/v1/vfs/1/components',
@@ -148,8 +143,9 @@ class TestComponents(EmulatorCase):
         self.assertEqual(['a', 'b'], names)
 
     def test_different_type_may_not_share_core(self):
+        # Corrections 10: spp_vf command_dec.c 436-443.
         self.comp('a', 2)
-        self.err(400, 'command error: error occur', 'POST',
+        self.err(400, 'command error: bad value(component type)', 'POST',
                  '/v1/vfs/1/components',
                  {'name': 'b', 'core': 2, 'type': 'merge'})
 
@@ -185,16 +181,24 @@ class TestPorts(EmulatorCase):
                          (status, body))
 
     def test_same_port_same_direction_refused_anywhere(self):
+        # Corrections 1/10: command_dec.c 522-531 (used in this
+        # direction) and 486-499 (used in both directions).
         self.assertEqual(204, self.attach('fwd', 'ring:0', 'rx')[0])
-        self.assertEqual((400, b'command error: bad value(port)'),
+        self.assertEqual((400, b'command error: bad value(port rxtx)'),
                          self.attach('fwd2', 'ring:0', 'rx')[::2])
         # Even on the same component: hence detach before re-attach.
-        self.assertEqual(400, self.attach('fwd', 'ring:0', 'rx')[0])
+        self.assertEqual((400, b'command error: bad value(port rxtx)'),
+                         self.attach('fwd', 'ring:0', 'rx')[::2])
         # Other direction is fine.
         self.assertEqual(204, self.attach('fwd2', 'ring:0', 'tx')[0])
+        self.assertEqual((400, b'command error: bad value(port)'),
+                         self.attach('mrg', 'ring:0', 'rx')[::2])
 
     def test_add_vlantag_overrides_and_updates(self):
-        self.assertEqual(204, self.attach('mrg', 'ring:1', 'rx')[0])
+        # Corrections 1: command_proc.c 366-380 updates an existing
+        # add_vlantag only.
+        self.assertEqual(204, self.attach(
+            'mrg', 'ring:1', 'rx', {'operation': 'add', 'id': 7, 'pcp': 1})[0])
         self.assertEqual(204, self.attach(
             'mrg', 'ring:1', 'rx',
             {'operation': 'add', 'id': 100, 'pcp': 0})[0])
@@ -214,26 +218,23 @@ class TestPorts(EmulatorCase):
                if c.get('name') == 'cls'][0]
         self.assertEqual('none', cls['tx_port'][0]['vlan']['operation'])
 
+    def detach(self, name, port, direction):
+        return self.call('PUT', '/v1/vfs/1/components/%s/ports' % name,
+                         {'action': 'detach', 'port': port,
+                          'dir': direction})
+
     def test_port_limits_at_flush(self):
-        self.assertEqual(204, self.attach('fwd', 'ring:0', 'rx')[0])
-        self.assertEqual((400, b'command error: error occur'),
-                         self.attach('fwd', 'ring:1', 'rx')[::2])
+        # spp_forward.c 63-78: merge takes many rx, one tx; the refused
+        # change stays recorded until detached (Corrections 2).
         self.assertEqual(204, self.attach('mrg', 'ring:2', 'rx')[0])
         self.assertEqual(204, self.attach('mrg', 'ring:3', 'rx')[0])
         self.assertEqual(204, self.attach('mrg', 'phy:0', 'tx')[0])
-        self.assertEqual(400, self.attach('mrg', 'phy:1', 'tx')[0])
-        self.assertEqual(204, self.attach('cls', 'phy:0', 'rx')[0])
-        self.assertEqual(400, self.attach('cls', 'phy:1', 'rx')[0])
-        self.assertEqual(204, self.attach('cls', 'ring:4', 'tx')[0])
-        self.assertEqual(204, self.attach('cls', 'ring:6', 'tx')[0])
-        # Refused changes are not applied.
-        fwd = [c for c in self.status()['components']
-               if c.get('name') == 'fwd'][0]
-        self.assertEqual(['ring:0'], [p['port'] for p in fwd['rx_port']])
-
-    def test_ring_beyond_primary_rings(self):
         self.assertEqual((400, b'command error: error occur'),
-                         self.attach('fwd', 'ring:8', 'rx')[::2])
+                         self.attach('mrg', 'phy:1', 'tx')[::2])
+        self.assertEqual(204, self.detach('mrg', 'phy:1', 'tx')[0])
+        mrg = [c for c in self.status()['components']
+               if c.get('name') == 'mrg'][0]
+        self.assertEqual(['phy:0'], [p['port'] for p in mrg['tx_port']])
 
     def test_invalid_port_values_are_500(self):
         for port, direction in (('ring0', 'rx'), ('eth:0', 'rx'),
@@ -268,31 +269,40 @@ class TestClassifier(EmulatorCase):
         return self.call('PUT', '/v1/vfs/1/classifier_table', body)
 
     def test_upper_case_mac_and_vlan_format(self):
+        # Listed per vid (classifier_mac.c 1063-1096): vid 100 before
+        # the plain MAC entries (vid 4095).
         self.assertEqual(204, self.table('add', 'ring:0',
                                          'fa:16:3e:7d:cc:35')[0])
         self.assertEqual(204, self.table('add', 'ring:2',
                                          'fa:16:3e:7d:cc:36', 100)[0])
         self.assertEqual([
-            {'type': 'mac', 'value': 'FA:16:3E:7D:CC:35', 'port': 'ring:0'},
             {'type': 'vlan', 'value': '100/FA:16:3E:7D:CC:36',
-             'port': 'ring:2'}], self.status()['classifier_table'])
+             'port': 'ring:2'},
+            {'type': 'mac', 'value': 'FA:16:3E:7D:CC:35', 'port': 'ring:0'},
+        ], self.status()['classifier_table'])
 
     def test_one_entry_per_port(self):
+        # Corrections 10: command_dec.c 744-751.
         self.table('add', 'ring:0', 'fa:16:3e:00:00:01')
-        self.assertEqual((400, b'command error: error occur'),
+        self.assertEqual((400, b'command error: bad value(port)'),
                          self.table('add', 'ring:0',
                                     'fa:16:3e:00:00:02')[::2])
 
     def test_port_never_attached(self):
-        self.assertEqual(400, self.table('add', 'ring:6',
-                                         'fa:16:3e:00:00:01')[0])
+        # Corrections 10: command_dec.c 736-741.
+        self.assertEqual((400, b'command error: bad value(port)'),
+                         self.table('add', 'ring:6',
+                                    'fa:16:3e:00:00:01')[::2])
 
     def test_del_must_match(self):
         self.table('add', 'ring:0', 'fa:16:3e:00:00:01', 10)
-        self.assertEqual(400, self.table('del', 'ring:0',
-                                         'fa:16:3e:00:00:01')[0])
-        self.assertEqual(400, self.table('del', 'ring:0',
-                                         'fa:16:3e:00:00:01', 11)[0])
+        # Corrections 10: command_dec.c 752-766.
+        self.assertEqual((400, b'command error: bad value(port)'),
+                         self.table('del', 'ring:0',
+                                    'fa:16:3e:00:00:01')[::2])
+        self.assertEqual((400, b'command error: bad value(port)'),
+                         self.table('del', 'ring:0',
+                                    'fa:16:3e:00:00:01', 11)[::2])
         self.assertEqual(204, self.table('del', 'ring:0',
                                          'fa:16:3e:00:00:01', 10)[0])
         self.assertEqual([], self.status()['classifier_table'])

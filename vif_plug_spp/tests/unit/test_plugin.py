@@ -25,17 +25,23 @@ from vif_plug_spp import protocol
 from vif_plug_spp import spp
 
 
+def unreachable_plugin(test):
+    """The plugin pointed at an etcd and spp-ctl where nothing listens:
+    any I/O would fail differently from a validation error.
+    """
+    objects.register_all()
+    conf = test.useFixture(config_fixture.Config(cfg.ConfigOpts()))
+    conf.conf.register_opts(spp.SppPlugin.CONFIG_OPTS, 'os_vif_spp')
+    conf.config(etcd_port=1, spp_ctl_url='http://127.0.0.1:1',
+                group='os_vif_spp')
+    return spp.SppPlugin(conf.conf.os_vif_spp)
+
+
 class TestValidation(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
-        objects.register_all()
-        conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts()))
-        conf.conf.register_opts(spp.SppPlugin.CONFIG_OPTS, 'os_vif_spp')
-        # Nothing listens here: any I/O would fail differently.
-        conf.config(etcd_port=1, spp_ctl_url='http://127.0.0.1:1',
-                    group='os_vif_spp')
-        self.plugin = spp.SppPlugin(conf.conf.os_vif_spp)
+        self.plugin = unreachable_plugin(self)
         self.inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
 

@@ -715,7 +715,8 @@ class TestOperatorExtras(CLITestCase):
         os.unlink(os.path.join(self.ports_dir, orphan))
         res = self.run_cli('--oper=sync', '--verbose')
         self.assertEqual(0, res.rc, res)
-        self.assertIn('1 of 1 port(s) re-added', res.out)
+        self.assertIn('1 of 1 port(s) and 0 of 0 vm-vn subscription(s) '
+                      're-added', res.out)
         paths = [r[:2] for r in self.emu.requests]
         self.assertIn(('POST', '/syncports'), paths)
         self.assertEqual(('POST', '/port'), paths[-1])

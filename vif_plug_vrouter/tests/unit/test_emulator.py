@@ -132,13 +132,13 @@ class TestPortValidation(testtools.TestCase):
         for key, _ in order:
             del doc[key]
         for key, what in order:
-            self.assertError('Invalid or missing %s for %s' % (what, key),
+            self.assertError('Invalid or missing %s for <%s>' % (what, key),
                              doc)
             doc[key] = _port()[key]
 
     def test_type_must_be_json_integer(self) -> None:
         for bad in (None, 1.5, '0', True, 2 ** 31):
-            self.assertError('Invalid or missing field for type',
+            self.assertError('Invalid or missing field for <type>',
                              _port(type=bad))
 
     def test_nil_vn_rejected_for_vm_ports_only(self) -> None:
@@ -153,9 +153,9 @@ class TestPortValidation(testtools.TestCase):
                              _port(**{'mac-address': bad}))
 
     def test_vlans_and_isolated_vlan_sanity(self) -> None:
-        self.assertError('Invalid or missing field for rx-vlan-id',
+        self.assertError('Invalid or missing field for <rx-vlan-id>',
                          _port(**{'rx-vlan-id': None}))
-        self.assertError('Invalid or missing field for tx-vlan-id',
+        self.assertError('Invalid or missing field for <tx-vlan-id>',
                          _port(**{'tx-vlan-id': '5'}))
         self.assertError('Invalid request. RX (isolated) vlan set, but TX '
                          'vlan not set',
@@ -304,27 +304,23 @@ class TestPortLifecycle(testtools.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, stale['id'])))
         self.state.stop()
 
-    def test_vm_endpoints(self) -> None:
-        vm = str(uuid.uuid4())
-        doc = {'vm-uuid': vm, 'host-ifname': 'veth1', 'vm-name': 'pod1',
-               'vmi-uuid': '', 'vn-uuid': ''}
-        self.assertEqual((200, {}), self.call('POST', '/vm', doc))
-        status, view = self.call('GET', '/vm/' + vm)
-        self.assertEqual((200, 'veth1'), (status, view[0]['host-ifname']))
-        self.assertTrue(os.path.exists(os.path.join(
-            self.tmp, 'vm', 'pod1', state_mod.NIL_UUID)))
-        self.assertEqual(200, self.call('GET', '/vm-cfg/pod1')[0])
-        self.assertEqual((500, {'error': '{ Invalid or missing data for '
-                                         'host-ifname }'}),
-                         self.call('POST', '/vm', {'vm-uuid': vm}))
-        self.assertEqual((200, {}), self.call('DELETE', '/vm/' + vm))
-        self.assertEqual(404, self.call('GET', '/vm/' + vm)[0])
 
-    def test_gateway(self) -> None:
-        self.assertEqual((200, {}), self.call('POST', '/gateway',
-                                              [{'interface': 'vgw'}]))
-        self.assertEqual((500, {'error': '{}'}),
-                         self.call('DELETE', '/gateway', {'x': 1}))
-        self.assertEqual((200, {}), self.call('DELETE', '/gateway',
-                                              [{'interface': 'vgw'}]))
-        self.assertEqual({}, self.state.gateways)
+class TestControlApi(testtools.TestCase):
+    """The emulator-only ``/_emulator/`` calls (``--control``)."""
+
+    def test_config_body_marks_a_cni_vmi(self) -> None:
+        emu = self.useFixture(vfix.EmulatorFixture(control=True))
+        http = RawHTTP(emu.url)
+        self.addCleanup(http.close)
+        vm, vmi = str(uuid.uuid4()), str(uuid.uuid4())
+        cfg = {'vm_uuid': vm, 'vn_uuid': str(uuid.uuid4()), 'ip': '10.2.0.3',
+               'vm_name': 'pod9', 'vn_name': 'pod-net'}
+        line, _, _ = http.request('POST', '/_emulator/config/' + vmi,
+                                  json.dumps(cfg).encode())
+        self.assertEqual(b'HTTP/1.1 200 OK', line)
+        line, _, body = http.request('GET', '/vm-cfg/pod9')
+        self.assertEqual(b'HTTP/1.1 200 OK', line)
+        self.assertEqual([vmi], [d['id'] for d in json.loads(body)])
+        line, _, body = http.request('POST', '/_emulator/config/' + vmi,
+                                     b'{"nonsense": 1}')
+        self.assertEqual(b'HTTP/1.1 400 OK', line)

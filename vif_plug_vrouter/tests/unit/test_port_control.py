@@ -20,6 +20,7 @@ from typing import Any
 import fixtures
 import testtools
 
+from vif_plug_vrouter.cmd import port_audit
 from vif_plug_vrouter.cmd import port_control as pc
 
 PORT = '7d5f0fd1-1c5c-4d2c-9f55-8c6f5ea3b1a1'
@@ -186,18 +187,18 @@ class TestDrift(testtools.TestCase):
         return view
 
     def test_agent_encodings_are_not_drift(self) -> None:
-        self.assertEqual([], pc.drift(self.REC, self.agent()))
+        self.assertEqual([], port_audit.drift(self.REC, self.agent()))
 
     def test_changed_fields_are_reported(self) -> None:
-        diffs = pc.drift(self.REC, self.agent(**{
+        diffs = port_audit.drift(self.REC, self.agent(**{
             'system-name': 'tap2', 'instance-id': str(uuid.uuid4())}))
         self.assertEqual(['instance-id', 'system-name'],
                          sorted(d.split(':')[0] for d in diffs))
 
     def test_addresses_compared_only_when_the_agent_shows_them(self) -> None:
         rec = dict(self.REC, **{'ip-address': '10.0.0.5'})
-        self.assertEqual([], pc.drift(rec, self.agent()))
-        self.assertEqual(1, len(pc.drift(rec, self.agent(
+        self.assertEqual([], port_audit.drift(rec, self.agent()))
+        self.assertEqual(1, len(port_audit.drift(rec, self.agent(
             **{'ip-address': '10.0.0.6'}))))
 
 
