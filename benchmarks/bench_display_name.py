@@ -144,9 +144,12 @@ def with_conductor(bench: Bench) -> None:
         bench.conf.conf)).transport_url = 'fake:/'
     rpc.init(bench.conf.conf)
     bench.addCleanup(rpc.cleanup)
+
     class ObjectConductor(manager.ConductorManager):
-        """nova-conductor's object API (no compute-task endpoint, which
-        would need Keystone and Placement)."""
+        """nova-conductor's object API, without the compute tasks.
+
+        Those would need Keystone and Placement.
+        """
 
         def __init__(self) -> None:
             super(manager.ConductorManager, self).__init__(

@@ -262,7 +262,8 @@ class TestOffloadPlug(OffloadTestBase):
     def test_vf_double_refuses_a_vlan_like_mlx5(self) -> None:
         # The double the tests above rely on refuses what the kernel does.
         from vif_plug_vrouter import privileged
-        err = self.assertRaises(Exception, privileged.set_vf,
+        from pyroute2.netlink.exceptions import NetlinkError
+        err = self.assertRaises(NetlinkError, privileged.set_vf,
                                 self.nic.uplinks[0], 1, MAC, 42)
         self.assertIn('Operation not supported', str(err))
 

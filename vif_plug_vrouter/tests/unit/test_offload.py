@@ -27,6 +27,7 @@ from unittest import mock
 import os_vif
 from os_vif import exception as osv_exception
 from os_vif import objects
+from pyroute2.netlink.exceptions import NetlinkError
 import testtools
 
 from os_vif_accel.testing import switchdev_vf
@@ -47,8 +48,11 @@ MAC = 'fa:16:3e:00:00:01'
 
 
 class ModelHost:
-    """Netdevs in memory; VF MAC/VLAN through the real linux_net over the
-    switchdev VF double; driver binding on the fake tree."""
+    """Netdevs in memory, VF MAC/VLAN and VF drivers.
+
+    VF MAC/VLAN go through the real linux_net over the switchdev VF
+    double; driver binding runs on the fake tree.
+    """
 
     def __init__(self, links: dict[str, dict[str, Any]]) -> None:
         self.links = links
@@ -510,11 +514,12 @@ class TestPluginVlanNetwork(OffloadTestBase):
 
     def test_double_refuses_what_mlx5_refuses(self) -> None:
         pf = self.nic.uplinks[1]
-        err = self.assertRaises(Exception, self.host.set_vf, pf, 2, MAC, 42)
+        err = self.assertRaises(NetlinkError, self.host.set_vf, pf, 2, MAC,
+                                42)
         self.assertEqual(errno.EOPNOTSUPP, err.code)
         self.assertEqual(MAC, self.host.vf_state(pf, 2)['mac'])
         self.host.set_vf(pf, 2, MAC, 0)      # "compatibility with libvirt"
-        err = self.assertRaises(Exception, self.host.set_vf, pf, 2,
+        err = self.assertRaises(NetlinkError, self.host.set_vf, pf, 2,
                                 '01:00:5e:00:00:01')
         self.assertEqual(errno.EINVAL, err.code)
 
