@@ -24,12 +24,11 @@ Shared by the os-vif plugin (``VIFHostDevice`` = vnic ``direct``,
    extra state *before* anything changes.
 3. :meth:`Offloader.apply` - privileged steps, each recorded with its
    undo: rename the representor, MTU, disable IPv6, VF MAC through the
-   PF, bind the VF to the forwarder's driver, link up.  No VF VLAN is set:
-   a PF in switchdev mode refuses one (mlx5) and the offloaded vRouter
-   datapath applies the network's VLAN itself.  A failing
-   step undoes the earlier ones (a name collision is found here, by the
-   kernel); :meth:`Applied.rollback` undoes them all when the agent then
-   fails.
+   PF (never a VF VLAN: a switchdev PF refuses one and the offloaded
+   datapath applies the network's VLAN), bind the VF driver, link up.  A
+   failing step undoes the earlier ones (a name collision is found here,
+   by the kernel); :meth:`Applied.rollback` undoes them all when the agent
+   then fails.
 4. :meth:`Offloader.restore` puts the recorded state back at unplug,
    also after a restart of nova-compute.
 """
@@ -342,11 +341,7 @@ class Offloader:
                 self.inventory.root, state['vf'], state.get('vf-driver'),
                 state.get('vf-override'), self.driver_timeout))
         if 'vf-mac' in state or 'vf-vlan' in state:
-            # A VLAN is only in files of releases that set one; it is put
-            # back only if the VF no longer has it (see linux_net.set_vf).
-            attempt('restore VF MAC', lambda: self.host.set_vf(
-                state['pf-ifname'], state['vf-index'], state.get('vf-mac'),
-                state.get('vf-vlan')))
+            attempt('restore VF MAC', lambda: self._restore_vf(state))
         if current is not None:
             if state.get('rep-ipv6') is False:
                 attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
@@ -364,6 +359,12 @@ class Offloader:
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
+
+    def _restore_vf(self, state: dict[str, Any]) -> None:
+        # The MAC; a vf-vlan (only files of releases that set one) only if
+        # the VF lost it, so a switchdev PF gets no VLAN request.
+        self.host.set_vf(state['pf-ifname'], state['vf-index'],
+                         state.get('vf-mac'), state.get('vf-vlan'))
 
     def _current_name(self, name: str, orig: str) -> str | None:
         for candidate in (name, orig):
