@@ -138,16 +138,13 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                         'from user space). The previous driver is '
                         'restored at unplug.'),
         cfg.BoolOpt('nova_display_name_lookup', default=True,
-                    help='When Nova sends the libvirt domain name '
-                         '(instance-0000002a) instead of the instance\'s '
-                         'display name - a Nova without nova_patches/0003 '
-                         '- look the display name up through Nova\'s '
-                         'object API, as the TF plugin does: one conductor '
-                         'call per plug. The vRouter agent uses the name '
-                         'for DHCP and vDNS. If false, or if the lookup '
-                         'fails, the domain name is sent and a warning is '
-                         'logged. Without Nova, InstanceInfo.name is '
-                         'always used as given.'),
+                    help='On a Nova without nova_patches/0003 (it sends '
+                         'the domain name), look the display name the '
+                         'agent uses for DHCP and vDNS up in Nova, as the '
+                         'TF plugin does: one conductor call per plug. If '
+                         'false or if the lookup fails, the domain name is '
+                         'sent with a warning. Without Nova, '
+                         'InstanceInfo.name is used as given.'),
         cfg.FloatOpt('vf_driver_timeout', default=5.0, min=0.1,
                      max=constants.MAX_VF_DRIVER_TIMEOUT,
                      help='Seconds to wait for a VF to show up bound to '
