@@ -54,9 +54,11 @@ class HostOps(Protocol):
     def vf_state(self, pf_ifname: str, vf: int, /) -> dict[str, Any]:
         """``{'mac', 'vlan'}`` of a VF."""
 
-    def set_vf(self, pf_ifname: str, vf: int, mac: str | None, vlan: int,
-               /) -> dict[str, Any]:
-        """Set a VF's MAC and VLAN; the previous ``{'mac', 'vlan'}``."""
+    def set_vf(self, pf_ifname: str, vf: int, mac: str | None,
+               vlan: int | None = None, /) -> dict[str, Any]:
+        """Set a VF's MAC and, if given, VLAN; the previous ``{'mac',
+        'vlan'}``.
+        """
 
     def bind_vf_driver(self, sysfs_root: str, vf: str, driver: str,
                        timeout: float, /) -> dict[str, str | None]:
@@ -117,6 +119,10 @@ class HostState:
     def value(self, key: str) -> Any:
         """The value of a port-file key."""
         return getattr(self, _KEYS[key])
+
+    def has(self, key: str) -> bool:
+        """Whether the port file has (or will have) ``key``."""
+        return key in to_extra(self)
 
 
 def to_extra(state: HostState) -> dict[str, Any]:

@@ -20,14 +20,15 @@ Shared by the os-vif plugin (``VIFHostDevice`` = vnic ``direct``,
    use).
 2. :meth:`Offloader.plan` - reads (privileged, read-only) what will
    change: the representor's name, MTU, link and IPv6 setting, the VF's
-   MAC/VLAN and driver.  This original state goes into the port file's
+   MAC and driver.  This original state goes into the port file's
    extra state *before* anything changes.
 3. :meth:`Offloader.apply` - privileged steps, each recorded with its
-   undo: rename the representor, MTU, disable IPv6, VF MAC/VLAN through
-   the PF, bind the VF to the forwarder's driver, link up.  A failing
-   step undoes the earlier ones (a name collision is found here, by the
-   kernel); :meth:`Applied.rollback` undoes them all when the agent then
-   fails.
+   undo: rename the representor, MTU, disable IPv6, VF MAC through the
+   PF (never a VF VLAN: a switchdev PF refuses one and the offloaded
+   datapath applies the network's VLAN), bind the VF driver, link up.  A
+   failing step undoes the earlier ones (a name collision is found here,
+   by the kernel); :meth:`Applied.rollback` undoes them all when the agent
+   then fails.
 4. :meth:`Offloader.restore` puts the recorded state back at unplug,
    also after a restart of nova-compute.
 """
@@ -57,7 +58,6 @@ __all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Plan', 'Applied', 'Offloader',
 DIRECT = 'direct'
 FORWARDER = 'virtio-forwarder'
 _MODES = (DIRECT, FORWARDER)
-_NO_VLAN = 0
 
 to_extra = hoststate.to_extra
 from_extra = hoststate.from_extra
@@ -73,11 +73,10 @@ class Spec:
     name: str | None
     mac: str
     mtu: int | None
-    vlan: int
 
     @classmethod
     def build(cls, *, port_id: str, mode: str, vf: Any, name: Any,
-              mac: Any, mtu: Any = None, vlan: Any = None) -> Spec:
+              mac: Any, mtu: Any = None) -> Spec:
         """Validate every input; raises ``validate.InvalidInput``."""
         if mode not in _MODES:
             raise validate.InvalidInput('vnic_type', mode, 'must be one of '
@@ -92,9 +91,7 @@ class Spec:
             name = validate.ifname(name, 'representor_name')
         return cls(port_id=validate.uuid(port_id, 'id'), mode=mode, vf=vf,
                    name=name, mac=validate.mac(mac, 'address'),
-                   mtu=None if mtu is None else validate.mtu(mtu, 'mtu'),
-                   vlan=_NO_VLAN if vlan in (None, 0) else
-                   validate.vlan_id(vlan, 'vlan', allow_none=False))
+                   mtu=None if mtu is None else validate.mtu(mtu, 'mtu'))
 
 
 @dataclasses.dataclass
@@ -189,7 +186,7 @@ class Offloader:
         step = 'read representor'
         try:
             now = self.host.link_state(rep.ifname)
-            step = 'read VF MAC/VLAN'
+            step = 'read VF MAC'
             vf_now = self.host.vf_state(rep.pf_ifname, rep.vf_index)
         except Exception as exc:
             raise self._step_error(spec, step, exc, [], rep.ifname, rep)
@@ -197,8 +194,7 @@ class Offloader:
         override = self.inventory.vf_driver_override(spec.vf)
         state = recorded or hoststate.HostState(
             rep_orig_name=rep.ifname, rep_mtu=now['mtu'], rep_up=now['up'],
-            rep_ipv6=now['ipv6_disabled'], vf_mac=vf_now['mac'],
-            vf_vlan=vf_now['vlan'])
+            rep_ipv6=now['ipv6_disabled'], vf_mac=vf_now['mac'])
         if spec.mode == FORWARDER and not state.vf_bound:
             state = dataclasses.replace(state, vf_bound=True,
                                         vf_driver=driver,
@@ -230,8 +226,8 @@ class Offloader:
             if before is False:
                 applied.undo.add(step, lambda: self.host.
                                  set_ipv6_disabled(target, False))
-            step = 'set VF MAC/VLAN'
-            self._set_vf(applied, spec, rep)
+            step = 'set VF MAC'
+            self._set_vf_mac(applied, spec, rep)
             if spec.mode == FORWARDER:
                 step = 'bind VF driver'
                 self._bind(applied, spec)
@@ -257,14 +253,12 @@ class Offloader:
                 self.host.set_link_up(current, True)
         applied.undo.add('rename representor', undo)
 
-    def _set_vf(self, applied: Applied, spec: Spec,
-                rep: sriov.Representor) -> None:
-        before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac,
-                                  spec.vlan)
-        if before != {'mac': spec.mac, 'vlan': spec.vlan}:
-            applied.undo.add('set VF MAC/VLAN', lambda: self.host.set_vf(
-                rep.pf_ifname, rep.vf_index, before['mac'],
-                before['vlan']))
+    def _set_vf_mac(self, applied: Applied, spec: Spec,
+                    rep: sriov.Representor) -> None:
+        before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac)
+        if before['mac'] != spec.mac:
+            applied.undo.add('set VF MAC', lambda: self.host.set_vf(
+                rep.pf_ifname, rep.vf_index, before['mac']))
 
     def _bind(self, applied: Applied, spec: Spec) -> None:
         root = self.inventory.root
@@ -322,15 +316,13 @@ class Offloader:
         if current is not None:
             attempt('set link down', lambda: self.host.set_link_up(
                 current, False))
-        vf, pf, index, vlan = (state.vf, state.pf_ifname, state.vf_index,
-                               state.vf_vlan)
+        vf = state.vf
         if state.vf_bound:
             attempt('restore VF driver', lambda: self.host.restore_vf_driver(
                 self.inventory.root, vf, state.vf_driver, state.vf_override,
                 self.driver_timeout))
-        if vlan is not None and pf is not None and index is not None:
-            attempt('restore VF MAC/VLAN', lambda: self.host.set_vf(
-                pf, index, state.vf_mac, vlan))
+        if state.has('vf-mac') or state.has('vf-vlan'):
+            attempt('restore VF MAC', lambda: self._restore_vf(state))
         if current is not None:
             if state.rep_ipv6 is False:
                 attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
@@ -350,6 +342,14 @@ class Offloader:
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
+
+    def _restore_vf(self, state: hoststate.HostState) -> None:
+        # The MAC; a vf-vlan (only files of releases that set one) only if
+        # the VF lost it, so a switchdev PF gets no VLAN request.
+        if state.pf_ifname is None or state.vf_index is None:
+            raise ValueError('no pf-ifname/vf-index recorded')
+        self.host.set_vf(state.pf_ifname, state.vf_index, state.vf_mac,
+                         state.vf_vlan)
 
     def _current_name(self, name: str | None,
                       orig: str | None) -> str | None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime
 import inspect
 import os
@@ -45,7 +46,8 @@ def rewrite(data: bytes) -> bytes:
 class TestPortFileRoundTrip(testtools.TestCase):
 
     def test_files_written_before_round_trip_byte_for_byte(self) -> None:
-        for name in ('forwarder.json', 'direct.json'):
+        for name in ('forwarder.json', 'direct.json',
+                     'forwarder-no-vf-vlan.json'):
             with open(os.path.join(DATA, name), 'rb') as f:
                 data = f.read()
             self.assertEqual(data, rewrite(data), name)
@@ -73,14 +75,20 @@ class TestPortFileRoundTrip(testtools.TestCase):
     def test_fresh_state_writes_unknowns_as_null(self) -> None:
         # What a plug records: IPv6 and VF MAC unknown are written as
         # null next to the representor's name; the driver keys only for
-        # a VF this library binds.
+        # a VF this library binds; no VF VLAN.
         state = hoststate.HostState(
             offload='direct', vf='0000:81:00.2', rep_orig_name='eth7',
-            rep_mtu=1500, rep_up=True, vf_vlan=0)
+            rep_mtu=1500, rep_up=True)
         self.assertEqual({'offload': 'direct', 'vf': '0000:81:00.2',
                           'rep-orig-name': 'eth7', 'rep-mtu': 1500,
-                          'rep-up': True, 'rep-ipv6': None, 'vf-mac': None,
-                          'vf-vlan': 0}, hoststate.to_extra(state))
+                          'rep-up': True, 'rep-ipv6': None, 'vf-mac': None},
+                         hoststate.to_extra(state))
+        self.assertTrue(state.has('vf-mac'))
+        self.assertFalse(state.has('vf-vlan'))
+        bound = dataclasses.replace(state, vf_bound=True)
+        self.assertEqual((True, None, None), tuple(
+            hoststate.to_extra(bound)[key]
+            for key in ('vf-bound', 'vf-driver', 'vf-override')))
 
     def test_no_state(self) -> None:
         self.assertIsNone(hoststate.from_extra(None))
