@@ -324,24 +324,28 @@ class Offloader:
         if state.has('vf-mac') or state.has('vf-vlan'):
             attempt('restore VF MAC', lambda: self._restore_vf(state))
         if current is not None:
-            if state.rep_ipv6 is False:
-                attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
-                    current, False))
-            mtu = state.rep_mtu
-            if mtu:
-                attempt('restore MTU', lambda: self.host.set_mtu(
-                    current, mtu))
-            back = orig or current
-            attempt('rename representor back', lambda: self.host.rename_link(
-                current, back))
-            if state.rep_up:
-                attempt('restore link up', lambda: self.host.set_link_up(
-                    back, True))
+            self._restore_rep(state, current, orig or current, attempt)
         if failed:
             raise exception.HostStepFailed(
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
+
+    def _restore_rep(self, state: hoststate.HostState, current: str,
+                     orig: str, attempt: Callable[[str, Callable[[], Any]],
+                                                  None]) -> None:
+        """The representor's settings, then its name and link state."""
+        if state.rep_ipv6 is False:
+            attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
+                current, False))
+        mtu = state.rep_mtu
+        if mtu:
+            attempt('restore MTU', lambda: self.host.set_mtu(current, mtu))
+        attempt('rename representor back', lambda: self.host.rename_link(
+            current, orig))
+        if state.rep_up:
+            attempt('restore link up', lambda: self.host.set_link_up(
+                orig, True))
 
     def _restore_vf(self, state: hoststate.HostState) -> None:
         # The MAC; a vf-vlan (only files of releases that set one) only if
