@@ -140,10 +140,6 @@ class Agent:
     def taas(self) -> taas_mod.Taas | None:
         return self.handlers.taas
 
-    def handle_port(self, port_id: str) -> str:
-        """Act on one port now (what the work loop does for it)."""
-        return self.handlers.handle_port(port_id)
-
     # -- lifecycle ----------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()

@@ -98,9 +98,6 @@ class PortWiring:
                 'rebuild it with spp-config-build' % (
                     keys.configuration(self.host), exc))
 
-    def _dp(self, config_text: str, port_id: str) -> datapath.Datapath:
-        return self._load(config_text, port_id).datapath
-
     def _binding(self, found: dict[str, str], port_id: str
                  ) -> tuple[binding.Loaded, protocol.BindPort] | None:
         """The configuration and the port's parsed ``bind_port``, None

@@ -90,7 +90,7 @@ class AgreeCase(base.SppCase):
         return self.wired()
 
     def agent_plug(self, port):
-        self.assertIn(self.agent.handle_port(port),
+        self.assertIn(self.agent.handlers.handle_port(port),
                       ('plugged', 'not-owner', 'invalid'))
         return self.wired()
 
@@ -116,7 +116,8 @@ class AgreeCase(base.SppCase):
         self.wiring.unplug(port)
         by_plugin = not self.wired()
         self.dp.plug(vhost_id, MAC, None)
-        self.assertIn(self.agent.handle_port(port), ('unplugged', 'invalid'))
+        self.assertIn(self.agent.handlers.handle_port(port),
+                      ('unplugged', 'invalid'))
         by_agent = not self.wired()
         self.reset(vhost_id)
         self.assertEqual((expect, expect), (by_plugin, by_agent),
@@ -141,7 +142,7 @@ class TestAgreeBuilderConfiguration(AgreeCase):
         port = self.bind(9, 'port', keys.PLUG)
         self.assertRaises(exception.BindingMismatch, self.wiring.plug, port,
                           MAC, SOCKET % 9)
-        self.assertEqual('invalid', self.agent.handle_port(port))
+        self.assertEqual('invalid', self.agent.handlers.handle_port(port))
         self.assertFalse(self.wired())
 
 
