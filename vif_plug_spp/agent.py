@@ -55,7 +55,6 @@ from vif_plug_spp import intake
 from vif_plug_spp import keys
 from vif_plug_spp import served
 from vif_plug_spp import sppctl
-from vif_plug_spp import taas as taas_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -132,14 +131,6 @@ class Agent:
         self._spp_down = False
         self.handled = 0
 
-    @property
-    def datapath(self) -> dp_mod.Datapath | None:
-        return self.handlers.datapath
-
-    @property
-    def taas(self) -> taas_mod.Taas | None:
-        return self.handlers.taas
-
     # -- lifecycle ----------------------------------------------------------
     def stop(self) -> None:
         self._stop.set()
@@ -190,7 +181,7 @@ class Agent:
         self._load()
         if self._stop.is_set():
             return
-        watchers = self.feed.start(taps=self.taas is not None)
+        watchers = self.feed.start(taps=self.handlers.taas is not None)
         marker = served.Marker(self.etcd, self.host)
         marker.start()
         try:

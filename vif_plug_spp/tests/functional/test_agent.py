@@ -114,7 +114,7 @@ class TestAgent(base.SppCase):
         self.wait_for(lambda: sum(1 for r in self.emu.requests
                                   if 'classifier_table' in r[1]) >= 3,
                       what='failed attempts')
-        with agent.datapath.locked():
+        with agent.handlers.datapath.locked():
             self.assertEqual({}, _vlan_ops(self.status(2)))
             self.assertEqual([], self.table(2))
         self.assertFalse(self.is_up(port))
@@ -156,7 +156,7 @@ class TestAgent(base.SppCase):
         protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, wait=False)
         self.emu.start()
         self.wait_for(lambda: self.is_up(port), what='plug after spp-ctl')
-        self.assertIsNotNone(agent.datapath)
+        self.assertIsNotNone(agent.handlers.datapath)
 
     def test_concurrent_allocators_never_share_a_vhost(self):
         for i in range(32):
