@@ -12,10 +12,10 @@
 """The per-port etcd values of networking-spp, as the compute side reads
 them.
 
-Parsing of ``bind_port`` JSON, the value the ML2 driver writes, the
-physical network a vhost id belongs to, and the agent's release of a
-vhost.  The Neutron side of a binding (allocation, ``bind_port``/
-``action`` puts, waiting for ``up``) is a test double and lives in
+Parsing of ``bind_port`` JSON (and of every JSON-object value) and the
+value the ML2 driver writes.  The binding rules live in
+:mod:`vif_plug_spp.binding`; the Neutron side of a binding (allocation,
+``bind_port``/``action`` puts, waiting for ``up``) is a test double in
 :mod:`os_vif_accel.testing.spp_neutron`.
 """
 
@@ -28,11 +28,7 @@ from typing import Any
 from os_vif_accel import parse
 from os_vif_accel import validate
 
-from vif_plug_spp import etcd as etcd_mod
-from vif_plug_spp import keys
-
-__all__ = ['BindPort', 'parse_bind_port', 'bind_port_value',
-           'release_vhost', 'vhost_physnet', 'json_object']
+__all__ = ['BindPort', 'parse_bind_port', 'bind_port_value', 'json_object']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,24 +71,3 @@ def bind_port_value(mac: str, vhost_id: int, vlan_id: int | None) -> str:
     if vlan_id is not None:
         value['vlan_id'] = vlan_id
     return json.dumps(value)
-
-
-def vhost_physnet(configuration: dict[str, Any], vhost_id: int
-                  ) -> str | None:
-    """The physnet of the NIC owning ``vhost_id`` (ids are host-global,
-    numbered in mapping order).
-    """
-    first = 0
-    for vf in configuration.get('vf') or []:
-        num = int(vf.get('num_vhost', 0))
-        if first <= vhost_id < first + num:
-            return str(vf['physical_network'])
-        first += num
-    return None
-
-
-def release_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
-                  vhost_id: int, port_id: str) -> bool:
-    """Give the vhost back if (and only if) ``port_id`` still holds it."""
-    return client.replace(keys.vhost(host, physnet, vhost_id), port_id,
-                          keys.FREE)
