@@ -171,6 +171,16 @@ class PortWiring:
                 reason='the VIF has MAC %s but the binding says %s' % (
                     mac, bind.mac_address))
         self._check_slot(dp, bind, port_id)
+        return self._wire(dp, bind, found, port_id)
+
+    def _wire(self, dp: datapath.Datapath, bind: protocol.BindPort,
+              found: dict[str, str], port_id: str) -> bool:
+        """Wire (on hosts our agent serves) and report up while Neutron's
+        action is still ``plug``: an unbind that our agent finished
+        meanwhile deleted the port's keys, and an unguarded put would
+        leave an orphan ``port_status = up`` behind (as the agent's own
+        report, :meth:`vif_plug_spp.agent.Agent._plug`, is guarded).
+        """
         if not served.served_by_us(found, self.host):
             LOG.info('Port %s is bound; its wiring is left to the agent '
                      'serving %s (not ours)', port_id,
@@ -183,9 +193,12 @@ class PortWiring:
         except datapath.WiringError as exc:
             raise exception.SppCtlFailed(url=self.spp.url, operation='plug',
                                          port_id=port_id, reason=exc)
-        if found.get(keys.port_status(self.host, port_id)) != keys.UP:
+        status = keys.port_status(self.host, port_id)
+        if found.get(status) != keys.UP:
             try:
-                self.etcd.put(keys.port_status(self.host, port_id), keys.UP)
+                self.etcd.txn([self.etcd.cmp_value(
+                    keys.action(self.host, port_id), keys.PLUG)],
+                    [self.etcd.op_put(status, keys.UP)])
             except etcd_mod.EtcdError as exc:
                 raise self._etcd_error(exc, 'reporting up for', port_id)
         if changed:
