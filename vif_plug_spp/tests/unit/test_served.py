@@ -39,3 +39,43 @@ class TestServedByUs(testtools.TestCase):
     def test_marker_outside_networking_spp_keys(self):
         self.assertFalse(served.marker('h1').startswith(keys.ROOT))
         self.assertRaises(keys.InvalidKeyPart, served.marker, 'a/b')
+
+
+class FakeEtcd:
+    """etcd's lease and kv calls as the JSON gateway answers them, with
+    one keepalive answer of an unexpected shape.
+    """
+
+    def __init__(self):
+        self.leases = {}
+        self.kv = {}
+        self.bad_keepalives = 1
+
+    def call(self, endpoint, body):
+        if endpoint == 'lease/grant':
+            lease = str(len(self.leases) + 1)
+            self.leases[lease] = body['TTL']
+            return {'ID': lease, 'TTL': str(body['TTL'])}
+        if endpoint == 'kv/put':
+            self.kv[body['key']] = body['lease']
+            return {}
+        if endpoint == 'lease/keepalive':
+            if self.bad_keepalives:
+                self.bad_keepalives -= 1
+                return {'result': ['not', 'an', 'object']}
+            return {'result': {'ID': body['ID'], 'TTL': '15'}}
+        raise AssertionError(endpoint)
+
+
+class TestMarkerThread(testtools.TestCase):
+
+    def test_marker_comes_back_after_an_odd_answer(self):
+        etcd = FakeEtcd()
+        marker = served.Marker(etcd, 'h1')
+        marker._beat()                  # publishes on lease 1
+        marker._beat()                  # odd keepalive answer
+        marker._beat()                  # publishes again
+        self.assertEqual({'1': 15, '2': 15}, etcd.leases)
+        key = served._b64(served.marker('h1'))
+        self.assertEqual({key: '2'}, etcd.kv)
+        self.assertEqual('2', marker._lease)
