@@ -105,11 +105,13 @@ class Marker:
     def _beat(self) -> None:
         # Any error, also an answer of an unexpected shape (a TypeError or
         # AttributeError here), must not end the thread: the marker would
-        # expire for good while the agent goes on serving the host.
+        # expire for good while the agent goes on serving the host.  The
+        # lease is kept: the next keepalive tells whether it lived through
+        # the error, and stop() can still revoke it (forgetting it left
+        # the key up to ``ttl`` seconds after a clean stop).
         try:
             self._refresh()
         except Exception as exc:
-            self._lease = None
             LOG.warning('Cannot publish %s (%s: %s); retrying', self.key,
                         type(exc).__name__, exc)
 
