@@ -16,7 +16,15 @@ agent emulator in this process: wall time of ``--oper=add`` and
 ``--oper=delete`` per call, p50/p99 and the legacy/new ratio.  Needs
 ``requests`` (tox -e bench) for the legacy-style script.
 
-    python benchmarks/bench_port_control.py [--calls N]
+    python benchmarks/bench_port_control.py [--calls N] [--variants]
+
+``--variants`` also runs the CLI, in the same interleaved loop, through
+one ``python -c`` launcher three ways: as it is (``cli``), with its HTTP
+transport on ``http.client`` (``http.client``, see
+``httpclient_transport.py``) and with oslo.log loaded at start, as a
+plugin module creating its oslo.log logger at import would do
+(``oslo.log``).  The p50 difference to ``cli`` is what each choice costs
+per call (budget: 15 ms; doc/source/contributor/library-choices.rst).
 """
 
 from __future__ import annotations
@@ -36,6 +44,18 @@ from vif_plug_vrouter.emulator import server
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEW = os.path.join(os.path.dirname(sys.executable), 'vrouter-port-control')
 LEGACY = [sys.executable, os.path.join(HERE, 'legacy_port_control.py')]
+_LAUNCH = ('import sys; sys.path.insert(0, %r); %s'
+           'from vif_plug_vrouter.cmd.port_control import main; '
+           'sys.exit(main())')
+VARIANTS = {
+    'cli': [sys.executable, '-c', _LAUNCH % (HERE, '')],
+    'http.client': [sys.executable, '-c', _LAUNCH % (
+        HERE, 'import httpclient_transport; '
+              'httpclient_transport.install(); ')],
+    'oslo.log': [sys.executable, '-c', _LAUNCH % (
+        HERE, 'import oslo_log.log; ')],
+}
+BUDGET_MS = 15.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -87,12 +107,16 @@ def main() -> int:
     p.add_argument('--calls', type=int, default=40)
     p.add_argument('--no-compile', action='store_true',
                    help='do not byte-compile the packages first')
+    p.add_argument('--variants', action='store_true',
+                   help='also measure the library-choice variants')
     opts = p.parse_args()
     if not opts.no_compile:
         byte_compile()
     tmp = tempfile.mkdtemp(prefix='bench-port-control-')
     emu = server.AgentEmulator(os.path.join(tmp, 'agent'), port=0).start()
     tools = {'new': [NEW], 'legacy': LEGACY}
+    if opts.variants:
+        tools.update(VARIANTS)
     times: dict[tuple[str, str], list[float]] = {
         (t, op): [] for t in tools for op in ('add', 'delete')}
     try:
@@ -128,7 +152,21 @@ def main() -> int:
               '(targets >= 2x, < 150 ms)' % (op, ratio, new_p50))
         ok = ok and ratio >= 2 and new_p50 < 150
     print('targets met' if ok else 'targets NOT met')
+    if opts.variants:
+        report_variants(times)
     return 0
+
+
+def report_variants(times: dict[tuple[str, str], list[float]]) -> None:
+    """p50 cost of each library choice against the same launcher."""
+    for op in ('add', 'delete'):
+        base = pct(times[('cli', op)], .5) * 1e3
+        for name in ('http.client', 'oslo.log'):
+            delta = pct(times[(name, op)], .5) * 1e3 - base
+            print('%-8s %-12s p50 %+.1f ms vs cli (%.1f ms): %s the %.0f '
+                  'ms budget' % (op, name, delta, base,
+                                 'within' if delta <= BUDGET_MS else 'OVER',
+                                 BUDGET_MS))
 
 
 if __name__ == '__main__':

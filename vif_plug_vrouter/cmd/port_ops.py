@@ -16,16 +16,16 @@ A port added here is built by the plugin's own pieces
 :class:`~vif_plug_vrouter.ports.PortManager`, the agent client and the
 port-file store), so it is byte-for-byte the port the os-vif plugin adds.
 
-Two imports stay deferred, for their measured start-up cost (see
+Three imports stay deferred, for their measured start-up cost (see
 ``doc/source/contributor/library-choices.rst``): the plugin's exception
 module (it loads os-vif and oslo.log) is registered lazily and runs only
-when an error is raised or caught; the SmartNIC module ``offload`` (oslo.log
-and the sysfs code) is imported only for ``--vnic_type`` other than normal.
+when an error is raised or caught; the SmartNIC part (``offload`` loads
+oslo.log) is imported only for ``--vnic_type`` other than normal; and
+``logging`` only when the library first logs something.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import stat
@@ -74,27 +74,28 @@ def exceptions() -> Any:
     return _errors
 
 
-class _Stderr(logging.Handler):
-    def emit(self, rec: logging.LogRecord) -> None:
-        sys.stderr.write('%s: %s: %s\n' % (
-            ps.PROG, rec.levelname, validate.one_line(rec.getMessage())))
-
-
 def _quiet_library_warnings() -> None:
     """Mute the library's warnings, print its errors.
 
     The CLI reports an unreachable agent itself; the library's own
-    warning would say it twice.
+    warning would say it twice.  Runs when the library first logs
+    (``lazy.on_first_use``): most calls never import ``logging``.
     """
+    import logging  # lazy: ~9 ms of a ~60 ms call, most never log
+
+    class _Stderr(logging.Handler):
+        def emit(self, rec: logging.LogRecord) -> None:
+            sys.stderr.write('%s: %s: %s\n' % (
+                ps.PROG, rec.levelname, validate.one_line(rec.getMessage())))
+
     log = logging.getLogger('vif_plug_vrouter')
-    if not any(isinstance(h, _Stderr) for h in log.handlers):
-        log.addHandler(_Stderr(logging.ERROR))
+    log.addHandler(_Stderr(logging.ERROR))
     log.propagate = False
 
 
 def manager(s: Settings) -> ports.PortManager:
     """The plugin's port manager, configured from the options."""
-    _quiet_library_warnings()
+    lazy.on_first_use(_quiet_library_warnings)
     agent = agent_client.AgentClient(s.agent_url, connect_timeout=1.0,
                                      read_timeout=s.timeout,
                                      retry_window=s.retry_window)
