@@ -109,6 +109,9 @@ def main() -> int:
                    help='do not byte-compile the packages first')
     p.add_argument('--variants', action='store_true',
                    help='also measure the library-choice variants')
+    p.add_argument('--baseline', metavar='DIR',
+                   help='also run the CLI of another checkout (e.g. a '
+                        '"git worktree" of an older commit) as "baseline"')
     opts = p.parse_args()
     if not opts.no_compile:
         byte_compile()
@@ -117,6 +120,9 @@ def main() -> int:
     tools = {'new': [NEW], 'legacy': LEGACY}
     if opts.variants:
         tools.update(VARIANTS)
+    if opts.baseline:
+        tools['baseline'] = [sys.executable, '-c', _LAUNCH % (
+            os.path.abspath(opts.baseline), '')]
     times: dict[tuple[str, str], list[float]] = {
         (t, op): [] for t in tools for op in ('add', 'delete')}
     try:
@@ -154,6 +160,11 @@ def main() -> int:
     print('targets met' if ok else 'targets NOT met')
     if opts.variants:
         report_variants(times)
+    if opts.baseline:
+        for op in ('add', 'delete'):
+            print('%-8s baseline p50 %.1f ms, new p50 %.1f ms' % (
+                op, pct(times[('baseline', op)], .5) * 1e3,
+                pct(times[('new', op)], .5) * 1e3))
     return 0
 
 

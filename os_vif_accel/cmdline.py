@@ -126,13 +126,15 @@ def unpack(argv: Sequence[str]) -> list[str]:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises :class:`UsageError` instead of exiting."""
 
+    metavars: dict[str, str]
+
     def error(self, message: str) -> NoReturn:
         match = _NO_VALUE.match(message)
         if match:
             name = match.group(1)
-            message = ('option %s needs a value (%s=VALUE); a value that '
+            message = ('option %s needs a value (%s=%s); a value that '
                        'starts with "-" must be given as %s=VALUE' %
-                       (name, name, name))
+                       (name, name, self.metavars.get(name, 'VALUE'), name))
         raise UsageError(message)
 
 
@@ -152,6 +154,7 @@ class _Once(argparse.Action):
 
 def _parser(options: dict[str, Option]) -> _Parser:
     parser = _Parser(add_help=False, allow_abbrev=False)
+    parser.metavars = {'--' + n: o.metavar for n, o in options.items()}
     for name, opt in options.items():
         extra: dict[str, Any] = {'nargs': '?', 'const': True} \
             if opt.flag else {}
