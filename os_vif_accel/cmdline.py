@@ -29,7 +29,6 @@ option) is added here.  Measurements behind the choice:
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import shlex
 from typing import Any, NoReturn, Sequence
@@ -171,6 +170,7 @@ def _unknown(word: str, options: dict[str, Option]) -> UsageError:
     # Abbreviations (argparse's default) are refused but named.
     close = [o for o in options if name and o.startswith(name)]
     if len(close) != 1:
+        import difflib  # lazy: 1.5 ms per call, used only to refuse
         close = difflib.get_close_matches(name, list(options), n=1)
     hint = ' (did you mean --%s?)' % close[0] if close else ''
     return UsageError('unknown option --%s%s; see --help' % (name, hint))

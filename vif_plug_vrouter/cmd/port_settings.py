@@ -20,11 +20,10 @@ same validator the os-vif plugin uses, so that both refuse alike.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import sys
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from os_vif_accel import cmdline
 from os_vif_accel import parse
@@ -146,9 +145,13 @@ def bad(flag: str, value: object, reason: str) -> CliError:
                                   'or sent' % (flag, value, reason))
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """The validated options of one run (what every operation reads)."""
+class Settings(NamedTuple):
+    """The validated options of one run (what every operation reads).
+
+    Frozen: a ``NamedTuple`` rather than ``dataclass(frozen=True)``, whose
+    import (``dataclasses`` and ``inspect``) costs the CLI 9-21 ms per
+    call (doc/source/contributor/library-choices.rst).
+    """
 
     oper: str
     port_id: str | None
