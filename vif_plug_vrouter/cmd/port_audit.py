@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from vif_plug_vrouter.cmd import port_ops
+from vif_plug_vrouter.cmd.port_ops import exceptions, manager, say, warn
 from vif_plug_vrouter.cmd import port_settings as ps
 from vif_plug_vrouter import port_scan
 
@@ -73,7 +73,7 @@ class _AgentView:
     def get(self, port_id: str) -> tuple[str, dict[str, Any] | None]:
         if self.down is not None:
             return 'unreachable', None
-        errors = port_ops.exceptions()
+        errors = exceptions()
         try:
             view = self.agent.get_port(port_id)
         except errors.AgentUnreachable as exc:
@@ -87,14 +87,14 @@ class _AgentView:
 def _agent_down(s: ps.Settings, view: _AgentView) -> int:
     if view.down is None:
         return ps.EXIT_OK
-    port_ops.warn(view.down)
+    warn(view.down)
     return ps.EXIT_UNREACHABLE if s.strict or s.oper == 'check' \
         else ps.EXIT_OK
 
 
 def op_list(s: ps.Settings) -> int:
     files = _scan(s)
-    view = _AgentView(port_ops.manager(s))
+    view = _AgentView(manager(s))
     rows = []
     for pid, path, rec, error in _rows(files):
         state, agent = view.get(pid)
@@ -162,7 +162,7 @@ def drift(rec: dict[str, Any], agent: dict[str, Any]) -> list[str]:
 
 def op_check(s: ps.Settings) -> int:
     files = _scan(s)
-    view = _AgentView(port_ops.manager(s))
+    view = _AgentView(manager(s))
     results = []
     for pid, path, rec, error in _rows(files):
         if rec is None:
@@ -205,8 +205,8 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
     if not bad:
         return
     for path, error in bad:
-        port_ops.warn('%s cannot be read as the agent reads it: %s' %
-                 (path, error))
+        warn('%s cannot be read as the agent reads it: %s' %
+             (path, error))
     raise ps.CliError(ps.EXIT_FAILURE, 'not starting the agent\'s stale-port '
                                        'audit: %d file(s) above may describe '
                                        'live ports or subscriptions that it '
@@ -215,28 +215,59 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
                                        'was sent)' % len(bad))
 
 
+def _rescan(s: ps.Settings, files: list[Any], vm_vn: list[Any]
+            ) -> tuple[list[Any], list[Any]]:
+    """The files again, read once the audit has started.
+
+    A plug writes its port file before its ``POST /port`` (ports.py): a
+    port the agent got before ``/syncports`` is in this listing, one it
+    gets later carries the new version either way.  A port unplugged
+    since the first listing is not re-added.  A file that became
+    unreadable meanwhile (e.g. rewritten in place by the legacy CLI) is
+    re-added as first read.
+    """
+    again: tuple[list[Any], list[Any]] = (
+        port_scan.scan_ports(s.ports_dir), port_scan.scan_vm_vn(s.ports_dir))
+    first = {f.path: f for f in files + vm_vn if f.error is None}
+    out: tuple[list[Any], list[Any]] = ([], [])
+    for fresh, kept in zip(again, out):
+        for f in fresh:
+            if f.error is not None and not os.path.lexists(f.path):
+                continue   # removed while listed: unplugged meanwhile
+            f = first.get(f.path, f) if f.error is not None else f
+            if f.error is not None:
+                warn('%s cannot be read as the agent reads it: %s; the '
+                     'agent will delete what it describes' %
+                     (f.path, f.error))
+            kept.append(f)
+    return out
+
+
 def _readd(agent: Any, files: list[Any], vm_vn: list[Any]
            ) -> tuple[int, dict[str, int]]:
     """Re-add every port and vm-vn subscription; (exit code, counts)."""
-    errors = port_ops.exceptions()
-    code = ps.EXIT_OK
+    errors = exceptions()
+    code = ps.EXIT_OK if not any(f.error for f in files + vm_vn) \
+        else ps.EXIT_FAILURE
     done = {'port': 0, 'vm-vn': 0}
-    calls = [('port', agent.add_port, rec) for f in files
+    calls = [('port', agent.add_port, rec, f.path) for f in files
              for rec, _ in f.ports]
-    calls += [('vm-vn', agent.add_vm_port, v.body) for v in vm_vn]
-    for kind, call, body in calls:
+    calls += [('vm-vn', agent.add_vm_port, v.body, v.path) for v in vm_vn
+              if v.body is not None]
+    for kind, call, body, path in calls:
+        if not os.path.lexists(path):
+            continue   # unplugged meanwhile: do not bring it back
         try:
             call(body)
             done[kind] += 1
         except errors.AgentRefused as exc:
-            port_ops.warn('%s; the agent will delete it when the audit '
-                          'ends' % exc)
+            warn('%s; the agent will delete it when the audit ends' % exc)
             code = ps.EXIT_REFUSED
         except errors.AgentUnreachable:
-            port_ops.warn('the agent stopped answering after the audit '
-                          'started: what is not re-added within its '
-                          'stale_interface_cleanup_timeout is deleted; run '
-                          '--oper=sync again as soon as it answers')
+            warn('the agent stopped answering after the audit started: '
+                 'what is not re-added within its '
+                 'stale_interface_cleanup_timeout is deleted; run '
+                 '--oper=sync again as soon as it answers')
             raise
     return code, done
 
@@ -256,18 +287,19 @@ def op_sync(s: ps.Settings) -> int:
     files = _scan(s)
     vm_vn = port_scan.scan_vm_vn(s.ports_dir)
     _refuse_unreadable(files, vm_vn)
-    agent = port_ops.manager(s).agent
+    agent = manager(s).agent
     start = time.monotonic()
     agent.sync_ports()
+    files, vm_vn = _rescan(s, files, vm_vn)
     code, done = _readd(agent, files, vm_vn)
     elapsed = time.monotonic() - start
     if elapsed > s.sync_window:
-        port_ops.warn('re-adding took %.1fs, more than --sync_window=%g: '
-                      'the agent may already have removed some of these '
-                      'ports' % (elapsed, s.sync_window))
+        warn('re-adding took %.1fs, more than --sync_window=%g: the '
+             'agent may already have removed some of these ports' %
+             (elapsed, s.sync_window))
         code = code or ps.EXIT_FAILURE
-    port_ops.say(s, 'agent audit started, %d of %d port(s) and %d of %d '
-                    'vm-vn subscription(s) re-added in %.2fs' %
-                 (done['port'], sum(len(f.ports) for f in files),
-                  done['vm-vn'], len(vm_vn), elapsed))
+    say(s, 'agent audit started, %d of %d port(s) and %d of %d vm-vn '
+           'subscription(s) re-added in %.2fs' %
+        (done['port'], sum(len(f.ports) for f in files), done['vm-vn'],
+         len(vm_vn), elapsed))
     return code
