@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NoReturn, Sequence
 
 from os_vif_accel import cmdline
 from os_vif_accel import parse
@@ -145,12 +145,14 @@ def bad(flag: str, value: object, reason: str) -> CliError:
                                   'or sent' % (flag, value, reason))
 
 
-class Settings(NamedTuple):
+class Settings:
     """The validated options of one run (what every operation reads).
 
-    Frozen: a ``NamedTuple`` rather than ``dataclass(frozen=True)``, whose
-    import (``dataclasses`` and ``inspect``) costs the CLI 9-21 ms per
-    call (doc/source/contributor/library-choices.rst).
+    Frozen: no attribute can be set after construction.  A plain class
+    with ``__slots__`` rather than ``dataclass(frozen=True)`` (importing
+    ``dataclasses`` and ``inspect`` costs the CLI 9-21 ms per call) or a
+    ``typing.NamedTuple`` (building a 34-field one costs about 3 ms); see
+    doc/source/contributor/library-choices.rst.
     """
 
     oper: str
@@ -188,6 +190,31 @@ class Settings(NamedTuple):
     tap_name: str | None
     ip_address: str | None
     ipv6_address: str | None
+
+    __slots__ = ('oper', 'port_id', 'ports_dir', 'no_persist', 'strict',
+                 'verbose', 'agent_port', 'fmt', 'vif_type', 'vnic_type',
+                 'pci_dev', 'socket', 'mode', 'port_type', 'tx_vlan_id',
+                 'rx_vlan_id', 'mtu', 'timeout', 'retry_window', 'agent_wait',
+                 'netlink_wait', 'socket_wait', 'sync_window', 'netlink',
+                 'sysfs_root', 'forwarder_driver', 'instance_uuid', 'vn_uuid',
+                 'vm_project_uuid', 'vm_name', 'mac', 'tap_name',
+                 'ip_address', 'ipv6_address')
+
+    def __init__(self, **fields: Any) -> None:
+        missing = set(self.__slots__) - set(fields)
+        extra = set(fields) - set(self.__slots__)
+        if missing or extra:
+            raise TypeError('Settings fields missing %s, unknown %s' %
+                            (sorted(missing), sorted(extra)))
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError('Settings are frozen (%s)' % name)
+
+    def __repr__(self) -> str:
+        return 'Settings(%s)' % ', '.join(
+            '%s=%r' % (n, getattr(self, n)) for n in self.__slots__)
 
     @property
     def agent_url(self) -> str:
