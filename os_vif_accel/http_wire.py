@@ -11,10 +11,11 @@
 # under the License.
 """HTTP/1.1 framing for :mod:`os_vif_accel.http`: one connection, one answer.
 
-Written on a plain socket rather than with ``http.client``: importing
-``http.client`` (and the ``email`` package it pulls in) costs about 17 ms
-more per ``vrouter-port-control`` call than this module, over the 15 ms
-budget (measured side by side, doc/source/contributor/library-choices.rst).
+Written on a plain socket rather than with ``http.client``: a
+``vrouter-port-control`` call on ``http.client`` (and the ``email``
+package it pulls in) costs 16-23 ms more CPU and 35-42 ms more wall time
+(p50), over the 15 ms budget (measured side by side,
+doc/source/contributor/library-choices.rst).
 Only what the agent, spp-ctl and etcd's gateway send is needed: a status
 line, headers, and a ``Content-Length``, chunked or read-until-close body.
 Everything else is refused as :class:`BadAnswer`: a status outside
