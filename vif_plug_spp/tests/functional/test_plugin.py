@@ -166,7 +166,7 @@ class TestPlugin(base.SppCase):
 
         def plug_then_unbound(dp, *args):
             changed = real_plug(dp, *args)
-            protocol.request_unplug(self.etcd, self.host, port)
+            spp_neutron.request_unplug(self.etcd, self.host, port)
             for key in (keys.bind_port(self.host, port),
                         keys.action(self.host, port),
                         keys.port_status(self.host, port)):
