@@ -134,7 +134,6 @@ class Agent:
         self.taas: taas.Taas | None = None
         self._spp_down = False
         self.ready = threading.Event()
-        self.handled = 0
 
     # -- lifecycle ----------------------------------------------------------
     def stop(self) -> None:
@@ -332,7 +331,6 @@ class Agent:
         try:
             self.handle(port_id)
             self._retry.done(port_id)
-            self.handled += 1
             if self._spp_down:
                 self._spp_down = False
                 self._resync('spp-ctl is back')

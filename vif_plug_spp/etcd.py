@@ -274,15 +274,6 @@ class EtcdClient:
         """Compare-and-swap: set ``new`` only if the value is ``old``."""
         return self.txn([self.cmp_value(key, old)], [self.op_put(key, new)])
 
-    def create(self, key: str, value: str) -> bool:
-        """Put only if the key does not exist."""
-        return self.txn([self.cmp_absent(key)], [self.op_put(key, value)])
-
-    def delete_if(self, key: str, value: str) -> bool:
-        """Delete only while the key still holds ``value``."""
-        return self.txn([self.cmp_value(key, value)],
-                        [self.op_delete(key)])
-
     def watch_prefix(self, prefix: str, start_revision: int,
                      idle_timeout: float = 10.0, backoff_max: float = 2.0,
                      **kwargs: Any) -> etcd_watch.Watch:

@@ -101,9 +101,8 @@ class PortWiring:
                 self._datapath, self._config_text = dp, config_text
             return self._datapath
 
-    def _binding(self, found: dict[str, str], port_id: str,
-                 operation: str) -> tuple[datapath.Datapath,
-                                          protocol.BindPort] | None:
+    def _binding(self, found: dict[str, str], port_id: str
+                 ) -> tuple[datapath.Datapath, protocol.BindPort] | None:
         conf_key = keys.configuration(self.host)
         if conf_key not in found:
             raise exception.HostNotConfigured(host=self.host, key=conf_key,
@@ -139,7 +138,7 @@ class PortWiring:
     def plug(self, port_id: str, mac: str, socket_path: str) -> bool:
         """Verify and wire; returns True if spp_vf had to be changed."""
         found = self._read(port_id, 'plugging')
-        got = self._binding(found, port_id, 'plugging')
+        got = self._binding(found, port_id)
         if got is None:
             raise exception.PortNotBound(
                 port_id=port_id, host=self.host,
@@ -185,7 +184,7 @@ class PortWiring:
         """Remove the wiring; a port without binding is already gone."""
         found = self._read(port_id, 'unplugging')
         try:
-            got = self._binding(found, port_id, 'unplugging')
+            got = self._binding(found, port_id)
         except exception.HostNotConfigured:
             LOG.warning('Host %s has no SPP configuration; nothing to '
                         'unplug for port %s', self.host, port_id)
@@ -213,7 +212,3 @@ class PortWiring:
             raise exception.SppCtlFailed(url=self.spp.url,
                                          operation='unplug',
                                          port_id=port_id, reason=exc)
-
-    def describe(self) -> dict[str, Any]:
-        return {'host': self.host, 'etcd': self.etcd.url,
-                'spp_ctl': self.spp.url}

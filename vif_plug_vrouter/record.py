@@ -62,7 +62,7 @@ _DATAPATH_KEYS = ('instance-id', 'ip-address', 'ip6-address', 'vn-id',
 AUTHOR = 'os-vif-accel'
 
 
-def _ip(value: str | None, version: int, field: str, port_id: str,
+def _ip(value: str | None, version: int, field: str,
         default: str) -> str:
     if value is None or value == '':
         return default
@@ -111,8 +111,8 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
         'id': validate.uuid(port_id, 'id'),
         'instance-id': validate.uuid(instance_id, 'instance-id'),
         'display-name': display_name,
-        'ip-address': _ip(ip_address, 4, 'ip-address', port_id, '0.0.0.0'),
-        'ip6-address': _ip(ip6_address, 6, 'ip6-address', port_id, ''),
+        'ip-address': _ip(ip_address, 4, 'ip-address', '0.0.0.0'),
+        'ip6-address': _ip(ip6_address, 6, 'ip6-address', ''),
         'vn-id': vn,
         'vm-project-id': (validate.project_id(project_id, 'vm-project-id')
                           if project_id else ''),
