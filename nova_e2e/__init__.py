@@ -20,17 +20,12 @@ broken Nova install there fails loudly instead.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import unittest
+
+from os_vif_accel.testing import gated
 
 
 def load_tests(loader: unittest.TestLoader, tests: unittest.TestSuite,
                pattern: str | None) -> unittest.TestSuite:
-    wanted = os.environ.get('OS_VIF_ACCEL_NOVA_E2E') == '1'
-    if wanted or importlib.util.find_spec('nova') is not None:
-        here = os.path.dirname(os.path.abspath(__file__))
-        tests.addTests(loader.discover(
-            start_dir=here, pattern=pattern or 'test*.py',
-            top_level_dir=os.path.dirname(here)))
-    return tests
+    return gated.load_tests_if(__file__, 'OS_VIF_ACCEL_NOVA_E2E', 'nova',
+                               loader, tests, pattern)

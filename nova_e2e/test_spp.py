@@ -32,6 +32,7 @@ try:
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
     from vif_plug_spp import protocol
+    from vif_plug_spp import served
     from vif_plug_spp.emulator import server as sppctl_emulator
     _MISSING = ''
 except ImportError as exc:  # the spp branch is not merged
@@ -136,6 +137,11 @@ class TestSppPlug(base.NovaE2ETestCase):
                          spp_ctl_url=self.sppctl.url, host=self.host,
                          lock_path=os.path.join(self.tmp, 'spp.lock'),
                          etcd_retry_window=0.2, spp_ctl_retry_window=0.2)
+        # Our spp-agent serves the host (its marker, without the agent),
+        # so the plugin repairs wiring itself.
+        marker = served.Marker(self.etcd, self.host, ttl=60)
+        marker.start()
+        self.addCleanup(marker.stop)
 
     # -- Neutron side ----------------------------------------------------
     def bind(self, physnet: str, vlan: int | None = None,

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 
-__all__ = ['atomic_write', 'remove_durable', 'read_text', 'TEMP_PREFIX']
+__all__ = ['atomic_write', 'remove_durable', 'read_text', 'read_regular',
+           'TEMP_PREFIX']
 
 #: Temporary files start with a dot, never with a UUID: the agent replays
 #: every file whose *name begins with* a UUID, so "<uuid>.tmp" would be
@@ -95,3 +97,34 @@ def read_text(path: str) -> str | None:
             return f.read()
     except FileNotFoundError:
         return None
+
+
+def read_regular(path: str, max_bytes: int) -> bytes | None:
+    """Return the bytes of a regular file, or None if it does not exist.
+
+    For files in a directory others may write to: a symbolic link as the
+    last component is refused (ELOOP) rather than followed, a FIFO or
+    device (EINVAL) rather than opened for a read that may block forever,
+    and a file over ``max_bytes`` (EFBIG) rather than read whole.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK |
+                     os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, 'not a regular file', path)
+        chunks = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise OSError(errno.EFBIG, 'larger than %d bytes' % max_bytes, path)
+    return b''.join(chunks)

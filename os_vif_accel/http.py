@@ -31,6 +31,7 @@ read-until-close body.  ``ssl`` is imported only for ``https`` URLs.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import threading
@@ -43,6 +44,9 @@ _RETRYABLE = (ConnectionRefusedError, ConnectionResetError,
               ConnectionAbortedError, BrokenPipeError, socket.gaierror)
 _MAX_LINE = 65536
 _MAX_HEADERS = 100
+_HEX = re.compile(rb'[0-9a-fA-F]{1,8}')
+_DIGITS = re.compile(r'[0-9]{1,9}')
+_STATUS = re.compile(r'[1-5][0-9][0-9]')
 
 
 class Response:
@@ -65,7 +69,7 @@ class Response:
         """Decode the body as JSON; raises :class:`BadAnswer` if it isn't."""
         try:
             return json.loads(self.body.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise BadAnswer('HTTP %d with a body that is not JSON (%s): %r'
                             % (self.status, exc, self.body[:200]))
 
@@ -156,10 +160,9 @@ class _Connection:
     def chunk(self) -> bytes:
         """Read one chunk of a chunked body; b'' after the last one."""
         size_text = self._line().split(b';', 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
+        if not _HEX.fullmatch(size_text):  # int() also takes -5 and 0x5
             raise BadAnswer('bad chunk size %r' % size_text)
+        size = int(size_text, 16)
         if size == 0:
             while self._line() not in (b'\r\n', b'\n', b''):
                 pass  # trailers
@@ -177,7 +180,7 @@ class _Connection:
             raise _Closed('connection closed before an answer')
         parts = line.decode('latin-1').rstrip('\r\n').split(' ', 2)
         if len(parts) < 2 or not parts[0].startswith('HTTP/1.') or \
-                not (parts[1].isdigit() and len(parts[1]) == 3):
+                not _STATUS.fullmatch(parts[1]):  # isdigit() takes '²'
             raise BadAnswer('answer is not valid HTTP: %r' % line[:80])
         return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ''
 
@@ -219,12 +222,10 @@ class _Connection:
         elif 'chunked' in hdrs.get('transfer-encoding', '').lower():
             data = self._chunked()
         elif 'content-length' in hdrs:
-            try:
-                length = int(hdrs['content-length'])
-            except ValueError:
-                raise BadAnswer('bad Content-Length %r' %
-                                hdrs['content-length'])
-            data = self._exactly(length)
+            length = hdrs['content-length']
+            if not _DIGITS.fullmatch(length):  # -1 would read to EOF
+                raise BadAnswer('bad Content-Length %r' % length)
+            data = self._exactly(int(length))
         else:
             data, close = self.file.read(), True
         return Response(status, reason, data, hdrs), close

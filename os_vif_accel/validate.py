@@ -28,6 +28,7 @@ import re
 __all__ = [
     'InvalidInput', 'uuid', 'project_id', 'mac', 'ifname', 'pci_address',
     'vlan_id', 'socket_path', 'directory', 'driver_name', 'mtu',
+    'text', 'integer', 'boolean', 'seconds', 'one_line',
 ]
 
 _HEX_UUID = re.compile(r'^[0-9a-fA-F]{32}$')
@@ -41,6 +42,12 @@ _INVALID_MACS = frozenset(['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff'])
 # them, and they break every tool that ever formats a name into a command
 # line, so they are refused too.
 _IFNAME = re.compile(r'^[A-Za-z0-9_.@+-]{1,15}$')
+# Names that are directories of /proc/sys/net/ipv{4,6}/conf/ but no
+# netdev: writing their settings changes every interface of the host.
+_RESERVED_IFNAMES = frozenset(['.', '..', 'all', 'default'])
+# C0 controls, DEL, C1 controls and the Unicode line and paragraph
+# separators: none belongs in a name, and each can forge a log line.
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
 _PCI = re.compile(
     r'^[0-9a-f]{4}:[0-9a-f]{2}:[0-1][0-9a-f]\.[0-7]$')
 _DRIVER = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
@@ -124,16 +131,89 @@ def mac(value: object, field: str = 'mac') -> str:
 def ifname(value: object, field: str = 'ifname') -> str:
     """Check a Linux network interface name (at most 15 bytes)."""
     text = _require_str(field, value)
-    if len(text.encode('utf-8')) > 15:
+    # surrogatepass: a lone surrogate must be refused, not raise here.
+    size = len(text.encode('utf-8', 'surrogatepass'))
+    if size > 15:
         raise InvalidInput(field, value,
                            'interface names are at most 15 bytes, this one '
-                           'has %d' % len(text.encode('utf-8')))
-    if text in ('.', '..') or not _IFNAME.fullmatch(text):
+                           'has %d' % size)
+    if not _IFNAME.fullmatch(text):
         raise InvalidInput(field, value,
                            'interface names may only contain letters, '
                            'digits and "_.@+-" (no "/", ":", spaces or '
                            'quotes)')
+    if text in _RESERVED_IFNAMES:
+        raise InvalidInput(field, value,
+                           '"." and ".." are not names, and "all" and '
+                           '"default" name the settings of every interface '
+                           'of the host, never one netdev')
     return text
+
+
+def text(value: object, field: str, max_chars: int = 255) -> str:
+    """Check free text that ends up in a file, a log line or JSON.
+
+    It must encode to UTF-8 (a lone surrogate, which is how Python carries
+    undecodable ``argv`` bytes, cannot) and hold no control character, so
+    it can neither break the writer nor forge a second log line.
+    """
+    string = _require_str(field, value)
+    if len(string) > max_chars:
+        raise InvalidInput(field, one_line(string[:40]) + '...',
+                           'longer than %d characters' % max_chars)
+    try:
+        string.encode('utf-8')
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(field, value, 'not valid Unicode text (lone '
+                           'surrogate at character %d: undecodable bytes?)'
+                           % exc.start) from None
+    bad = _CONTROL.search(string)
+    if bad:
+        raise InvalidInput(field, value, 'control character U+%04X at '
+                           'character %d' % (ord(bad.group()), bad.start()))
+    return string
+
+
+def one_line(message: str) -> str:
+    """Make ``message`` safe to print as exactly one line.
+
+    Control characters, line separators and lone surrogates are shown as
+    escapes, so text taken from the input cannot add a line of its own.
+    """
+    escaped = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+    return escaped.encode('utf-8', 'backslashreplace').decode('utf-8')
+
+
+def integer(value: object, field: str, lo: int, hi: int) -> int:
+    """Check an ``int`` (never a ``bool``, which ``int`` would accept)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, value, 'must be an integer, not %s' %
+                           type(value).__name__)
+    if not lo <= value <= hi:
+        raise InvalidInput(field, value, 'must be from %d to %d' % (lo, hi))
+    return value
+
+
+def boolean(value: object, field: str) -> bool:
+    """Check a ``bool``: the string ``'false'`` and ``1`` are refused,
+    not taken for true.
+    """
+    if not isinstance(value, bool):
+        raise InvalidInput(field, value, 'must be true or false, not %s' %
+                           type(value).__name__)
+    return value
+
+
+def seconds(value: object, field: str, lo: float, hi: float) -> float:
+    """Check a finite duration in seconds given as an int or a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(field, value, 'must be a number of seconds, '
+                           'not %s' % type(value).__name__)
+    # NaN fails both comparisons, infinity the upper one.
+    if not lo <= value <= hi:
+        raise InvalidInput(field, value, 'must be from %g to %g seconds' %
+                           (lo, hi))
+    return float(value)
 
 
 def pci_address(value: object, field: str = 'pci_address') -> str:
@@ -146,37 +226,31 @@ def pci_address(value: object, field: str = 'pci_address') -> str:
 def vlan_id(value: object, field: str = 'vlan_id',
             allow_none: bool = True) -> int:
     """Check a VLAN id: 0..4094, or -1 meaning "no VLAN"."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(_require_str(field, value).strip(), 10)
-        except ValueError:
-            raise InvalidInput(field, value, 'must be an integer')
     lowest = -1 if allow_none else 0
-    if not lowest <= value <= 4094:
-        raise InvalidInput(field, value,
-                           'must be between %d and 4094' % lowest)
-    return value
+    if isinstance(value, str):
+        # Imported here: parse imports this module.  ASCII digits only
+        # ('٣' and '²' are digits to int() and isdigit()).
+        from os_vif_accel import parse
+        return parse.ascii_int(value, field, lowest, 4094)
+    return integer(value, field, lowest, 4094)
 
 
 def mtu(value: object, field: str = 'mtu') -> int:
     """Check an MTU in the range Linux accepts for Ethernet devices."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(field, value, 'must be an integer')
-    if not 68 <= value <= 65535:
-        raise InvalidInput(field, value, 'must be between 68 and 65535')
-    return value
+    return integer(value, field, 68, 65535)
 
 
 def directory(value: object, field: str = 'directory') -> str:
     """Check an absolute, normalised directory path without '..'."""
-    text = _require_str(field, value)
-    if '\x00' in text or not text.startswith('/'):
+    path = _require_str(field, value)
+    if not path.startswith('/'):
         raise InvalidInput(field, value, 'must be an absolute path')
-    parts = text.split('/')
+    # NUL makes os calls raise ValueError; a newline forges log lines.
+    path = text(path, field, max_chars=4095)
+    parts = path.split('/')
     if '..' in parts or '.' in parts:
         raise InvalidInput(field, value, 'must not contain "." or ".."')
-    norm = os.path.normpath(text)
-    return norm
+    return os.path.normpath(path)
 
 
 def socket_path(value: object, allowed_dirs: list[str],

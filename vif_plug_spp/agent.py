@@ -51,6 +51,7 @@ from vif_plug_spp import hostconfig
 from vif_plug_spp import intake
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
+from vif_plug_spp import served
 from vif_plug_spp import sppctl
 from vif_plug_spp import taas
 
@@ -230,9 +231,12 @@ class Agent:
                     for prefix, tag in prefixes]
         for watcher in watchers:
             watcher.start()
+        marker = served.Marker(self.etcd, self.host)
+        marker.start()
         try:
             self._work_loop()
         finally:
+            marker.stop()
             self.stop()
             for watcher in watchers:
                 watcher.join(10)

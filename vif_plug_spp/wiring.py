@@ -12,12 +12,17 @@
 """What the os-vif plugin does for one port, independent of os-vif.
 
 plug: one etcd read (configuration, ``bind_port``, ``port_status`` and
-the host's vhost slots, from one snapshot), cross-checks (binding exists,
+our agent's marker, from one snapshot), cross-checks (binding exists,
 the vhost belongs to this port, Nova's socket path and MAC agree with
 it), wiring if spp_vf lacks it (idempotent, serialised per host with the
 agent), then ``port_status = up`` unless it already says so.
 unplug: removes the classifier/VLAN wiring only; the vhost slot and the
 keys stay for the agent's unplug, because Neutron owns the allocation.
+
+Both touch spp_vf and ``port_status`` only while our agent serves the
+host (:mod:`vif_plug_spp.served`): networking-spp's agent deletes the
+classifier entry it set at unbind itself and exits if spp_vf refuses
+that delete, so on its hosts the plugin only verifies the binding.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from vif_plug_spp import exception
 from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
+from vif_plug_spp import served
 from vif_plug_spp import sppctl
 
 LOG = logging.getLogger(__name__)
@@ -68,7 +74,8 @@ class PortWiring:
                 keys=[keys.configuration(self.host),
                       keys.bind_port(self.host, port_id),
                       keys.action(self.host, port_id),
-                      keys.port_status(self.host, port_id)])
+                      keys.port_status(self.host, port_id),
+                      served.marker(self.host)])
         except etcd_mod.EtcdError as exc:
             raise self._etcd_error(exc, operation, port_id)
 
@@ -163,6 +170,11 @@ class PortWiring:
                 reason='the VIF has MAC %s but the binding says %s' % (
                     mac, bind.mac_address))
         self._check_slot(dp, bind, port_id)
+        if not served.served_by_us(found, self.host):
+            LOG.info('Port %s is bound; its wiring is left to the agent '
+                     'serving %s (not ours)', port_id,
+                     keys.action_prefix(self.host))
+            return False
         try:
             changed = dp.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
         except datapath.LockError as exc:
@@ -194,6 +206,11 @@ class PortWiring:
                      'unplug', port_id, self.host)
             return False
         dp, bind = got
+        if not served.served_by_us(found, self.host):
+            LOG.info('Port %s: Neutron\'s unbind makes the agent serving '
+                     '%s (not ours) remove its wiring', port_id,
+                     keys.action_prefix(self.host))
+            return False
         try:
             vh = dp.vhost(bind.vhost_id)
         except datapath.WiringError as exc:

@@ -33,7 +33,7 @@ def error_text(body: bytes) -> str:
     raw = body.decode('utf-8', 'replace')
     try:
         msg = json.loads(raw).get('error', raw)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return raw.strip() or '(empty body)'
     msg = str(msg).strip()
     if msg.startswith('{') and msg.endswith('}'):
@@ -78,7 +78,7 @@ class AgentClient:
                 status=resp.status, error=error_text(resp.body))
         try:
             json.loads(resp.body.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise exception.AgentBadAnswer(
                 url=self.url, operation=operation, port_id=port_id,
                 status=resp.status,

@@ -37,3 +37,5 @@ VHOSTUSER_SOCKET_PREFIX = 'uvh_vif_'
 #: Key under which this library keeps its own state in a port file; the
 #: agent ignores unknown keys.
 HOST_STATE_KEY = 'os-vif-accel'
+#: Upper bound of a VF (un)bind wait (the kernel binds synchronously).
+MAX_VF_DRIVER_TIMEOUT = 300.0

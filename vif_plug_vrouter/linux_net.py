@@ -34,6 +34,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from os_vif_accel import validate
 
+from vif_plug_vrouter import constants
+
 LOG = logging.getLogger(__name__)
 
 __all__ = ['NameTaken', 'LinkNotFound', 'link_state', 'rename_link',
@@ -155,6 +157,7 @@ def set_mtu(ifname: str, mtu: int) -> None:
 
 def set_link_up(ifname: str, up: bool) -> None:
     ifname = validate.ifname(ifname)
+    up = validate.boolean(up, 'up')
     with _iproute() as ipr:
         ipr.link('set', index=_index(ipr, ifname),
                  state='up' if up else 'down')
@@ -168,6 +171,7 @@ def set_ipv6_disabled(ifname: str, disabled: bool) -> bool | None:
     neighbour discovery on the guest's segment.
     """
     ifname = validate.ifname(ifname)
+    disabled = validate.boolean(disabled, 'disabled')
     before = _read_ipv6(ifname)
     if before is None or before == bool(disabled):
         return before
@@ -236,7 +240,11 @@ def set_vf(pf_ifname: str, vf: int, mac: str | None,
 
 # -- VF driver binding (sysfs) ---------------------------------------------
 
-def _pci_paths(sysfs_root: str, vf: str) -> tuple[str, str, str]:
+def _pci_paths(sysfs_root: str, vf: str, timeout: float
+               ) -> tuple[str, str, str]:
+    """Validate the arguments every sysfs step shares, before any write."""
+    validate.seconds(timeout, 'timeout', 0.0,
+                     constants.MAX_VF_DRIVER_TIMEOUT)
     root = validate.directory(sysfs_root, 'sysfs_root')
     vf = validate.pci_address(vf, 'vf')
     dev = os.path.join(root, 'bus', 'pci', 'devices', vf)
@@ -307,7 +315,7 @@ def bind_vf_driver(sysfs_root: str, vf: str, driver: str,
     Returns ``{'driver', 'override'}`` as they were, for
     :func:`restore_vf_driver`.  On failure the VF is put back.
     """
-    root, vf, dev = _pci_paths(sysfs_root, vf)
+    root, vf, dev = _pci_paths(sysfs_root, vf, timeout)
     driver = validate.driver_name(driver)
     before = {'driver': _driver(dev), 'override': _override(dev)}
     if before['driver'] == driver:
@@ -335,7 +343,7 @@ def bind_vf_driver(sysfs_root: str, vf: str, driver: str,
 def restore_vf_driver(sysfs_root: str, vf: str, driver: str | None,
                       override: str | None, timeout: float = 5.0) -> None:
     """Put ``vf`` back on ``driver`` (None: unbound) with ``override``."""
-    root, vf, dev = _pci_paths(sysfs_root, vf)
+    root, vf, dev = _pci_paths(sysfs_root, vf, timeout)
     if driver is not None:
         driver = validate.driver_name(driver)
     if override is not None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from os_vif_accel import fileio
 from os_vif_accel import lazy
+from os_vif_accel import parse
 from os_vif_accel import validate
 
 from vif_plug_vrouter import record as record_mod
@@ -50,13 +51,17 @@ def check_extra(extra: Any) -> dict[str, Any]:
     for key, value in extra.items():
         if not isinstance(key, str) or not _EXTRA_KEY.fullmatch(key):
             raise validate.InvalidInput('extra', key, 'bad key')
-        if value is None or isinstance(value, (bool, int)):
+        if value is None or isinstance(value, bool):
             continue
-        if not isinstance(value, str) or len(value) > 255 or \
-                any(ord(ch) < 32 for ch in value):
+        if isinstance(value, int):
+            # Bounded: json.dumps refuses integers of over 4300 digits.
+            validate.integer(value, 'extra.' + key, -2 ** 63, 2 ** 64)
+            continue
+        if not isinstance(value, str):
             raise validate.InvalidInput('extra', value,
                                         'values are short strings, '
                                         'integers or null')
+        validate.text(value, 'extra.' + key)
     return dict(extra)
 
 
@@ -81,8 +86,10 @@ def remove_port_file(ports_dir: str, port_id: str,
 def read_port_file(ports_dir: str, port_id: str) -> str | None:
     """Return the text of one port file, or None if there is none."""
     directory = validate.directory(ports_dir, 'ports_dir')
-    return fileio.read_text(os.path.join(directory,
-                                         validate.uuid(port_id, 'id')))
+    path = os.path.join(directory, validate.uuid(port_id, 'id'))
+    # Never through a symlink: the privileged side runs this as root.
+    data = fileio.read_regular(path, record_mod.MAX_PORT_FILE)
+    return None if data is None else parse.decode_utf8(data, 'port file')
 
 
 class PortFileStore:
@@ -108,15 +115,17 @@ class PortFileStore:
         A broken file (empty, corrupt) is reported and treated as absent
         so that the next write repairs it; the agent would skip it.
         """
+        port_id = validate.uuid(port_id, 'id')
         try:
-            text = read_port_file(self.ports_dir, port_id)
-        except PermissionError:
-            from vif_plug_vrouter import privileged
-            text = privileged.read_port_file(self.ports_dir, port_id)
-        if text is None:
-            return None
-        try:
-            return record_mod.from_port_file(text)
+            try:
+                text = read_port_file(self.ports_dir, port_id)
+            except PermissionError:
+                from vif_plug_vrouter import privileged
+                text = privileged.read_port_file(self.ports_dir, port_id)
+            if text is None:
+                return None
+            rec, extra = record_mod.from_port_file(text)
+            return rec, check_extra(extra)
         except validate.InvalidInput as exc:
             LOG.warning('Port file %s is unusable and will be rewritten: '
                         '%s', self.path(port_id), exc)

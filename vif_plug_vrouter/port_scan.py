@@ -29,12 +29,13 @@ Nothing here writes; reading needs no privilege beyond the directory's.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
-import stat
 from typing import Any, NamedTuple
 
+from os_vif_accel import fileio
 from os_vif_accel import validate
 
 from vif_plug_vrouter import record as record_mod
@@ -81,13 +82,22 @@ def agent_uuid(name: str) -> str | None:
 
 
 def _regular_text(path: str) -> str:
-    """The text of a regular file; symbolic links are not followed."""
-    st = os.lstat(path)
-    if stat.S_ISLNK(st.st_mode):
+    """The text of a regular file; symbolic links are not followed.
+
+    Opened with ``O_NOFOLLOW | O_NONBLOCK`` (:func:`fileio.read_regular`):
+    a check before ``open()`` could be raced, and a FIFO named like a
+    port would block the read forever.
+    """
+    try:
+        data = fileio.read_regular(path, record_mod.MAX_PORT_FILE)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
         raise ValueError('is a symbolic link (the agent would follow it; '
                          'this tool does not)')
-    with open(path, 'r', encoding='utf-8') as f:
-        return f.read()
+    if data is None:
+        raise FileNotFoundError(errno.ENOENT, 'removed while listed', path)
+    return data.decode('utf-8')
 
 
 def _replayed_names(directory: str) -> list[tuple[str, str]]:
@@ -159,6 +169,6 @@ def scan_vm_vn(ports_dir: str) -> list[VmVnFile]:
             try:
                 body = vm_vn_body(json.loads(_regular_text(path)))
                 out.append(VmVnFile(path, body, None))
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:
                 out.append(VmVnFile(path, None, str(exc)))
     return out

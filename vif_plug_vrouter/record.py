@@ -60,14 +60,20 @@ _DATAPATH_KEYS = ('instance-id', 'ip-address', 'ip6-address', 'vn-id',
                   'mac-address', 'system-name', 'type', 'rx-vlan-id',
                   'tx-vlan-id', 'vhostuser-mode', 'link-state')
 AUTHOR = 'os-vif-accel'
+#: A port is under 2 KiB; a legacy file may hold an array of ports, but
+#: none holds this much.
+MAX_PORT_FILE = 1 << 20
 
 
 def _ip(value: str | None, version: int, field: str,
         default: str) -> str:
     if value is None or value == '':
         return default
+    # No scope id ("fe80::1%eth0"): ipaddress keeps any text after "%".
+    if not isinstance(value, str) or '%' in value:
+        raise validate.InvalidInput(field, value, 'not an IP address')
     try:
-        addr = ipaddress.ip_address(str(value))
+        addr = ipaddress.ip_address(value)
     except ValueError:
         raise validate.InvalidInput(field, value, 'not an IP address')
     if addr.version != version:
@@ -93,7 +99,9 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
     missing IPv6 as ``""`` - never the string ``None``.  An empty
     ``vn_id``/``project_id`` is allowed only where the agent allows it.
     """
-    if port_type not in constants.PORT_TYPE_NAMES:
+    # isinstance first: True == 1 would pass the membership tests.
+    if isinstance(port_type, bool) or not isinstance(port_type, int) or \
+            port_type not in constants.PORT_TYPE_NAMES:
         raise validate.InvalidInput('type', port_type,
                                     'must be one of 0 (NovaVMPort), 1 '
                                     '(NameSpacePort) or 2 (ESXiPort)')
@@ -101,16 +109,13 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
         vn = ''
     else:
         vn = validate.uuid(vn_id, 'vn-id')
-    if vhostuser_mode not in (0, 1):
+    if isinstance(vhostuser_mode, bool) or vhostuser_mode not in (0, 1):
         raise validate.InvalidInput('vhostuser-mode', vhostuser_mode,
                                     'must be 0 (client) or 1 (server)')
-    if not isinstance(display_name, str):
-        raise validate.InvalidInput('display-name', display_name,
-                                    'must be a string')
     rec: dict[str, Any] = {
         'id': validate.uuid(port_id, 'id'),
         'instance-id': validate.uuid(instance_id, 'instance-id'),
-        'display-name': display_name,
+        'display-name': validate.text(display_name, 'display-name'),
         'ip-address': _ip(ip_address, 4, 'ip-address', '0.0.0.0'),
         'ip6-address': _ip(ip6_address, 6, 'ip6-address', ''),
         'vn-id': vn,
@@ -124,10 +129,7 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
         'vhostuser-mode': vhostuser_mode,
     }
     if link_state is not None:
-        if link_state not in (0, 1):
-            raise validate.InvalidInput('link-state', link_state,
-                                        'must be 0 or 1')
-        rec['link-state'] = link_state
+        rec['link-state'] = validate.integer(link_state, 'link-state', 0, 1)
     return rec
 
 
@@ -144,6 +146,8 @@ def select_ips(network: Any) -> tuple[str | None, str | None]:
     for subnet in subnets:
         ips = subnet.ips.objects if 'ips' in subnet else []
         for fixed in ips:
+            if 'address' not in fixed:
+                continue  # unset: os-vif would raise NotImplementedError
             addr = ipaddress.ip_address(str(fixed.address))
             if addr.version == 4 and v4 is None:
                 v4 = str(addr)
@@ -335,7 +339,7 @@ def load_port_file(text: str) -> Any:
         raise validate.InvalidInput('port file', text, 'empty')
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # nested too deep
         raise validate.InvalidInput('port file', text[:80],
                                     'not JSON: %s' % exc)
 

@@ -137,6 +137,7 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                         'from user space). The previous driver is '
                         'restored at unplug.'),
         cfg.FloatOpt('vf_driver_timeout', default=5.0, min=0.1,
+                     max=constants.MAX_VF_DRIVER_TIMEOUT,
                      help='Seconds to wait for a VF to show up bound to '
                           '(or unbound from) a driver.'),
     ]
@@ -201,6 +202,12 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
             ])
 
     def plug(self, vif: Any, instance_info: Any) -> None:
+        try:
+            # os-vif raises NotImplementedError for an unset field.
+            _field(vif, 'id')
+            _field(instance_info, 'uuid')
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
         if isinstance(vif, objects.vif.VIFGeneric):
             self._plug_generic(vif, instance_info)
         elif isinstance(vif, objects.vif.VIFVHostUser):
@@ -284,7 +291,8 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         """Check the VIF and build the offload spec (no host access)."""
         rep = _offload(vif)
         if mode == offload.DIRECT:
-            if vif.dev_type != objects.fields.VIFHostDeviceDevType.ETHERNET:
+            ethernet = objects.fields.VIFHostDeviceDevType.ETHERNET
+            if _field(vif, 'dev_type') != ethernet:
                 raise self._unsupported(vif, 'dev_type %s: only ethernet '
                                              '(<interface type="hostdev">) '
                                              'VFs can be offloaded'
@@ -331,7 +339,7 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                     port_type=constants.PORT_TYPES['NovaVMPort'],
                     vhostuser_mode=(constants.VHOSTUSER_MODE_SERVER
                                     if mode == offload.FORWARDER and
-                                    vif.mode == 'server'
+                                    _field(vif, 'mode') == 'server'
                                     else constants.VHOSTUSER_MODE_CLIENT))
             except validate.InvalidInput as exc:
                 raise self._invalid(vif, exc)

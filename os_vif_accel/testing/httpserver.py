@@ -21,21 +21,30 @@ all, as a crashing daemon does - clients must see the restart.
 from __future__ import annotations
 
 import http.server
+import re
 import socket
 import socketserver
 import ssl
 import threading
 from typing import Any, Callable
 
-__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'DROP']
+__all__ = ['Answer', 'Dispatch', 'LoopbackHTTPServer', 'DROP', 'MAX_BODY']
 
 # An Answer with this status closes the connection without a reply (a
 # daemon that never answers).
 DROP = 0
+#: Largest request body served; the emulated daemons take small JSON.
+MAX_BODY = 1 << 20
+_MAX_LINE = 1024
+_HEX = re.compile(rb'[0-9a-fA-F]{1,8}')
 
 #: (status, reason phrase, headers, body)
 Answer = tuple[int, str, list[tuple[str, str]], bytes]
 Dispatch = Callable[[str, str, bytes], Answer]
+
+
+class _BadRequest(Exception):
+    """The request cannot be framed; it is answered 400."""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -45,30 +54,75 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def _chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(_MAX_LINE + 1)
+            size_text = line.split(b';')[0].strip()
+            if len(line) > _MAX_LINE or not _HEX.fullmatch(size_text):
+                raise _BadRequest('bad chunk size line %r' % line[:40])
+            size = int(size_text, 16)
+            total += size
+            if total > MAX_BODY:
+                raise _BadRequest('chunked body over %d bytes' % MAX_BODY)
+            if size == 0:
+                self.rfile.readline(_MAX_LINE + 1)
+                return b''.join(chunks)
+            chunks.append(self._read(size))
+            self.rfile.readline(_MAX_LINE + 1)
+
+    def _read(self, size: int) -> bytes:
+        data = self.rfile.read(size)
+        if len(data) == size:
+            return data
+        raise _BadRequest('body ends after %d of %d bytes' % (len(data),
+                                                              size))
+
     def _body(self) -> bytes:
-        if self.headers.get('Transfer-Encoding', '').lower() == 'chunked':
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b';')[0], 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b''.join(chunks)
-        length = int(self.headers.get('Content-Length') or 0)
-        return self.rfile.read(length) if length else b''
+        """The request body; :class:`_BadRequest` for a malformed one.
+
+        Content-Length must be ASCII digits and at most :data:`MAX_BODY`
+        (``int()`` takes "-1", "+5", " 5" and "٣"); a request with both
+        Content-Length and chunked encoding is refused, as RFC 9112 6.3
+        allows, because the two framings disagree about where it ends.
+        """
+        lengths = self.headers.get_all('Content-Length') or []
+        chunked = self.headers.get('Transfer-Encoding', '').lower()
+        if chunked and (chunked != 'chunked' or lengths):
+            raise _BadRequest('unsupported Transfer-Encoding framing')
+        if chunked:
+            return self._chunked()
+        if len(set(lengths)) > 1:
+            raise _BadRequest('conflicting Content-Length headers')
+        text = lengths[0].strip(' \t') if lengths else '0'
+        if not re.fullmatch(r'[0-9]{1,9}', text) or int(text) > MAX_BODY:
+            raise _BadRequest('bad Content-Length %r' % lengths[0])
+        return self._read(int(text)) if int(text) else b''
 
     def _dispatch(self) -> None:
-        status, reason, headers, body = self.server.dispatch(
-            self.command, self.path, self._body())
+        try:
+            body = self._body()
+        except (_BadRequest, OSError) as exc:
+            # Framing is lost: answer once and close the connection.
+            self.close_connection = True
+            self._answer(400, 'Bad Request', [('Connection', 'close')],
+                         str(exc).encode('ascii', 'backslashreplace'))
+            return
+        self._answer(*self.server.dispatch(self.command, self.path, body))
+
+    def _answer(self, status: int, reason: str,
+                headers: list[tuple[str, str]], body: bytes) -> None:
         if status == DROP:
             self.close_connection = True
             return
         head = 'HTTP/1.1 %d %s\r\n' % (status, reason)
         head += ''.join('%s: %s\r\n' % h for h in headers)
         head += 'Content-Length: %d\r\n\r\n' % len(body)
-        self.wfile.write(head.encode('latin-1') + body)
+        try:
+            self.wfile.write(head.encode('latin-1') + body)
+        except OSError:
+            self.close_connection = True  # the client went away
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
 

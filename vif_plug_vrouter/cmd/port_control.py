@@ -25,6 +25,7 @@ Exit codes keep the legacy meanings; 2 is only a usage error.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any, Callable, Sequence
 
@@ -148,10 +149,11 @@ def _bad(flag: str, value: object, reason: str) -> CliError:
 
 def _seconds(raw: dict[str, Any], name: str) -> float:
     value = raw[name]
-    try:
-        secs = float(value)
-    except ValueError:
+    # ASCII only: float() takes '٣', '1_0', 'nan' and ' 5 ' too.
+    if not isinstance(value, str) or \
+            not re.fullmatch(r'[0-9]{1,6}(\.[0-9]{0,6})?', value.strip(' ')):
         raise _bad(name, value, 'must be a number of seconds')
+    secs = float(value)
     if not 0 <= secs <= 86400:
         raise _bad(name, value, 'must be between 0 and 86400 seconds')
     return secs
@@ -228,7 +230,7 @@ class Settings:
             except validate.InvalidInput as exc:
                 raise _bad('vhostuser_socket', raw['vhostuser_socket'],
                            exc.reason)
-        self.netlink = str(raw['dpdk_netlink'])
+        self.netlink = _path(raw, 'dpdk_netlink')
         for name in ('timeout', 'retry_window', 'agent_wait', 'netlink_wait',
                      'socket_wait', 'sync_window'):
             setattr(self, name, _seconds(raw, name))
@@ -264,14 +266,27 @@ def _port_type(value: str) -> int:
                                    'ESXiPort (or 0, 1, 2)')
 
 
-def _agent_port(value: str) -> int:
+def _int(raw: dict[str, Any], name: str, lo: int, hi: int) -> int:
+    """An integer option in ASCII digits (``int()`` also takes '٣')."""
+    from os_vif_accel import parse
+    from os_vif_accel import validate
+    value = raw[name]
     try:
-        port = int(str(value).strip(), 10)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise _bad('agent_port', value, 'must be a TCP port, 1-65535')
-    return port
+        return parse.ascii_int(str(value).strip(' '), '--' + name, lo, hi)
+    except validate.InvalidInput as exc:
+        raise _bad(name, value, exc.reason)
+
+
+def _agent_port(value: str) -> int:
+    return _int({'agent_port': value}, 'agent_port', 1, 65535)
+
+
+def _path(raw: dict[str, Any], name: str) -> str:
+    from os_vif_accel import validate
+    try:
+        return validate.directory(raw[name], '--' + name)
+    except validate.InvalidInput as exc:
+        raise _bad(name, raw[name], exc.reason)
 
 
 def _ports_dir(value: str) -> str:
@@ -350,8 +365,10 @@ def _quiet_library_warnings() -> None:
 
     class _Stderr(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            sys.stderr.write('%s: %s: %s\n' % (PROG, record.levelname,
-                                               record.getMessage()))
+            from os_vif_accel import validate
+            sys.stderr.write('%s: %s: %s\n' % (
+                PROG, record.levelname,
+                validate.one_line(record.getMessage())))
 
     log = logging.getLogger('vif_plug_vrouter')
     log.addHandler(_Stderr(logging.ERROR))
@@ -395,12 +412,8 @@ def build_record(s: Settings) -> dict[str, Any]:
         raise CliError(EXIT_FAILURE, '--vn_uuid is required for --oper=add '
                                      'of a NovaVMPort; nothing was written '
                                      'or sent')
-    vlans = {}
-    for flag in ('tx_vlan_id', 'rx_vlan_id'):
-        try:
-            vlans[flag] = validate.vlan_id(raw[flag], flag)
-        except validate.InvalidInput as exc:
-            raise _bad(flag, raw[flag], exc.reason)
+    vlans = {flag: _int(raw, flag, -1, 4094)
+             for flag in ('tx_vlan_id', 'rx_vlan_id')}
     try:
         return record.make_record(
             port_id=str(s.port_id), instance_id=raw['instance_uuid'],
@@ -472,14 +485,12 @@ def _offload_add(s: Settings, rec: dict[str, Any]) -> int:
         spec = offload.Spec.build(
             port_id=str(s.port_id), mode=s.vnic_type, vf=s.pci_dev,
             name=rec['system-name'], mac=rec['mac-address'],
-            mtu=None if mtu is None else int(str(mtu), 10))
+            mtu=None if mtu is None else _int(s.raw, 'mtu', 68, 65535))
     except validate.InvalidInput as exc:
         flag = {'representor_address': 'pci_dev',
                 'representor_name': 'tap_name',
                 'address': 'mac'}.get(exc.field, exc.field)
         raise _bad(flag, exc.value, exc.reason)
-    except ValueError:
-        raise _bad('mtu', mtu, 'must be an integer')
     manager = _manager(s)
     if manager.store is None:
         raise CliError(EXIT_FAILURE, '--vnic_type=%s cannot be used with '
@@ -663,6 +674,18 @@ def _error_code(exc: BaseException) -> int | None:
     return None
 
 
+def _fail(code: int, kind: str, message: object) -> int:
+    """Print one refusal as exactly one line on stderr.
+
+    Messages quote what was given; escaping here means no value (a
+    newline in an option name or a path) can print a line of its own.
+    """
+    from os_vif_accel import validate
+    sys.stderr.write('%s: %s: %s\n' % (PROG, kind,
+                                        validate.one_line(str(message))))
+    return code
+
+
 def run(argv: Sequence[str]) -> int:
     """Run one command line; returns the exit code."""
     try:
@@ -671,14 +694,11 @@ def run(argv: Sequence[str]) -> int:
             return EXIT_OK
         return OPERATIONS[settings.oper](settings)
     except cmdline.UsageError as exc:
-        sys.stderr.write('%s: usage error: %s\n' % (PROG, exc))
-        return EXIT_USAGE
+        return _fail(EXIT_USAGE, 'usage error', exc)
     except CliError as exc:
-        sys.stderr.write('%s: error: %s\n' % (PROG, exc.message))
-        return exc.code
+        return _fail(exc.code, 'error', exc.message)
     except OSError as exc:
-        sys.stderr.write('%s: error: %s\n' % (PROG, exc))
-        return EXIT_FAILURE
+        return _fail(EXIT_FAILURE, 'error', exc)
     except Exception as exc:
         code = _error_code(exc)
         if code is None:
@@ -686,8 +706,7 @@ def run(argv: Sequence[str]) -> int:
             if not isinstance(exc, validate.InvalidInput):
                 raise
             code = EXIT_FAILURE
-        sys.stderr.write('%s: error: %s\n' % (PROG, exc))
-        return code
+        return _fail(code, 'error', exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

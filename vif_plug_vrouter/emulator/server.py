@@ -131,7 +131,7 @@ class AgentEmulator:
                 fields = json.loads(body or b'{}')
                 with self.state.lock:
                     self.state.mark_config(rest[len('config/'):], **fields)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 return 400, json.dumps({'error': str(exc)}).encode()
             return 200, b'{}'
         if method == 'POST' and rest == 'clean-stale':

@@ -13,8 +13,11 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 import testtools
 
+from os_vif_accel.testing import hostile
 from os_vif_accel import validate
 
 
@@ -47,7 +50,8 @@ class TestValidate(testtools.TestCase):
         self.assertEqual('tap12345678-9a', validate.ifname('tap12345678-9a'))
         self.assertEqual('a' * 15, validate.ifname('a' * 15))
         for bad in ('a' * 16, '', 'eth/0', 'eth 0', 'eth:0', '.', '..',
-                    'tap"0', "tap'0", 'ét' * 7 + 'x'):
+                    'tap"0', "tap'0", 'ét' * 7 + 'x', 'all', 'default',
+                    'tap\udcff', 'eth0\n'):
             self.assertRaises(validate.InvalidInput, validate.ifname, bad)
 
     def test_pci_address(self) -> None:
@@ -60,7 +64,8 @@ class TestValidate(testtools.TestCase):
     def test_vlan_id(self) -> None:
         self.assertEqual(-1, validate.vlan_id(-1))
         self.assertEqual(100, validate.vlan_id('100'))
-        for bad in (4095, -2, True, 'x', 1.5):
+        for bad in (4095, -2, True, 'x', 1.5, '٣', '²', ' 5', '+5', '1_0',
+                    '9' * 5000):
             self.assertRaises(validate.InvalidInput, validate.vlan_id, bad)
         self.assertRaises(validate.InvalidInput, validate.vlan_id, -1,
                           allow_none=False)
@@ -82,3 +87,80 @@ class TestValidate(testtools.TestCase):
         rebuilt = validate.InvalidInput(*exc.args)
         self.assertEqual(str(exc), str(rebuilt))
         self.assertIn("invalid mac 'x': bad", str(rebuilt))
+
+
+class TestStrictTypesAndText(testtools.TestCase):
+    """The checks Python's own conversions get wrong."""
+
+    def test_bool_is_not_an_int(self) -> None:
+        for func in (lambda v: validate.integer(v, 'n', 0, 1),
+                     validate.mtu, validate.vlan_id):
+            self.assertRaises(validate.InvalidInput, func, True)
+        self.assertRaises(validate.InvalidInput, validate.seconds, False,
+                          't', 0, 10)
+        self.assertRaises(validate.InvalidInput, validate.boolean, 1, 'b')
+        self.assertRaises(validate.InvalidInput, validate.boolean, 'false',
+                          'b')
+
+    def test_seconds_are_finite(self) -> None:
+        self.assertEqual(2.5, validate.seconds(2.5, 't', 0, 10))
+        for bad in (float('nan'), float('inf'), -1, 11, '1'):
+            self.assertRaises(validate.InvalidInput, validate.seconds, bad,
+                              't', 0, 10)
+
+    def test_text_must_encode_and_hold_no_control_character(self) -> None:
+        self.assertEqual('vm é 名', validate.text('vm é 名', 'name'))
+        for bad in ('a\udcff', 'a\nb', 'a\x00', 'a\x85', 'a\u2028', 'x' * 256,
+                    None, b'vm'):
+            self.assertRaises(validate.InvalidInput, validate.text, bad, 'n')
+
+    def test_directory_refuses_control_characters(self) -> None:
+        for bad in ('/tmp/a\nb', '/tmp/\x00', '/tmp/\udcff'):
+            self.assertRaises(validate.InvalidInput, validate.directory, bad)
+
+    def test_one_line_escapes_what_would_break_a_line(self) -> None:
+        self.assertEqual('a\\nb \\udcff \\u2028',
+                         validate.one_line('a\nb \udcff \u2028'))
+
+
+class TestHostileValues(testtools.TestCase):
+    """Any value: the canonical form or InvalidInput, nothing else."""
+
+    @given(hostile.values())
+    def test_every_validator_raises_only_invalid_input(self, value: object
+                                                       ) -> None:
+        checks = [validate.uuid, validate.project_id, validate.mac,
+                  validate.ifname, validate.pci_address, validate.vlan_id,
+                  validate.mtu, validate.directory, validate.driver_name,
+                  lambda v: validate.text(v, 'text'),
+                  lambda v: validate.integer(v, 'n', 0, 9),
+                  lambda v: validate.seconds(v, 's', 0, 9),
+                  lambda v: validate.boolean(v, 'b'),
+                  lambda v: validate.socket_path(v, ['/run'])]
+        for check in checks:
+            try:
+                check(value)
+            except validate.InvalidInput as exc:
+                self.assertEqual(1, len(validate.one_line(str(exc))
+                                        .splitlines()))
+
+    @given(st.one_of(hostile.names(), hostile.text()))
+    def test_accepted_ifnames_are_names_the_kernel_takes(
+            self, name: str) -> None:
+        try:
+            validate.ifname(name)
+        except validate.InvalidInput:
+            return
+        # net/core/dev.c dev_valid_name(), plus the procfs conf entries.
+        self.assertTrue(1 <= len(name.encode('utf-8')) <= 15)
+        self.assertFalse(set(name) & set('/: \t\n\r\x0b\x0c\x00'))
+        self.assertNotIn(name, ('.', '..', 'all', 'default'))
+
+    @given(hostile.text())
+    def test_text_accepted_is_one_encodable_line(self, value: str) -> None:
+        try:
+            validate.text(value, 'text')
+        except validate.InvalidInput:
+            return
+        value.encode('utf-8')
+        self.assertEqual([value] if value else [], value.splitlines())

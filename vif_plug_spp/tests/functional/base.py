@@ -25,6 +25,7 @@ from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
+from vif_plug_spp import served
 from vif_plug_spp import sppctl
 from vif_plug_spp.emulator import server as emu_server
 
@@ -92,6 +93,15 @@ class SppCase(EtcdClassCase):
         self.addCleanup(agent.stop)
         self.assertTrue(agent.ready.wait(20), 'agent did not start')
         return agent
+
+    def serve_host(self):
+        """Publish our agent's marker for the host (as a running agent
+        does) without running the agent.
+        """
+        marker = served.Marker(self.etcd, self.host, ttl=60)
+        marker.start()
+        self.addCleanup(marker.stop)
+        return marker
 
     def status(self, sec_id):
         return self.emu.snapshot()[sec_id]

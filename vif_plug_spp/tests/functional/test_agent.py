@@ -20,6 +20,7 @@ import uuid
 
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
+from vif_plug_spp import served
 from vif_plug_spp.tests.functional import base
 
 MAC1 = 'fa:16:3e:00:00:01'
@@ -38,6 +39,25 @@ def _vlan_ops(status):
 
 
 class TestAgent(base.SppCase):
+
+    def test_marker_published_while_running_revoked_at_stop(self):
+        # The os-vif plugin touches spp_vf only while this marker exists.
+        marker = served.marker(self.host)
+        agent = self.start_agent()
+        self.wait_for(lambda: served.served_by_us(
+            self.etcd.read(keys=[marker]), self.host), what='marker')
+        agent.stop()
+        self.wait_for(lambda: self.etcd.get(marker) is None,
+                      what='marker revoked')
+
+    def test_marker_of_a_killed_agent_expires(self):
+        # A killed agent cannot revoke: the lease TTL ends the claim, so
+        # networking-spp's agent started after it is not undercut.
+        dead = served.Marker(self.etcd, self.host, ttl=3)
+        dead.publish()  # and never kept alive
+        self.assertIsNotNone(self.etcd.get(served.marker(self.host)))
+        self.wait_for(lambda: self.etcd.get(served.marker(self.host))
+                      is None, 10, 'lease expiry')
 
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()

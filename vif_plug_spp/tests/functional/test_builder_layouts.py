@@ -93,6 +93,8 @@ class TestPluginTwoNicsOnePhysnet(_SharedCase):
                      'lock_path': self.lock_path}
         for name, value in overrides.items():
             cfg.CONF.set_override(name, value, group='os_vif_spp')
+        # Our spp-agent serves the host: the plugin wires itself.
+        self.serve_host()
 
     def test_plug_and_unplug_on_both_nics(self):
         inst = objects.instance_info.InstanceInfo(

@@ -40,6 +40,8 @@ class TestPlugin(base.SppCase):
                   spp_ctl_retry_window=0.2)
         self.inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
+        # Our spp-agent serves the host: the plugin may repair wiring.
+        self.marker = self.serve_host()
 
     def conf(self, **kwargs):
         for name, value in kwargs.items():
@@ -75,6 +77,38 @@ class TestPlugin(base.SppCase):
         self.assertEqual(port, self.etcd.get(keys.vhost(self.host, 'phys2',
                                                         vid)))
         self.assertIsNotNone(self.etcd.get(keys.bind_port(self.host, port)))
+
+    def _writes(self):
+        return [r for r in self.emu.requests if r[0] != 'GET']
+
+    def test_networking_spp_host_wiring_left_to_its_agent(self):
+        # Without our agent's marker, networking-spp's agent serves the
+        # host: it deletes the entry it set at unbind and exits if spp_vf
+        # refuses (Corrections 12), so Nova's unplug (which comes first)
+        # must leave the wiring, and plug must not add wiring that agent
+        # does not know about.
+        self.marker.stop()
+        port, vid = self.bind('phys2', 55)
+        os_vif.plug(self.vif(port, vid), self.inst)
+        self.assertEqual([], self._writes())
+        self.assertIsNone(self.etcd.get(keys.port_status(self.host, port)))
+        # Wired while our agent served the host; now networking-spp's
+        # agent serves it again and Nova unplugs the port.
+        marker = self.serve_host()
+        os_vif.plug(self.vif(port, vid), self.inst)
+        marker.stop()
+        before = len(self._writes())
+        os_vif.unplug(self.vif(port, vid), self.inst)
+        self.assertEqual(before, len(self._writes()))
+        self.assertEqual(1, len(self.table(2)))
+
+    def test_binding_still_checked_on_networking_spp_host(self):
+        self.marker.stop()
+        port, vid = self.bind('phys1')
+        exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
+                                self.vif(port, vid, mac='fa:16:3e:ff:ff:ff'),
+                                self.inst)
+        self.assertIn('binding says %s' % MAC, str(exc))
 
     def test_plug_flat_on_first_nic(self):
         port, vid = self.bind('phys1')
