@@ -111,7 +111,7 @@ class NovaE2ETestCase(testtools.TestCase):
 
     @property
     def instance_name(self) -> str:
-        """What Nova sends plugins as InstanceInfo.name (domain name)."""
+        """The libvirt domain name (stock Nova's InstanceInfo.name)."""
         return str(self.instance.name)
 
     # -- XML helpers -------------------------------------------------------
@@ -187,3 +187,35 @@ class VrouterAgentFixture(fixtures.Fixture):
     def socket(self, name: str) -> str:
         """Where the DPDK vRouter serves the socket of interface name."""
         return os.path.join(self.socket_dir, 'uvh_vif_' + name)
+
+
+class NovaDatabaseFixture(fixtures.Fixture):
+    """Nova's real main database schema in a file-backed SQLite database.
+
+    Nova's own ``nova.tests.fixtures.Database`` cannot be used here:
+    importing ``nova.tests.fixtures`` imports ``nova.tests.functional``,
+    which monkey-patches the process with eventlet and stalls the agent
+    emulator's threads.  This does what it does for the main database:
+    a fresh engine facade for the test, configured from ``[database]``,
+    migrated with Nova's own ``db_sync``.
+    """
+
+    def __init__(self, conf: config_fixture.Config, tmp: str) -> None:
+        super().__init__()
+        self.conf = conf
+        self.tmp = tmp
+
+    def _setUp(self) -> None:
+        import nova.conf  # noqa: F401 - registers [database]
+        from nova.db.main import api as main_db_api
+        from nova.db import migration
+        from oslo_db.sqlalchemy import enginefacade
+        from oslo_db.sqlalchemy import test_fixtures as db_fixtures
+        from osprofiler import opts as profiler_opts
+        profiler_opts.set_defaults(cfg.CONF)   # as nova.config does
+        self.conf.config(group='database', connection='sqlite:///%s' %
+                         os.path.join(self.tmp, 'nova.sqlite'))
+        self.useFixture(db_fixtures.ReplaceEngineFacadeFixture(
+            main_db_api.context_manager, enginefacade.transaction_context()))
+        main_db_api.configure(cfg.CONF)
+        migration.db_sync(database='main')

@@ -58,7 +58,8 @@ class TestVrouterKernel(base.NovaE2ETestCase):
         self.assertEqual(base.IPV4, port['ip-address'])
         self.assertEqual(base.IPV6, port['ip6-address'])
         self.assertEqual(0, port['type'])          # NovaVMPort
-        self.assertEqual(self.instance_name, port['display-name'])
+        # Nova's display name, not the domain name (nova_patches/0003).
+        self.assertEqual(self.instance.display_name, port['display-name'])
         self.assert_file(self.agent.port_file(self.vif['id']))
         with open(self.agent.port_file(self.vif['id'])) as f:
             self.assertEqual(self.vif['devname'],

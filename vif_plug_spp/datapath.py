@@ -162,10 +162,12 @@ class Datapath:
                 return
             except sppctl.SppCtlUnreachable:
                 raise
-            except sppctl.SppCtlError:
+            except sppctl.SppCtlError as exc:
                 # SPP >= 18.08.4 renamed classifier_mac to classifier
-                # (SPP commits 9b63754, 2c1470f).
-                if i == len(order) - 1:
+                # (SPP commits 9b63754, 2c1470f).  An "error occur" is no
+                # unknown type: the start was applied and its flush failed
+                # (Corrections 2); report that one.
+                if i == len(order) - 1 or undo_mod.occurred(exc):
                     raise
 
     def _missing_ports(self, comp: dict[str, Any],
@@ -252,9 +254,10 @@ class Datapath:
             return
         # Any other change (a plain port to add_vlantag included,
         # Corrections 1): detach, then attach with the op, as
-        # networking-spp does (agent/spp_agent.py 331-336).
-        cli.detach(sec, comp, port, side)
-        undo.add(what, restore)
+        # networking-spp does (agent/spp_agent.py 331-336).  A detach
+        # whose flush failed is still applied (Corrections 2): undo it too.
+        undo.attempt(what, lambda: cli.detach(sec, comp, port, side),
+                     restore)
         cli.attach(sec, comp, port, side, _request_op(want))
 
     def _apply(self, what: str, vh: Vhost,
@@ -284,7 +287,7 @@ class Datapath:
     def _stuck(self, sec_id: int) -> bool:
         """Whether spp_vf fails every flush now: stopping a component
         that does not exist changes nothing but still flushes (SPP
-        18.08.1 command_proc.c 291-294, 718-721).
+        18.08.1 command_proc.c 294-297, 718-721).
         """
         try:
             self.client.stop_component(sec_id, _PROBE)

@@ -34,8 +34,11 @@ from vif_plug_spp import keys
 
 __all__ = ['parse']
 
-# spp_vf 18.08 port names (reference, Corrections 5: phy, vhost, ring).
-_PORT = re.compile(r'(phy|vhost|ring):[0-9]{1,5}')
+# spp_vf 18.08 port names (reference, Corrections 5: phy, vhost, ring),
+# numbers without a leading zero: spp_vf reads them with strtol(.., 0)
+# (src/vf/common/command_dec.c 170-175), so ring:010 is its ring:8 and
+# ring:08 no port at all, while the status names ring:8.
+_PORT = re.compile(r'(phy|vhost|ring):(0|[1-9][0-9]{0,4})')
 _NAME = re.compile(r'[A-Za-z0-9_.:@+-]{1,127}')
 # DPDK lcores, up to the largest RTE_MAX_LCORE spp-config-build accepts
 # (128 in DPDK's default build; spp_vf checks the exact limit).
@@ -71,7 +74,8 @@ def _ports(field: str, value: Any) -> None:
     for i, port in enumerate(_list(field, value)):
         if not isinstance(port, str) or not _PORT.fullmatch(port):
             raise _fail('%s[%d]' % (field, i), port,
-                        'must be phy:N, vhost:N or ring:N')
+                        'must be phy:N, vhost:N or ring:N (N decimal, '
+                        'no leading zero)')
 
 
 def _component(field: str, comp: Any) -> None:

@@ -50,11 +50,11 @@ class Undo:
 
     def attempt(self, what: str, do: Callable[[], None],
                 undo: Callable[[], None]) -> None:
-        """Run ``do``; its undo is needed when it succeeded, and also when
-        spp_vf answered ``error occur``: a failed flush keeps the change
-        (spp_vf 18.08, reference Corrections 2).  That undo tolerates
-        finding the change absent (``bad value``: the update itself was
-        refused).
+        """Run ``do``; its undo is needed when it succeeded, also when
+        spp_vf answered ``error occur`` (a failed flush keeps the change,
+        spp_vf 18.08, reference Corrections 2) and when no answer came.
+        That undo tolerates finding the change absent (``bad value``: the
+        update itself was refused).
         """
         def tolerant() -> None:
             try:
@@ -65,7 +65,10 @@ class Undo:
         try:
             do()
         except sppctl.SppCtlError as exc:
-            if occurred(exc):
+            # No answer in time: spp-ctl may still apply the request
+            # (it runs a process's commands one at a time, so the undo
+            # queues behind it).
+            if occurred(exc) or isinstance(exc, sppctl.SppCtlUnreachable):
                 self.add(what, tolerant)
             raise
         self.add(what, undo)

@@ -195,13 +195,15 @@ class VfNetlink:
             return mac.get('mac'), int(vlan.get('vlan', _NO_VF_VLAN))
         raise LinkNotFound('%s has no VF %d' % (pf_ifname, vf))
 
-    def set(self, pf_ifname: str, vf: int, mac: str | None,
-            vlan: int) -> None:
+    def set_mac(self, pf_ifname: str, vf: int, mac: str) -> None:
         with _iproute() as ipr:
-            index = _index(ipr, pf_ifname)
-            if mac is not None:
-                ipr.link('set', index=index, vf={'vf': vf, 'mac': mac})
-            ipr.link('set', index=index, vf={'vf': vf, 'vlan': vlan})
+            ipr.link('set', index=_index(ipr, pf_ifname),
+                     vf={'vf': vf, 'mac': mac})
+
+    def set_vlan(self, pf_ifname: str, vf: int, vlan: int) -> None:
+        with _iproute() as ipr:
+            ipr.link('set', index=_index(ipr, pf_ifname),
+                     vf={'vf': vf, 'vlan': vlan})
 
 
 #: Replaced by a double in functional tests only, because this kernel has
@@ -226,15 +228,24 @@ def vf_state(pf_ifname: str, vf: int) -> dict[str, Any]:
 
 
 def set_vf(pf_ifname: str, vf: int, mac: str | None,
-           vlan: int) -> dict[str, Any]:
-    """Set a VF's MAC and VLAN (0 = none); return the previous values."""
+           vlan: int | None = None) -> dict[str, Any]:
+    """Set a VF's MAC and, if given, VLAN; return the previous values.
+
+    Each is sent only when it differs from what the PF reports, and the
+    VLAN only when asked for: a PF in switchdev mode refuses any VF VLAN
+    but 0 (mlx5), so the offload path never sends one; only restoring the
+    state a port file of an older release recorded passes ``vlan``.
+    """
     pf_ifname, vf = _vf_args(pf_ifname, vf)
     if mac is not None and mac != '00:00:00:00:00:00':
         mac = validate.mac(mac)
-    vlan = validate.vlan_id(vlan, 'vlan', allow_none=False)
+    if vlan is not None:
+        vlan = validate.vlan_id(vlan, 'vlan', allow_none=False)
     before = vf_state(pf_ifname, vf)
-    if before != {'mac': mac, 'vlan': vlan}:
-        VF_NETLINK.set(pf_ifname, vf, mac, vlan)
+    if mac is not None and mac != before['mac']:
+        VF_NETLINK.set_mac(pf_ifname, vf, mac)
+    if vlan is not None and vlan != before['vlan']:
+        VF_NETLINK.set_vlan(pf_ifname, vf, vlan)
     return before
 
 

@@ -20,14 +20,15 @@ Shared by the os-vif plugin (``VIFHostDevice`` = vnic ``direct``,
    use).
 2. :meth:`Offloader.plan` - reads (privileged, read-only) what will
    change: the representor's name, MTU, link and IPv6 setting, the VF's
-   MAC/VLAN and driver.  This original state goes into the port file's
+   MAC and driver.  This original state goes into the port file's
    extra state *before* anything changes.
 3. :meth:`Offloader.apply` - privileged steps, each recorded with its
-   undo: rename the representor, MTU, disable IPv6, VF MAC/VLAN through
-   the PF, bind the VF to the forwarder's driver, link up.  A failing
-   step undoes the earlier ones (a name collision is found here, by the
-   kernel); :meth:`Applied.rollback` undoes them all when the agent then
-   fails.
+   undo: rename the representor, MTU, disable IPv6, VF MAC through the
+   PF (never a VF VLAN: a switchdev PF refuses one and the offloaded
+   datapath applies the network's VLAN), bind the VF driver, link up.  A
+   failing step undoes the earlier ones (a name collision is found here,
+   by the kernel); :meth:`Applied.rollback` undoes them all when the agent
+   then fails.
 4. :meth:`Offloader.restore` puts the recorded state back at unplug,
    also after a restart of nova-compute.
 """
@@ -55,7 +56,6 @@ __all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Plan', 'Applied', 'Offloader',
 DIRECT = 'direct'
 FORWARDER = 'virtio-forwarder'
 _MODES = (DIRECT, FORWARDER)
-_NO_VLAN = 0
 
 #: What is kept in the port file (``extra``) to restore the host later.
 STATE_KEYS = ('offload', 'vf', 'pf-ifname', 'vf-index', 'rep-name',
@@ -84,11 +84,10 @@ class Spec:
     name: str | None
     mac: str
     mtu: int | None
-    vlan: int
 
     @classmethod
     def build(cls, *, port_id: str, mode: str, vf: Any, name: Any,
-              mac: Any, mtu: Any = None, vlan: Any = None) -> Spec:
+              mac: Any, mtu: Any = None) -> Spec:
         """Validate every input; raises ``validate.InvalidInput``."""
         if mode not in _MODES:
             raise validate.InvalidInput('vnic_type', mode, 'must be one of '
@@ -103,9 +102,7 @@ class Spec:
             name = validate.ifname(name, 'representor_name')
         return cls(port_id=validate.uuid(port_id, 'id'), mode=mode, vf=vf,
                    name=name, mac=validate.mac(mac, 'address'),
-                   mtu=None if mtu is None else validate.mtu(mtu, 'mtu'),
-                   vlan=_NO_VLAN if vlan in (None, 0) else
-                   validate.vlan_id(vlan, 'vlan', allow_none=False))
+                   mtu=None if mtu is None else validate.mtu(mtu, 'mtu'))
 
 
 @dataclasses.dataclass
@@ -207,7 +204,7 @@ class Offloader:
         step = 'read representor'
         try:
             now = self.host.link_state(rep.ifname)
-            step = 'read VF MAC/VLAN'
+            step = 'read VF MAC'
             vf_now = self.host.vf_state(rep.pf_ifname, rep.vf_index)
         except Exception as exc:
             raise self._step_error(spec, step, exc, [], rep.ifname, rep)
@@ -218,7 +215,7 @@ class Offloader:
         else:
             state = {'rep-orig-name': rep.ifname, 'rep-mtu': now['mtu'],
                      'rep-up': now['up'], 'rep-ipv6': now['ipv6_disabled'],
-                     'vf-mac': vf_now['mac'], 'vf-vlan': vf_now['vlan']}
+                     'vf-mac': vf_now['mac']}
         if spec.mode == FORWARDER and not state.get('vf-bound'):
             state.update({'vf-bound': True, 'vf-driver': driver,
                           'vf-override': override})
@@ -249,8 +246,8 @@ class Offloader:
             if before is False:
                 applied.undo.append((step, lambda: self.host.
                                      set_ipv6_disabled(target, False)))
-            step = 'set VF MAC/VLAN'
-            self._set_vf(applied, spec, rep)
+            step = 'set VF MAC'
+            self._set_vf_mac(applied, spec, rep)
             if spec.mode == FORWARDER:
                 step = 'bind VF driver'
                 self._bind(applied, spec)
@@ -276,14 +273,12 @@ class Offloader:
                 self.host.set_link_up(current, True)
         applied.undo.append(('rename representor', undo))
 
-    def _set_vf(self, applied: Applied, spec: Spec,
-                rep: sriov.Representor) -> None:
-        before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac,
-                                  spec.vlan)
-        if before != {'mac': spec.mac, 'vlan': spec.vlan}:
-            applied.undo.append(('set VF MAC/VLAN', lambda: self.host.set_vf(
-                rep.pf_ifname, rep.vf_index, before['mac'],
-                before['vlan'])))
+    def _set_vf_mac(self, applied: Applied, spec: Spec,
+                    rep: sriov.Representor) -> None:
+        before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac)
+        if before['mac'] != spec.mac:
+            applied.undo.append(('set VF MAC', lambda: self.host.set_vf(
+                rep.pf_ifname, rep.vf_index, before['mac'])))
 
     def _bind(self, applied: Applied, spec: Spec) -> None:
         root = self.inventory.root
@@ -345,10 +340,8 @@ class Offloader:
             attempt('restore VF driver', lambda: self.host.restore_vf_driver(
                 self.inventory.root, state['vf'], state.get('vf-driver'),
                 state.get('vf-override'), self.driver_timeout))
-        if 'vf-vlan' in state:
-            attempt('restore VF MAC/VLAN', lambda: self.host.set_vf(
-                state['pf-ifname'], state['vf-index'], state.get('vf-mac'),
-                state['vf-vlan']))
+        if 'vf-mac' in state or 'vf-vlan' in state:
+            attempt('restore VF MAC', lambda: self._restore_vf(state))
         if current is not None:
             if state.get('rep-ipv6') is False:
                 attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
@@ -366,6 +359,12 @@ class Offloader:
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
+
+    def _restore_vf(self, state: dict[str, Any]) -> None:
+        # The MAC; a vf-vlan (only files of releases that set one) only if
+        # the VF lost it, so a switchdev PF gets no VLAN request.
+        self.host.set_vf(state['pf-ifname'], state['vf-index'],
+                         state.get('vf-mac'), state.get('vf-vlan'))
 
     def _current_name(self, name: str, orig: str) -> str | None:
         for candidate in (name, orig):

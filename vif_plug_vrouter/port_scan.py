@@ -33,6 +33,7 @@ import errno
 import json
 import os
 import re
+import stat
 from typing import Any, NamedTuple
 
 from os_vif_accel import fileio
@@ -75,7 +76,9 @@ class VmVnFile(NamedTuple):
 
 def agent_uuid(name: str) -> str | None:
     """The UUID the agent reads from a file name, None if it skips it."""
-    m = _UUID_PREFIX.match(name.lstrip())
+    # Boost's extractor skips C-locale blanks only (str.lstrip() would
+    # also take e.g. \x1c, which the agent does not skip)
+    m = _UUID_PREFIX.match(name.lstrip(' \t\n\v\f\r'))
     if m is None or m.group(0) == _NIL:
         return None
     return m.group(0).lower()
@@ -110,9 +113,23 @@ def _replayed_names(directory: str) -> list[tuple[str, str]]:
     for name in names:
         uid = agent_uuid(name)
         path = os.path.join(directory, name)
-        if uid is not None and not os.path.isdir(path):
+        if uid is not None and _replayable(path):
             out.append((name, uid))
     return out
+
+
+def _replayable(path: str) -> bool:
+    """A regular file, or a link (reported, not followed) that is not to
+    a directory; the agent skips FIFOs, sockets and devices (pih 131-133),
+    and opening a FIFO would block.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(mode):
+        return not os.path.isdir(path)
+    return stat.S_ISREG(mode)
 
 
 def _parse_ports(text: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

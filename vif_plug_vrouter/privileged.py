@@ -120,7 +120,7 @@ def vf_state(pf_ifname: str, vf: int) -> dict[str, Any]:
 
 @privsep.vif_plug.entrypoint
 def set_vf(pf_ifname: str, vf: int, mac: str | None,
-           vlan: int) -> dict[str, Any]:
+           vlan: int | None = None) -> dict[str, Any]:
     return linux_net.set_vf(pf_ifname, vf, mac, vlan)
 
 

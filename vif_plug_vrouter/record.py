@@ -150,29 +150,38 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
 def select_ips(network: Any) -> tuple[str | None, str | None]:
     """Pick one IPv4 and one IPv6 address of an os-vif Network.
 
-    The first fixed IP of each family in subnet order wins: Nova keeps
-    Neutron's fixed_ips order, whose first entry is the port's primary
-    address, so the choice is stable across re-plugs.
+    The choice of the TF os-vif plugin (tf-nova-vif-driver
+    ``vif_plug_vrouter/vrouter.py`` 198-213): only the first fixed IP of
+    each subnet counts, and a later subnet of the same family replaces an
+    earlier one, so the *last* subnet of each family wins.  Choosing the
+    same addresses keeps ``ip-address``/``ip6-address`` of a port the TF
+    plugin plugged unchanged, so re-plugging it after an upgrade does not
+    make the agent delete and re-add it.  An unspecified address
+    (``0.0.0.0``/``::``) is skipped as the TF plugin skips a false one; a
+    subnet with an empty IP list or an unset first address is skipped
+    (the TF plugin fails on both).
     """
-    v4: str | None = None
-    v6: str | None = None
+    chosen: dict[int, str] = {}
     subnets = network.subnets.objects if 'subnets' in network else []
     for subnet in subnets:
         ips = subnet.ips.objects if 'ips' in subnet else []
-        for fixed in ips:
-            if 'address' not in fixed:
-                continue  # unset: os-vif would raise NotImplementedError
-            addr = ipaddress.ip_address(str(fixed.address))
-            if addr.version == 4 and v4 is None:
-                v4 = ip_text(addr)
-            elif addr.version == 6 and v6 is None:
-                v6 = ip_text(addr)
-    return v4, v6
+        if not ips or 'address' not in ips[0]:
+            continue  # unset address: os-vif would raise NotImplementedError
+        addr = ipaddress.ip_address(str(ips[0].address))
+        if not addr.is_unspecified:
+            chosen[addr.version] = ip_text(addr)
+    return chosen.get(4), chosen.get(6)
 
 
 def from_vif(vif: Any, instance_info: Any, *, system_name: str,
-             port_type: int, vhostuser_mode: int = 0) -> dict[str, Any]:
-    """Build the record of ``vif`` for instance ``instance_info``."""
+             port_type: int, vhostuser_mode: int = 0,
+             display_name: str | None = None) -> dict[str, Any]:
+    """Build the record of ``vif`` for instance ``instance_info``.
+
+    ``display_name`` is the name chosen by
+    :mod:`vif_plug_vrouter.display_name`; without it, ``InstanceInfo.name``
+    (or the instance UUID) is used.
+    """
     if 'network' not in vif or vif.network is None:
         raise validate.InvalidInput('network', None,
                                     'the VIF has no network; the agent '
@@ -183,7 +192,8 @@ def from_vif(vif: Any, instance_info: Any, *, system_name: str,
     v4, v6 = select_ips(network)
     project = (instance_info.project_id
                if 'project_id' in instance_info else '')
-    name = instance_info.name if 'name' in instance_info else ''
+    name = display_name or (instance_info.name if 'name' in instance_info
+                            else '')
     return make_record(
         port_id=str(vif.id),
         instance_id=str(instance_info.uuid),

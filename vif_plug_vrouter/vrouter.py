@@ -31,6 +31,7 @@ from os_vif_accel import validate
 
 from vif_plug_vrouter import agent_client
 from vif_plug_vrouter import constants
+from vif_plug_vrouter import display_name
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import offload
 from vif_plug_vrouter import port_files
@@ -136,6 +137,14 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                         'virtio-forwarder (the forwarder drives the VF '
                         'from user space). The previous driver is '
                         'restored at unplug.'),
+        cfg.BoolOpt('nova_display_name_lookup', default=True,
+                    help='On a Nova without nova_patches/0003 (it sends '
+                         'the domain name), look the display name the '
+                         'agent uses for DHCP and vDNS up in Nova, as the '
+                         'TF plugin does: one conductor call per plug. If '
+                         'false or if the lookup fails, the domain name is '
+                         'sent with a warning. Without Nova, '
+                         'InstanceInfo.name is used as given.'),
         cfg.FloatOpt('vf_driver_timeout', default=5.0, min=0.1,
                      max=constants.MAX_VF_DRIVER_TIMEOUT,
                      help='Seconds to wait for a VF to show up bound to '
@@ -235,6 +244,11 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         else:
             self.manager.remove(port_id)
 
+    def _display_name(self, instance_info: Any) -> str:
+        """Nova's display name of the instance (see display_name)."""
+        return display_name.resolve(instance_info, self.NAME,
+                                    self.config.nova_display_name_lookup)
+
     # -- per VIF class ---------------------------------------------------
     def _plug_generic(self, vif: Any, instance_info: Any) -> None:
         """Kernel vRouter: libvirt creates the TAP, the agent adopts it."""
@@ -242,7 +256,9 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         try:
             rec = record.from_vif(vif, instance_info,
                                   system_name=_field(vif, 'vif_name'),
-                                  port_type=port_type)
+                                  port_type=port_type,
+                                  display_name=self._display_name(
+                                      instance_info))
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
         self.manager.add(
@@ -279,7 +295,9 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                                   system_name=vif.vif_name,
                                   port_type=constants.PORT_TYPES[
                                       'NovaVMPort'],
-                                  vhostuser_mode=self._vhostuser_mode(vif))
+                                  vhostuser_mode=self._vhostuser_mode(vif),
+                                  display_name=self._display_name(
+                                      instance_info))
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
         self.manager.add(
@@ -321,8 +339,6 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
             port_id=self._port_id(vif), mode=mode, vf=address, name=name,
             mac=str(vif.address) if 'address' in vif else None,
             mtu=network.mtu if network is not None and 'mtu' in network
-            else None,
-            vlan=network.vlan if network is not None and 'vlan' in network
             else None)
 
     def _plug_offload(self, vif: Any, instance_info: Any, mode: str) -> None:
@@ -332,10 +348,13 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
 
+        name = self._display_name(instance_info)
+
         def make_record(system_name: str) -> dict[str, Any]:
             try:
                 return record.from_vif(
                     vif, instance_info, system_name=system_name,
+                    display_name=name,
                     port_type=constants.PORT_TYPES['NovaVMPort'],
                     vhostuser_mode=(constants.VHOSTUSER_MODE_SERVER
                                     if mode == offload.FORWARDER and

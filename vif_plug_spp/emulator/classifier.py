@@ -86,4 +86,7 @@ def classifier_command(proc: model.VfModel, body: dict[str, Any]) -> None:
         if current != (vid, mac):
             raise errors.bad('port')
         del table[port]
+    # command_proc.c 218, spp_proc.c 685-700: the (first) component
+    # sending to the port changes.
+    proc.changed.update(c.name for c in proc.working.holders(port, 'tx')[:1])
     flush.flush(proc)

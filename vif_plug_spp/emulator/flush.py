@@ -14,11 +14,14 @@
 A change is applied to the working tables first; the flush then creates
 missing PMDs, hands changed cores and components to the workers, and
 only on success does the status (the applied side) change.  18.08 has no
-cancel: a failed flush leaves the change in the working tables and every
-later flush retries it (Corrections 2).
+cancel: a failed flush leaves the change in the working tables; a port
+that got no PMD fails every later flush, a component over its port limit
+fails the flushes that change it (Corrections 2).
 """
 
 from __future__ import annotations
+
+import copy
 
 from vif_plug_spp.emulator import errors
 from vif_plug_spp.emulator import model
@@ -73,20 +76,42 @@ def limits_ok(comp: model.Component) -> bool:
     return True
 
 
-def _flush_components(proc: model.VfModel) -> None:
-    # spp_vf 18.08 src/vf/common/command_proc.c 444-466 / spp_proc.c
-    # 437-452: change flags are cleared only when the whole flush
-    # succeeds, so a component over its limit fails every later flush
-    # until the extra port is detached or the component is stopped
-    # (command_proc.c 315 clears the stopped component's flag).
-    for comp in proc.working.components.values():
-        if not limits_ok(comp):
-            raise errors.failed()
+def _flush_components(proc: model.VfModel) -> bool:
+    """Hand the changed components to the workers, in order, up to the
+    first one over its port limit; False if one was.
+
+    spp_vf 18.08 src/vf/common/spp_proc.c 870-906 updates flagged
+    components only and stops at the first failure; command_proc.c
+    463-465 then runs backup_mng_info whether or not that failed, which
+    clears every change flag (spp_proc.c 448-451).  So a component over
+    its limit fails the flush of the command that changed it, and later
+    flushes only when it is changed again; it heals when the extra port
+    is detached or the component stopped (command_proc.c 315).  A
+    component not handed over keeps showing its last applied ports.
+    """
+    old = proc.applied.components
+    new: dict[str, model.Component] = {}
+    ok = True
+    for name, comp in proc.working.components.items():
+        if name in proc.changed and ok:
+            ok = limits_ok(comp)
+            if ok:
+                new[name] = copy.deepcopy(comp)
+                continue
+        new[name] = copy.deepcopy(old[name]) if name in old else \
+            model.Component(name, comp.core, comp.type)
+    proc.changed.clear()
+    proc.applied.components = new
+    return ok
 
 
 def flush(proc: model.VfModel) -> None:
-    """Apply the working tables or raise (leaving them as they are)."""
+    """Apply the working tables or raise.  A port failure keeps every
+    change flag (the next flush retries); a component failure does not.
+    """
     _flush_ports(proc)
     _flush_cores(proc)
-    _flush_components(proc)
-    proc.applied = proc.working.copy()
+    if not _flush_components(proc):
+        raise errors.failed()
+    proc.applied.abilities = copy.deepcopy(proc.working.abilities)
+    proc.applied.class_ids = copy.deepcopy(proc.working.class_ids)

@@ -118,6 +118,9 @@ class VfModel:
         self.added: set[str] = set()
         # Ports that have a PMD (flush_port succeeded for them).
         self.pmd: set[str] = {'phy:%d' % i for i in range(num_phy)}
+        # Components whose change flag is set (command_proc.c 291, 315,
+        # 440, 218): the next flush hands only these to the workers.
+        self.changed: set[str] = set()
         self.hung = False
         self.lock = threading.Lock()
 

@@ -73,6 +73,7 @@ def start_component(proc: model.VfModel, body: dict[str, Any]) -> None:
         # master lcore is IDLE (src/vf/spp_vf.c 326) and accepted.
         raise errors.failed()
     proc.working.components[name] = model.Component(name, core, ctype)
+    proc.changed.add(name)      # command_proc.c 291
     flush.flush(proc)
 
 
@@ -80,6 +81,7 @@ def stop_component(proc: model.VfModel, name: str) -> None:
     # command_proc.c 291-316: an unknown name succeeds (and still
     # flushes, 718-721); stopping drops the component and its change.
     proc.working.components.pop(name, None)
+    proc.changed.discard(name)  # command_proc.c 315
     flush.flush(proc)
 
 
@@ -182,4 +184,5 @@ def port_command(proc: model.VfModel, name: str,
         elif op == 'del_vlantag':
             ability = {'operation': 'del', 'id': 0, 'pcp': 0}
         _attach(proc, comp, port, direction, ability)
+    proc.changed.add(name)      # command_proc.c 440
     flush.flush(proc)

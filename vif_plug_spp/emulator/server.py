@@ -63,6 +63,9 @@ class SppCtlEmulator:
         self.requests: list[tuple[str, str, bytes]] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
+        # spp-ctl 18.08 src/spp-ctl/spp_proc.py 51-53: one command at a
+        # time per process; a slow spp_vf holds the requests behind it.
+        self._serial = threading.Lock()
         self._http = httpserver.LoopbackHTTPServer(
             self._answer, port=port, name='spp-ctl-emulator')
 
@@ -157,11 +160,12 @@ class SppCtlEmulator:
         with self._lock:
             self.requests.append((method, path, raw))
         fault = self._fault(method, path)
-        if fault is not None and fault.delay:
-            time.sleep(fault.delay)
-        elif fault is not None:
+        if fault is not None and not fault.delay:
             return fault.status, 'text/plain', fault.text.encode('utf-8')
-        return self.state.handle(method, path, raw)
+        with self._serial:
+            if fault is not None:
+                time.sleep(fault.delay)
+            return self.state.handle(method, path, raw)
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> 'SppCtlEmulator':

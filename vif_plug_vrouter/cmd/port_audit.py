@@ -214,16 +214,49 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
                                        'was sent)' % len(bad))
 
 
+def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
+            ) -> tuple[list[Any], list[Any]]:
+    """The files again, read once the audit has started.
+
+    A plug writes its port file before its ``POST /port`` (ports.py): a
+    port the agent got before ``/syncports`` is in this listing, one it
+    gets later carries the new version either way.  A port unplugged
+    since the first listing is not re-added.  A file that became
+    unreadable meanwhile (e.g. rewritten in place by the legacy CLI) is
+    re-added as first read.
+    """
+    from vif_plug_vrouter import port_scan
+    again: tuple[list[Any], list[Any]] = (
+        port_scan.scan_ports(s.ports_dir), port_scan.scan_vm_vn(s.ports_dir))
+    first = {f.path: f for f in files + vm_vn if f.error is None}
+    out: tuple[list[Any], list[Any]] = ([], [])
+    for fresh, kept in zip(again, out):
+        for f in fresh:
+            if f.error is not None and not os.path.lexists(f.path):
+                continue   # removed while listed: unplugged meanwhile
+            f = first.get(f.path, f) if f.error is not None else f
+            if f.error is not None:
+                pc._warn('%s cannot be read as the agent reads it: %s; the '
+                         'agent will delete what it describes' %
+                         (f.path, f.error))
+            kept.append(f)
+    return out
+
+
 def _readd(agent: Any, files: list[Any], vm_vn: list[Any]
            ) -> tuple[int, dict[str, int]]:
     """Re-add every port and vm-vn subscription; (exit code, counts)."""
     errors = pc._exceptions()
-    code = pc.EXIT_OK
+    code = pc.EXIT_OK if not any(f.error for f in files + vm_vn) \
+        else pc.EXIT_FAILURE
     done = {'port': 0, 'vm-vn': 0}
-    calls = [('port', agent.add_port, rec) for f in files
+    calls = [('port', agent.add_port, rec, f.path) for f in files
              for rec, _ in f.ports]
-    calls += [('vm-vn', agent.add_vm_port, v.body) for v in vm_vn]
-    for kind, call, body in calls:
+    calls += [('vm-vn', agent.add_vm_port, v.body, v.path) for v in vm_vn
+              if v.body is not None]
+    for kind, call, body, path in calls:
+        if not os.path.lexists(path):
+            continue   # unplugged meanwhile: do not bring it back
         try:
             call(body)
             done[kind] += 1
@@ -258,6 +291,7 @@ def op_sync(s: pc.Settings) -> int:
     agent = pc._manager(s).agent
     start = time.monotonic()
     agent.sync_ports()
+    files, vm_vn = _rescan(s, files, vm_vn)
     code, done = _readd(agent, files, vm_vn)
     elapsed = time.monotonic() - start
     if elapsed > s.sync_window:

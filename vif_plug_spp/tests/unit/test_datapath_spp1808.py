@@ -17,6 +17,7 @@ spp-ctl status-size bug named.
 
 import copy
 import json
+import time
 
 import testtools
 
@@ -53,6 +54,18 @@ class Case(testtools.TestCase):
 
     def status(self, sec_id):
         return self.emu.snapshot()[sec_id]
+
+    def plug_after_refused_attach(self, attach, vhost, vlan):
+        """Wire everything, have someone else's ``attach`` (sec_id,
+        component, port, dir) fail its flush, then plug: the error.
+        """
+        self.start()
+        self.dp.ensure_all()
+        self.assertRaises(sppctl.SppCtlError, self.client.attach, *attach)
+        exc = self.assertRaises(datapath.WiringError, self.dp.plug, vhost,
+                                MAC, vlan)
+        self.assertFalse(exc.rolled_back)
+        return exc
 
 
 class TestVlanFirstPlug(Case):
@@ -98,6 +111,19 @@ class TestVlanFirstPlug(Case):
                                 100)
         self.assertTrue(exc.rolled_back)
         self.assertEqual(before, base._norm(self.status(2)))
+
+    def test_detach_kept_by_a_failed_flush_is_not_rolled_back(self):
+        # A second tx port put on the merger by hand: spp_vf keeps it in
+        # its tables, and every flush that touches the merger fails; the
+        # plug's detach of ring:7 is kept although it "failed".
+        exc = self.plug_after_refused_attach((2, 'merger', 'phy:0', 'tx'),
+                                             3, 100)
+        self.assertNotIn('; rolled back', str(exc))
+        # Once the extra port is gone, the next plug wires ring:7 again.
+        self.client.detach(2, 'merger', 'phy:0', 'tx')
+        self.assertTrue(self.dp.plug(3, MAC, 100))
+        self.assertIn('ring:7', [p['port'] for p in base._comp(
+            self.status(2), 'merger')['rx_port']])
 
 
 class TestNothingPoisonous(Case):
@@ -167,18 +193,40 @@ class TestStickyFailure(Case):
         self.assertNotIn('; rolled back', str(exc))
 
     def test_poisoned_before_the_plug(self):
-        self.start()
-        self.dp.ensure_all()
         # Someone attaches a ring spp_primary never created.
-        self.assertRaises(sppctl.SppCtlError, self.client.attach, 1,
-                          'forward_0_rx', 'ring:9', 'rx')
-        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 1, MAC,
-                                5)
-        self.assertFalse(exc.rolled_back)
+        exc = self.plug_after_refused_attach(
+            (1, 'forward_0_rx', 'ring:9', 'rx'), 1, 5)
         self.assertIn('Restart spp_vf 1', str(exc))
         # After the restart, the next plug rebuilds and wires.
         self.emu.restart(reset_vfs=True)
         self.assertTrue(self.dp.plug(1, MAC, 5))
+
+    def test_classifier_start_on_a_poisoned_spp_vf(self):
+        # A fresh plugin or agent (classifier type not yet seen) finds the
+        # classifier missing on an spp_vf someone poisoned: the failed
+        # start is reported as kept, not masked by the 19.08 name retry.
+        self.start()
+        self.dp.ensure_all()
+        self.client.stop_component(1, 'classifier')
+        self.assertRaises(sppctl.SppCtlError, self.client.attach, 1,
+                          'forward_0_rx', 'ring:9', 'rx')
+        dp = datapath.Datapath(self.client, self.config)
+        exc = self.assertRaises(datapath.WiringError, dp.plug, 0, MAC, None)
+        self.assertFalse(exc.rolled_back)
+        self.assertIn('Restart spp_vf 1', str(exc))
+
+    def test_unanswered_step_is_undone_too(self):
+        # spp_vf answers the classifier add after the client gave up
+        # (read timeout 1 s): "rolled back" must still be true.
+        self.start()
+        self.dp.ensure_all()
+        before = base._norm(self.status(1))
+        self.emu.delay('PUT', 'classifier_table', 1.5)
+        exc = self.assertRaises(datapath.WiringError, self.dp.plug, 0, MAC,
+                                None)
+        self.assertTrue(exc.rolled_back)
+        time.sleep(1.0)    # the held add has been applied by now
+        self.assertEqual(before, base._norm(self.status(1)))
 
     def test_plain_refusal_still_rolls_back(self):
         self.start()

@@ -13,6 +13,8 @@
 
 import http.client
 import json
+import threading
+import time
 
 import testtools
 
@@ -338,6 +340,21 @@ class TestFaultsAndRestart(EmulatorCase):
                  '/v1/vfs/1/components',
                  {'name': 'a', 'core': 2, 'type': 'forward'})
         self.comp('a', 2)
+
+    def test_slow_request_holds_the_ones_behind_it(self):
+        # spp-ctl runs one command at a time per process: a status read
+        # sent while an attach is held answers after it.
+        self.comp('a', 2)
+        self.emu.delay('PUT', '/ports', 0.5)
+        held = threading.Thread(target=self.attach,
+                                args=('a', 'ring:0', 'rx'))
+        held.start()
+        self.addCleanup(held.join)
+        while not any(r[0] == 'PUT' for r in self.emu.requests):
+            time.sleep(0.01)
+        a = [c for c in self.status()['components']
+             if c.get('name') == 'a'][0]
+        self.assertEqual(['ring:0'], [p['port'] for p in a['rx_port']])
 
     def test_restart_keeps_vf_state_unless_reset(self):
         self.comp('a', 2)

@@ -122,26 +122,50 @@ class TestStickyFlush(RulesCase):
         self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'rx'))
         self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'rx'))
         # The change stays in the working tables (status shows the last
-        # applied state) and fails every flush...
+        # applied state) and is still attached: a plain re-attach is
+        # refused.
         self.assertEqual(['ring:0'], [
             p['port'] for p in self.component('fwd')['rx_port']])
-        self.assertEqual(OCCUR, self.put('mrg', 'attach', 'ring:3', 'rx'))
-        # ...and is still attached: a plain re-attach is refused.
         self.assertEqual((400, b'command error: bad value(port rxtx)'),
                          self.put('fwd', 'attach', 'ring:1', 'rx'))
-        # Detaching the extra port heals it; the mrg change queued
-        # meanwhile is applied with it.
+        # Detaching the extra port heals it.
         self.assertEqual(OK, self.put('fwd', 'detach', 'ring:1', 'rx'))
+        self.assertEqual(['ring:0'], [
+            p['port'] for p in self.component('fwd')['rx_port']])
+
+    def test_limit_fails_only_flushes_that_change_the_component(self):
+        # command_proc.c 463-465: the change flags are cleared after a
+        # failed component flush, so other components flush fine...
+        self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'tx'))
+        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'tx'))
+        self.assertEqual(OK, self.put('mrg', 'attach', 'ring:3', 'rx'))
         self.assertEqual(['ring:3'], [
             p['port'] for p in self.component('mrg')['rx_port']])
+        self.ok('DELETE', '/v1/vfs/1/components/nothing')
+        # ...while changing the component over its limit fails again.
+        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:2', 'rx'))
+        self.assertEqual([], self.component('fwd')['rx_port'])
+        self.assertEqual(['ring:0'], [
+            p['port'] for p in self.component('fwd')['tx_port']])
+
+    def test_classifier_entry_changes_the_component_sending_to_it(self):
+        # command_proc.c 218: the entry flags the port's tx component,
+        # whose flush then fails while it is over its limit.
+        self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'tx'))
+        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'tx'))
+        self.assertEqual(OCCUR, self.table('add', 'ring:1',
+                                           'fa:16:3e:00:00:01'))
+        self.assertEqual(OK, self.put('cls', 'attach', 'ring:2', 'tx'))
+        self.assertEqual(OK, self.table('add', 'ring:2',
+                                        'fa:16:3e:00:00:02'))
 
     def test_limit_heals_when_component_stopped(self):
         self.assertEqual(OK, self.put('fwd', 'attach', 'ring:0', 'tx'))
         self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:1', 'tx'))
-        self.assertEqual(OCCUR, self.put('mrg', 'attach', 'ring:3', 'rx'))
         self.ok('DELETE', '/v1/vfs/1/components/fwd')
         self.assertNotIn('fwd', [c.get('name')
                                  for c in self.status()['components']])
+        self.assertEqual(OK, self.put('mrg', 'attach', 'ring:1', 'rx'))
 
 
 class TestMasterLcore(RulesCase):
@@ -225,18 +249,17 @@ class TestClassifierRules(RulesCase):
         self.assertEqual(OK, self.table('add', 'ring:6',
                                         'fa:16:3e:00:00:06'))
         self.assertEqual([], self.status()['classifier_table'])
-        # An entry whose flush failed is not listed either.
-        self.assertEqual(OK, self.put('fwd', 'attach', 'ring:3', 'rx'))
-        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:4', 'rx'))
-        self.assertEqual(OCCUR, self.table('add', 'ring:0',
-                                           'fa:16:3e:00:00:01'))
-        self.assertEqual([], self.status()['classifier_table'])
         # Moving ring:6 onto the classifier shows its entry.
-        self.assertEqual(OK, self.put('fwd', 'detach', 'ring:4', 'rx'))
         self.assertEqual(OK, self.put('fwd', 'detach', 'ring:6', 'tx'))
         self.assertEqual(OK, self.put('cls', 'attach', 'ring:6', 'tx'))
-        self.assertEqual(['ring:0', 'ring:6'], sorted(
-            e['port'] for e in self.status()['classifier_table']))
+        self.assertEqual(['ring:6'], [
+            e['port'] for e in self.status()['classifier_table']])
+        # An entry whose flush failed is not listed (ring:8: no PMD).
+        self.assertEqual(OCCUR, self.put('fwd', 'attach', 'ring:8', 'rx'))
+        self.assertEqual(OCCUR, self.table('add', 'ring:0',
+                                           'fa:16:3e:00:00:01'))
+        self.assertEqual(['ring:6'], [
+            e['port'] for e in self.status()['classifier_table']])
 
 
 class TestSppCtlInputQuirks(RulesCase):
@@ -270,6 +293,25 @@ class TestSppCtlInputQuirks(RulesCase):
         self.assertEqual((500, b'Internal Server Error'),
                          self.table('del', 'ring:0', 'fa:16:3e:00:00:01',
                                     'x'))
+
+
+class TestFormattedIntoTheCommand(RulesCase):
+    """spp-ctl formats body values into spp_vf's command text (spp_proc.py
+    76-78, 123-126): a JSON true passes spp-ctl's checks as an int and
+    reaches spp_vf as the word "True".
+    """
+
+    def test_boolean_core_is_bad_value_core(self):
+        self.assertEqual((400, b'command error: bad value(core)'), self.call(
+            'POST', '/v1/vfs/1/components',
+            {'name': 'b', 'core': True, 'type': 'forward'})[::2])
+
+    def test_boolean_or_float_classifier_vlan_is_bad_value_vlan_id(self):
+        self.assertEqual(OK, self.put('cls', 'attach', 'ring:0', 'tx'))
+        for vlan in (True, 10.0):
+            self.assertEqual((400, b'command error: bad value(vlan id)'),
+                             self.table('add', 'ring:0', 'fa:16:3e:00:00:01',
+                                        vlan))
 
 
 class TestStatusSizeBug(test_emulator.EmulatorCase):

@@ -159,6 +159,24 @@ class TestConfiguration(testtools.TestCase):
                           hostile.try_plugin_configuration):
                 self.assertNotEqual('defect', entry(text).result)
 
+    def test_cores_above_31(self):
+        # Hosts with more than 32 cores: spp_vf takes lcores up to 127.
+        vf = {'physical_network': 'p', 'num_vhost': 0, 'components': [
+            {'name': 'c', 'type': 'classifier_mac', 'core': 40,
+             'rx_port': ['phy:0'], 'tx_port': []}]}
+        config = hostconfig.parse(json.dumps({'vf': [vf]}), 'h')
+        self.assertEqual(40, config['vf'][0]['components'][0]['core'])
+
+    def test_port_numbers_spp_vf_reads_differently(self):
+        # strtol(.., 0): ring:010 is spp_vf's ring:8, ring:08 no port.
+        for port in ('ring:010', 'ring:08', 'vhost:00'):
+            vf = {'physical_network': 'p', 'num_vhost': 0, 'components': [
+                {'name': 'c', 'type': 'classifier_mac', 'core': 2,
+                 'rx_port': ['phy:0'], 'tx_port': [port]}]}
+            exc = self.assertRaises(validate.InvalidInput, hostconfig.parse,
+                                    json.dumps({'vf': [vf]}), 'h')
+            self.assertIn('no leading zero', str(exc))
+
 
 class TestValues(testtools.TestCase):
 

@@ -34,16 +34,22 @@ import errno
 import fcntl
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
 from oslo_privsep import daemon
 from pyroute2 import IPRoute
 
+from os_vif_accel.testing import switchdev_vf
 from vif_plug_vrouter import linux_net
 
 
 class JsonVfDouble:
-    """VF MAC/VLAN of real PF netdevs, stored in a JSON file."""
+    """VF MAC/VLAN of real PF netdevs, stored in a JSON file.
+
+    What it accepts and refuses is the switchdev-mode driver model of
+    :mod:`os_vif_accel.testing.switchdev_vf` (mlx5 by default; a PF entry
+    ``{"driver": "nfp", "caps": [...]}`` selects nfp).
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -62,22 +68,24 @@ class JsonVfDouble:
 
     def get(self, pf: str, vf: int) -> tuple[str | None, int]:
         self._check_pf(pf)
-        entry = self._load().get(pf, {}).get(str(vf), {})
-        return entry.get('mac', '00:00:00:00:00:00'), entry.get('vlan', 0)
+        return switchdev_vf.SwitchdevVfTable(self._load()).get(pf, vf)
 
-    def set(self, pf: str, vf: int, mac: str | None, vlan: int) -> None:
+    def _change(self, pf: str, change: Callable[[Any], None]) -> None:
         self._check_pf(pf)
         with open(self.path + '.lock', 'w') as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            data = self._load()
-            entry = data.setdefault(pf, {}).setdefault(str(vf), {})
-            if mac is not None:
-                entry['mac'] = mac
-            entry['vlan'] = vlan
+            table = switchdev_vf.SwitchdevVfTable(self._load())
+            change(table)
             tmp = self.path + '.tmp'
             with open(tmp, 'w') as f:
-                json.dump(data, f)
+                json.dump(table.data, f)
             os.rename(tmp, self.path)
+
+    def set_mac(self, pf: str, vf: int, mac: str) -> None:
+        self._change(pf, lambda t: t.set_mac(pf, vf, mac))
+
+    def set_vlan(self, pf: str, vf: int, vlan: int) -> None:
+        self._change(pf, lambda t: t.set_vlan(pf, vf, vlan))
 
 
 def _failing(name: str) -> Any:

@@ -196,22 +196,29 @@ class TestLegacyFilesCli(cli.CLITestCase):
         self.assertEqual(sorted(self.ids.values()),
                          sorted(self.state.snapshot()))
 
-    def post_vm(self, vmi: str, vm_name: str = 'pod-1') -> dict[str, str]:
+    def post_vm(self, vmi: str, vm_name: str = 'pod-1',
+                vn: str = '') -> dict[str, str]:
         body = {'vm-uuid': '5c7e9a10-3b2d-4c6e-8f1a-2b3c4d5e6f70',
                 'host-ifname': 'veth' + vmi[:4], 'vm-name': vm_name,
-                'vn-uuid': '', 'vmi-uuid': vmi}
+                'vn-uuid': vn, 'vmi-uuid': vmi}
         self.assertEqual(200, self.state.handle(
             'POST', '/vm', json.dumps(body).encode())[0])
         return body
 
     def test_sync_readds_vm_vn_subscriptions(self) -> None:
-        self.post_vm(cli.new_id())
-        self.post_vm(cli.new_id())
+        vn = cli.new_id()
+        for _ in range(2):
+            body = self.post_vm(cli.new_id(), vn=vn)
+            # the control node puts the VMI in that VM and VN, so a stale
+            # entry would make the agent drop both (pih 989-1040)
+            self.state.mark_config(body['vmi-uuid'], vm_uuid=body['vm-uuid'],
+                                   vn_uuid=vn)
         res = self.run_cli('--oper=sync', '--verbose')
         self.assertEqual(0, res.rc, res)
         self.assertIn('2 of 2 vm-vn', res.out)
         self.state.clean_stale()
-        self.assertEqual(2, len(self.state.vm_ports))
+        self.assertEqual(2, len([k for k in self.state.vm_ports
+                                 if k[1] == vn]))
 
     def test_sync_refuses_while_a_port_file_is_unreadable(self) -> None:
         refused = install(self.ports_dir, [data.REFUSED])[data.REFUSED]
@@ -239,6 +246,62 @@ class TestLegacyFilesCli(cli.CLITestCase):
         self.assertEqual([], self.emu.requests)
         self.assertIn(body['vmi-uuid'], [
             e['vmi-uuid'] for e in self.state.vm_ports.values()])
+
+    def before_sync(self, action: Any) -> None:
+        """Run ``action`` in the agent just before it handles
+        ``/syncports``: a plug or unplug racing with the CLI's scan.
+        """
+        routes = self.state._routes
+        i = next(i for i, r in enumerate(routes)
+                 if r[1].pattern == '/syncports')
+        verb, regex, func = routes[i]
+
+        def hooked(body: bytes) -> Any:
+            action()
+            return func(body)
+        routes[i] = (verb, regex, hooked)
+
+    def test_sync_keeps_a_port_plugged_during_its_scan(self) -> None:
+        # A plug writes its file, then POSTs (ports.py); both happen after
+        # the CLI listed the directory, before the agent's version moves.
+        new = dict(json.loads(data.legacy('direct-kernel-ipv4.json')),
+                   id=cli.new_id(), **{'system-name': 'tapraced-01'})
+
+        def plug() -> None:
+            with open(os.path.join(self.ports_dir, new['id']), 'w') as f:
+                json.dump(new, f)
+            self.assertEqual(200, self.state.handle(
+                'POST', '/port', json.dumps(new).encode())[0])
+        self.before_sync(plug)
+        res = self.run_cli('--oper=sync', '--verbose')
+        self.assertEqual(0, res.rc, res)
+        self.assertEqual([], self.state.clean_stale())
+        self.assertIn(new['id'], self.state.snapshot())
+
+    def test_sync_does_not_revive_a_port_unplugged_meanwhile(self) -> None:
+        gone = self.ids['api-kernel-ipv4.json']
+
+        def unplug() -> None:
+            self.state.handle('DELETE', '/port/' + gone, b'')
+            self.assertFalse(os.path.exists(os.path.join(self.ports_dir,
+                                                         gone)))
+        self.before_sync(unplug)
+        res = self.run_cli('--oper=sync', '--verbose')
+        self.assertEqual(0, res.rc, res)
+        self.assertNotIn(gone, self.state.snapshot())
+        self.assertFalse(os.path.exists(os.path.join(self.ports_dir, gone)))
+
+    def test_sync_readds_a_file_torn_meanwhile_as_first_read(self) -> None:
+        # The legacy CLI rewrites a file in place (truncate, then write).
+        torn = self.ids['direct-kernel-ipv4.json']
+
+        def tear() -> None:
+            open(os.path.join(self.ports_dir, torn), 'w').close()
+        self.before_sync(tear)
+        res = self.run_cli('--oper=sync', '--verbose')
+        self.assertEqual(0, res.rc, res)
+        self.assertEqual([], self.state.clean_stale())
+        self.assertIn(torn, self.state.snapshot())
 
     def test_sync_of_one_port_is_refused(self) -> None:
         port = self.ids['api-kernel-ipv4.json']

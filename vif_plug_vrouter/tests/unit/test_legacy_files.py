@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import types
+from typing import Any
+from unittest import mock
 
 import fixtures
 import testtools
@@ -64,6 +68,29 @@ class TestRecordedFiles(testtools.TestCase):
     def test_every_recorded_file_is_known(self) -> None:
         self.assertEqual(sorted(self.EXPECTED) + [REFUSED],
                          sorted(legacy_names()))
+
+    def test_commands_json_names_what_wrote_each_file(self) -> None:
+        with open(os.path.join(DATA, 'commands.json')) as f:
+            cmds = json.load(f)
+        self.assertEqual(legacy_names(), sorted(cmds))
+        for name, case in cmds.items():
+            out = case['stdout'].splitlines()
+            if case['agent'] == 'down':
+                # enable/disable rewrote the file an earlier add wrote
+                self.assertRegex(case['preceded_by'][0],
+                                 r'--oper=add |\.add_port\(', name)
+                continue
+            # what the script POSTed is exactly the file it wrote
+            sent = [ln[len('Request : '):] for ln in out
+                    if ln.startswith('Request : ')]
+            self.assertEqual([legacy(name)], sent, name)
+            for line in out:
+                if line.startswith('Request failed: '):
+                    # the answer of the agent, texts per pih 37-74
+                    error = json.loads(line[len('Request failed: '):])
+                    self.assertRegex(error['error'],
+                                     r'^\{ Invalid or missing (field|data) '
+                                     r'for <[a-z0-9-]+> \}$', name)
 
     def test_files_the_agent_replays_are_readable(self) -> None:
         for name, (ip6, mode, link) in self.EXPECTED.items():
@@ -147,8 +174,45 @@ class TestScan(testtools.TestCase):
         for name in (uid, uid.upper(), '  ' + uid, uid + '.bak'):
             self.assertEqual(uid, port_scan.agent_uuid(name), name)
         for name in ('.tmp-' + uid, uid.replace('-', ''), '{%s}' % uid,
+                     '\x1c' + uid, '\xa0' + uid,
                      '00000000-0000-0000-0000-000000000000', 'vm'):
             self.assertIsNone(port_scan.agent_uuid(name), name)
+
+    def test_special_files_are_skipped_like_the_agent_does(self) -> None:
+        # The agent replays regular files only (pih 131-133); opening a
+        # FIFO named like a port would block the scan for good.
+        os.mkfifo(os.path.join(self.dir,
+                               'd4000000-0000-4000-8000-000000000001'))
+        good = json.loads(legacy('api-kernel-ipv4.json'))
+        self.put(good['id'], json.dumps(good))
+        found: list[Any] = []
+        scan = threading.Thread(target=lambda: found.extend(
+            port_scan.scan_ports(self.dir)), daemon=True)
+        scan.start()
+        scan.join(10)
+        if scan.is_alive():
+            # unblock the scan so the worker can exit
+            os.close(os.open(os.path.join(
+                self.dir, 'd4000000-0000-4000-8000-000000000001'),
+                os.O_WRONLY | os.O_NONBLOCK))
+            self.fail('the scan blocked on a FIFO')
+        self.assertEqual([(good['id'], None)],
+                         [(f.name_id, f.error) for f in found])
+
+    def test_sync_rescan_drops_a_file_removed_while_listed(self) -> None:
+        # Read once the audit started (port_audit._rescan): a file listed
+        # but gone before it was read was unplugged meanwhile; re-adding
+        # its first reading would bring the port back.
+        rec, _ = record.from_port_file(legacy('api-kernel-ipv4.json'))
+        path = os.path.join(self.dir, rec['id'])
+        first = [port_scan.PortFile(path, rec['id'], [(rec, {})], None)]
+        again = [port_scan.PortFile(path, rec['id'], [],
+                                    'removed while listed')]
+        with mock.patch.object(port_scan, 'scan_ports',
+                               return_value=again):
+            files, vm_vn = port_audit._rescan(
+                types.SimpleNamespace(ports_dir=self.dir), first, [])
+        self.assertEqual(([], []), (files, vm_vn))
 
     def test_array_files_and_broken_files(self) -> None:
         one = json.loads(legacy('api-kernel-ipv4.json'))

@@ -22,12 +22,15 @@ import copy
 import errno
 import uuid
 from typing import Any
+from unittest import mock
 
 import os_vif
 from os_vif import exception as osv_exception
 from os_vif import objects
+from pyroute2.netlink.exceptions import NetlinkError
 import testtools
 
+from os_vif_accel.testing import switchdev_vf
 from os_vif_accel import validate
 
 from vif_plug_vrouter import agent_client
@@ -45,11 +48,15 @@ MAC = 'fa:16:3e:00:00:01'
 
 
 class ModelHost:
-    """Netdevs and VF table in memory; driver binding on the fake tree."""
+    """Netdevs in memory, VF MAC/VLAN and VF drivers.
+
+    VF MAC/VLAN go through the real linux_net over the switchdev VF
+    double; driver binding runs on the fake tree.
+    """
 
     def __init__(self, links: dict[str, dict[str, Any]]) -> None:
         self.links = links
-        self.vfs: dict[tuple[str, int], dict[str, Any]] = {}
+        self.vfs = switchdev_vf.SwitchdevVfTable()
         self.fail: set[str] = set()
         self.calls: list[str] = []
 
@@ -90,16 +97,14 @@ class ModelHost:
         return before
 
     def vf_state(self, pf: str, vf: int) -> dict[str, Any]:
-        return dict(self.vfs.get((pf, vf), {'mac': '00:00:00:00:00:00',
-                                            'vlan': 0}))
+        with mock.patch.object(linux_net, 'VF_NETLINK', self.vfs):
+            return linux_net.vf_state(pf, vf)
 
     def set_vf(self, pf: str, vf: int, mac: str | None,
-               vlan: int) -> dict[str, Any]:
+               vlan: int | None = None) -> dict[str, Any]:
         self._enter('set_vf')
-        before = self.vfs.get((pf, vf), {'mac': '00:00:00:00:00:00',
-                                         'vlan': 0})
-        self.vfs[(pf, vf)] = {'mac': mac, 'vlan': vlan}
-        return before
+        with mock.patch.object(linux_net, 'VF_NETLINK', self.vfs):
+            return linux_net.set_vf(pf, vf, mac, vlan)
 
     def bind_vf_driver(self, root: str, vf: str, driver: str,
                        timeout: float) -> dict[str, Any]:
@@ -136,7 +141,8 @@ class OffloadTestBase(testtools.TestCase):
     def snapshot(self) -> Any:
         tree = self.nic.tree
         default = {'mac': '00:00:00:00:00:00', 'vlan': 0}
-        vfs = {k: v for k, v in self.host.vfs.items() if v != default}
+        vfs = {(pf, vf): v for pf, table in self.host.vfs.data.items()
+               for vf, v in table.items() if v != default}
         return (copy.deepcopy(self.host.links), vfs,
                 {vf: (tree.driver_of(vf), tree.override_of(vf))
                  for vf in self.nic.vfs})
@@ -169,7 +175,6 @@ class TestSpec(testtools.TestCase):
             ('representor_name', {'name': 'a/b'}),
             ('address', {'mac': 'ff:ff:ff:ff:ff:ff'}),
             ('mtu', {'mtu': 20}),
-            ('vlan', {'vlan': 4095}),
             ('vnic_type', {'mode': 'macvtap'}),
             ('id', {'port_id': 'nope'}),
         ]
@@ -178,8 +183,7 @@ class TestSpec(testtools.TestCase):
             self.assertEqual(field, err.field, kw)
 
     def test_defaults(self) -> None:
-        spec = self.build(vlan=None, name=None)
-        self.assertEqual(0, spec.vlan)
+        spec = self.build(name=None)
         self.assertIsNone(spec.name)
         self.assertIsNone(spec.mtu)
 
@@ -195,14 +199,14 @@ class TestApply(OffloadTestBase):
                          self.host.links[target])
         self.assertNotIn(original, self.host.links)
         self.assertEqual({'mac': MAC, 'vlan': 0},
-                         self.host.vfs[(self.nic.uplinks[1], 2)])
+                         self.host.vf_state(self.nic.uplinks[1], 2))
         self.assertEqual('vfio-pci', self.nic.tree.driver_of(self.vf))
         self.assertEqual({
             'offload': 'virtio-forwarder', 'vf': self.vf,
             'pf-ifname': self.nic.uplinks[1], 'vf-index': 2,
             'rep-name': target, 'rep-orig-name': original, 'rep-mtu': 1500,
             'rep-up': False, 'rep-ipv6': False,
-            'vf-mac': '00:00:00:00:00:00', 'vf-vlan': 0, 'vf-bound': True,
+            'vf-mac': '00:00:00:00:00:00', 'vf-bound': True,
             'vf-driver': 'mlx5_core', 'vf-override': None},
             offload.to_extra(applied.state))
 
@@ -467,3 +471,68 @@ class TestPluginOffloadInput(testtools.TestCase):
         os_vif.unplug(vif, vfix.instance())
         self.assertEqual([('DELETE', '/port/' + vif.id)],
                          [r[:2] for r in self.emu.emulator.requests])
+
+
+class TestPluginVlanNetwork(OffloadTestBase):
+    """A direct port on a network with a VLAN, through os-vif.
+
+    The PF is in switchdev mode, so the VF double refuses a non-zero VF
+    VLAN as mlx5 does (``mlx5/core/esw/legacy.c`` 439-445).
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.emu = self.useFixture(vfix.EmulatorFixture())
+        self.useFixture(vfix.PluginConfigFixture(
+            self.emu.url, self.emu.ports_dir, self.emu.sock_dir,
+            sysfs_root=self.nic.root))
+        for ext in os_vif._EXT_MANAGER or []:
+            ext.obj._offloader = self.offloader
+
+    def direct_vif(self, vlan: int | None) -> Any:
+        net = vfix.network(['10.0.0.7'])
+        if vlan is not None:
+            net.vlan = vlan
+        return objects.vif.VIFHostDevice(
+            id=self.port_id, plugin='vrouter', address=MAC, network=net,
+            dev_type='ethernet', dev_address=self.vf,
+            port_profile=objects.vif.VIFPortProfileBase(
+                datapath_offload=objects.vif.DatapathOffloadRepresentor(
+                    representor_name='tap' + self.port_id[:11],
+                    representor_address=self.vf)))
+
+    def test_vlan_network_plugs_without_a_vf_vlan(self) -> None:
+        before = self.snapshot()
+        vif = self.direct_vif(vlan=42)
+        os_vif.plug(vif, vfix.instance())
+        self.assertEqual({'mac': MAC, 'vlan': 0},
+                         self.host.vf_state(self.nic.uplinks[1], 2))
+        self.assertIn(self.port_id, self.emu.emulator.state.snapshot())
+        self.assertNotIn('vf-vlan', self.emu.port_file(self.port_id))
+        os_vif.unplug(vif, vfix.instance())
+        self.assertEqual(before, self.snapshot())
+
+    def test_double_refuses_what_mlx5_refuses(self) -> None:
+        pf = self.nic.uplinks[1]
+        err = self.assertRaises(NetlinkError, self.host.set_vf, pf, 2, MAC,
+                                42)
+        self.assertEqual(errno.EOPNOTSUPP, err.code)
+        self.assertEqual(MAC, self.host.vf_state(pf, 2)['mac'])
+        self.host.set_vf(pf, 2, MAC, 0)      # "compatibility with libvirt"
+        err = self.assertRaises(NetlinkError, self.host.set_vf, pf, 2,
+                                '01:00:5e:00:00:01')
+        self.assertEqual(errno.EINVAL, err.code)
+
+    def test_restore_of_an_older_file_puts_a_changed_vlan_back(self) -> None:
+        # Port files of earlier releases recorded the VF VLAN; on an nfp
+        # whose firmware takes VF VLANs such a plug did set one.
+        pf = self.nic.uplinks[1]
+        self.host.vfs.data[pf] = {'driver': switchdev_vf.NFP}
+        self.host.set_vf(pf, 2, MAC, 42)
+        state = {'vf': self.vf, 'pf-ifname': pf, 'vf-index': 2,
+                 'rep-name': self.nic.reps[self.vf],
+                 'rep-orig-name': self.nic.reps[self.vf],
+                 'vf-mac': '00:00:00:00:00:00', 'vf-vlan': 0}
+        self.offloader.restore(self.port_id, state)
+        self.assertEqual({'mac': '00:00:00:00:00:00', 'vlan': 0},
+                         self.host.vf_state(pf, 2))

@@ -144,6 +144,41 @@ class TestPlugGeneric(PluginTestBase):
                          json.loads(self.emu.port_file(vif.id))
                          ['display-name'])
 
+    def test_port_plugged_by_the_tf_plugin_is_not_bounced(self) -> None:
+        # Upgrade: a port the TF plugin plugged on a network with two IPv4
+        # and two IPv6 subnets.  The TF plugin sent the first IP of the
+        # *last* subnet of each family (tf-nova-vif-driver
+        # vif_plug_vrouter/vrouter.py 198-213); picking any other address
+        # would make the re-plug at nova-compute start a delete + add.
+        from vif_plug_vrouter import agent_client
+        from vif_plug_vrouter import record
+        net = objects.network.Network(
+            id=str(uuid.uuid4()),
+            subnets=objects.subnet.SubnetList(objects=[
+                objects.subnet.Subnet(ips=objects.fixed_ip.FixedIPList(
+                    objects=[objects.fixed_ip.FixedIP(address=a)
+                             for a in ips]))
+                for ips in (['10.0.0.5'], ['fd00::5'], ['10.9.0.5',
+                                                        '10.9.0.6'],
+                            ['fd09::5'])]))
+        vif, inst = vfix.generic_vif(network=net), vfix.instance()
+        tf = record.make_record(
+            port_id=vif.id, instance_id=inst.uuid, vn_id=net.id,
+            project_id=inst.project_id, display_name=inst.name,
+            system_name=vif.vif_name, mac=str(vif.address),
+            ip_address='10.9.0.5', ip6_address='fd09::5')
+        with open(os.path.join(self.emu.ports_dir, vif.id), 'wb') as f:
+            f.write(record.to_port_file(tf, author='vrouter-port-control'))
+        agent_client.AgentClient(self.emu.url).add_port(tf)
+
+        os_vif.plug(vif, inst)
+
+        self.assertEqual([], [r for r in self.emu.emulator.requests
+                              if r[0] == 'DELETE'])
+        port = self.agent_ports()[vif.id]
+        self.assertEqual(('10.9.0.5', 'fd09::5'),
+                         (port['ip-address'], port['ip6-address']))
+
     def test_failed_rewrite_of_changed_port_restores_it(self) -> None:
         from os_vif_accel import fileio
         vif, inst = vfix.generic_vif(), vfix.instance()

@@ -67,6 +67,34 @@ class TestFromVif(testtools.TestCase):
         self.assertEqual(('10.0.0.7', 'fd00::7'),
                          (rec['ip-address'], rec['ip6-address']))
 
+    @staticmethod
+    def subnets(*groups: list[str]) -> object:
+        """A Network with one subnet per list of fixed IPs, in order."""
+        from os_vif import objects
+        return objects.network.Network(
+            id=str(uuid.uuid4()),
+            subnets=objects.subnet.SubnetList(objects=[
+                objects.subnet.Subnet(ips=objects.fixed_ip.FixedIPList(
+                    objects=[objects.fixed_ip.FixedIP(address=a)
+                             for a in ips]))
+                for ips in groups]))
+
+    def test_last_subnet_of_each_family_wins(self) -> None:
+        # tf-nova-vif-driver vif_plug_vrouter/vrouter.py 198-213: the
+        # first IP of each subnet, a later subnet replacing an earlier one.
+        net = self.subnets(['10.0.0.7', '10.0.0.8'], ['fd00::7'],
+                           ['10.1.0.7', '10.1.0.8'], ['fd01::7', 'fd01::8'])
+        rec = self.build(vfix.generic_vif(network=net))
+        self.assertEqual(('10.1.0.7', 'fd01::7'),
+                         (rec['ip-address'], rec['ip6-address']))
+
+    def test_subnet_without_ips_or_unspecified_ip_is_skipped(self) -> None:
+        net = self.subnets(['10.0.0.7'], [], ['0.0.0.0'], ['fd00::7'],
+                           ['::'])
+        rec = self.build(vfix.generic_vif(network=net))
+        self.assertEqual(('10.0.0.7', 'fd00::7'),
+                         (rec['ip-address'], rec['ip6-address']))
+
     def test_display_name_from_instance_info(self) -> None:
         rec = self.build(vfix.generic_vif(), vfix.instance(name='web-1'))
         self.assertEqual('web-1', rec['display-name'])
