@@ -28,7 +28,6 @@ that delete, so on its hosts the plugin only verifies the binding.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from oslo_log import log as logging
 

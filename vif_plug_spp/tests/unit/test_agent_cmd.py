@@ -40,7 +40,8 @@ _STARTUP = textwrap.dedent('''
 
 def _env() -> dict[str, str]:
     """The environment without tox's warning filter: the test must see
-    every warning a user would."""
+    every warning a user would.
+    """
     env = dict(os.environ)
     env.pop('PYTHONWARNINGS', None)
     return env
@@ -95,4 +96,3 @@ class TestAgentStartup(testtools.TestCase):
         self.assertIsNotNone(reporter)
         self.assertEqual(5.0, reporter.interval)
         self.assertEqual('fake:/', conf.transport_url)
-
