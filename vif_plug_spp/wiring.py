@@ -180,9 +180,16 @@ class PortWiring:
                      keys.action_prefix(self.host))
             return False
         changed = self._wire(bound, 'plug')
-        if found.get(keys.port_status(self.host, port_id)) != keys.UP:
+        status = keys.port_status(self.host, port_id)
+        if found.get(status) != keys.UP:
+            # Only while Neutron's action is still ``plug``: an unbind our
+            # agent finished meanwhile deleted the port's keys, and an
+            # unguarded put would leave an orphan ``up`` behind (the
+            # agent's own report is guarded the same way).
             try:
-                self.etcd.put(keys.port_status(self.host, port_id), keys.UP)
+                self.etcd.txn([self.etcd.cmp_value(
+                    keys.action(self.host, port_id), keys.PLUG)],
+                    [self.etcd.op_put(status, keys.UP)])
             except etcd_mod.EtcdError as exc:
                 raise self._etcd_error(exc, 'reporting up for', port_id)
         if changed:

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 from vif_plug_spp import keys
@@ -58,6 +59,27 @@ class TestAgent(base.SppCase):
         self.assertIsNotNone(self.etcd.get(served.marker(self.host)))
         self.wait_for(lambda: self.etcd.get(served.marker(self.host))
                       is None, 10, 'lease expiry')
+
+    def test_marker_comes_back_after_etcd_restart_and_lost_lease(self):
+        # etcd down longer than the TTL, then the lease gone behind the
+        # agent's back (revoked, or lost with a restored etcd): the
+        # keepalive thread publishes a fresh lease each time.
+        key = served.marker(self.host)
+        marker = served.Marker(self.etcd, self.host, ttl=3)
+        marker.start()
+        self.addCleanup(marker.stop)
+        self.server.restart(down_for=4.0)
+        self.wait_for(lambda: marker._lease is not None and
+                      self.etcd.get(key) is not None, 15, 'marker back')
+        lost = marker._lease
+        self.etcd.call('kv/lease/revoke', {'ID': lost})
+        self.assertIsNone(self.etcd.get(key))
+        self.wait_for(lambda: self.etcd.get(key) is not None, 10,
+                      'marker back after its lease was revoked')
+        self.assertNotEqual(lost, marker._lease)
+        time.sleep(4)   # longer than the TTL: the new lease is kept alive
+        self.assertTrue(served.served_by_us(self.etcd.read(keys=[key]),
+                                            self.host))
 
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
