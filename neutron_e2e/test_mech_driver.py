@@ -1,0 +1,136 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""Neutron 29's ML2 plugin binds ports with the ``spp`` driver; our agent
+wires them on the spp-ctl emulator; the ports become ACTIVE.
+"""
+
+import json
+
+from neutron.tests.common import helpers
+from neutron_lib.api.definitions import portbindings
+
+from vif_plug_spp import keys
+
+from neutron_e2e import base
+
+
+def details(vhost_id):
+    return {'bound_drivers': {'0': 'spp'}, 'port_filter': False,
+            'vhostuser_mode': 'server',
+            'vhostuser_socket': '/tmp/sock%d' % vhost_id,
+            'vhostuser_spp_plug': True}
+
+
+class TestBind(base.SppMl2Case):
+
+    def setUp(self):
+        super().setUp()
+        self.start_host()
+
+    def test_agent_report_is_in_the_agents_table(self):
+        agents = self.driver.get_agents(self.context,
+                                        filters={'host': [self.host]})
+        self.assertEqual([('SPP neutron agent', 'neutron-spp-agent', True)],
+                         [(a['agent_type'], a['binary'], a['alive'])
+                          for a in agents])
+
+    def test_flat_port_bound_vhostuser_and_active(self):
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual(portbindings.VIF_TYPE_VHOST_USER,
+                         port[portbindings.VIF_TYPE])
+        vhost_id = json.loads(self.etcd.get(
+            keys.bind_port(self.host, port['id'])))['vhost_id']
+        self.assertIn(vhost_id, (0, 1))
+        self.assertEqual(details(vhost_id), port[portbindings.VIF_DETAILS])
+        self.assertEqual('DOWN', port['status'])
+        self.wait_status(port['id'], 'ACTIVE')
+        self.assertEqual([base.MAC.upper()], self.macs())
+
+    def test_vlan_port_active_with_vlan_wiring(self):
+        port = self.port(self.network('vlan', 'physnet2', 250))
+        self.assertEqual(portbindings.VIF_TYPE_VHOST_USER,
+                         port[portbindings.VIF_TYPE])
+        bind = json.loads(self.etcd.get(keys.bind_port(self.host,
+                                                       port['id'])))
+        self.assertEqual(250, bind['vlan_id'])
+        self.assertIn(bind['vhost_id'], (2, 3))
+        self.wait_status(port['id'], 'ACTIVE')
+        self.assertEqual(['250/' + base.MAC.upper()], self.macs())
+
+    def test_delete_releases_the_vhost(self):
+        port = self.port(self.network('flat', 'physnet1'))
+        self.wait_status(port['id'], 'ACTIVE')
+        self._delete('ports', port['id'], as_admin=True)
+        self.wait_for(lambda: not self.port_keys(port['id']), 20,
+                      'the agent to release the port')
+        self.assertEqual([], self.macs())
+
+    def test_unbind_releases_the_vhost(self):
+        port = self.port(self.network('flat', 'physnet1'))
+        self.wait_status(port['id'], 'ACTIVE')
+        self._update('ports', port['id'],
+                     {'port': {portbindings.HOST_ID: ''}}, as_admin=True)
+        self.wait_for(lambda: not self.port_keys(port['id']), 20,
+                      'the agent to release the port')
+        self.assertEqual([], self.macs())
+
+    def test_host_change_releases_the_old_host(self):
+        port = self.port(self.network('flat', 'physnet1'))
+        self.wait_status(port['id'], 'ACTIVE')
+        self._update('ports', port['id'],
+                     {'port': {portbindings.HOST_ID: 'not-an-spp-host'}},
+                     as_admin=True)
+        self.wait_for(lambda: not self.port_keys(port['id']), 20,
+                      'the agent to release the port')
+
+    def test_no_free_vhost_fails_clearly_and_allocates_nothing(self):
+        net = self.network('flat', 'physnet1')
+        for n in range(2):
+            self.port(net, mac='fa:16:3e:00:00:0%d' % n)
+        port = self.port(net)
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('SPP cannot bind port %s on host %s: no free vhost '
+                      'for physical network physnet1' % (port['id'],
+                                                         self.host),
+                      self.log.output)
+        self.assertEqual({}, self.port_keys(port['id']))
+
+    def test_no_nic_for_physnet_fails_clearly(self):
+        port = self.port(self.network('vlan', 'physnet3', 450))
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('on host %s: no NIC for physical network physnet3'
+                      % self.host, self.log.output)
+        self.assertEqual({}, self.port_keys(port['id']))
+
+    def test_dead_agent_fails_clearly(self):
+        helpers.kill_agent(self.agent_id)
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('on host %s: the SPP neutron agent of the host is '
+                      'not alive' % self.host, self.log.output)
+        self.assertEqual({}, self.port_keys(port['id']))
+
+
+class TestEtcdDown(base.SppMl2Case):
+
+    def test_etcd_unreachable_fails_clearly(self):
+        self.start_host(agent=False)
+        self.server.kill()
+        self.addCleanup(self.server.restart)
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('on host %s: etcd unreachable' % self.host,
+                      self.log.output)
