@@ -122,6 +122,29 @@ class TestBind(base.SppMl2Case):
                       'not alive' % self.host, self.log.output)
         self.assertEqual({}, self.port_keys(port['id']))
 
+    def test_port_deleted_while_binding_leaves_nothing(self):
+        net = self.network('flat', 'physnet1')
+        real_bind = self.mech.binder.bind
+        deleted = []
+
+        def bind_racing_a_delete(host, port_id, *args):
+            if not deleted:
+                # The API's delete (and its release, which finds nothing
+                # yet) completes while bind_port still runs.
+                self.driver.delete_port(self.context, port_id)
+                deleted.append(port_id)
+            return real_bind(host, port_id, *args)
+        self.mech.binder.bind = bind_racing_a_delete
+        self._create_port(self.fmt, net, is_admin=True,
+                          arg_list=(portbindings.HOST_ID,),
+                          **{portbindings.HOST_ID: self.host})
+        self.assertEqual(1, len(deleted))
+        self.wait_for(lambda: not self.port_keys(deleted[0]), 20,
+                      'the released keys')
+        self.assertIn('was deleted or moved to another host while it was '
+                      'being bound', self.log.output)
+        self.assertEqual([], self.macs())
+
 
 class TestEtcdDown(base.SppMl2Case):
 
