@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Injection-safe command lines: a POSIX-like tokenizer and option parser.
+"""Injection-safe command lines on ``shlex`` and ``argparse``.
 
 Legacy callers of ``vrouter-port-control`` pass their options in three
 shapes: a normal argv (``--name=value`` or ``--name value``), one argv
@@ -17,28 +17,31 @@ element holding the whole command line, and that line split on white space
 with every value double-quoted.  The old script glued everything together
 and cut it before each ``--``, so a value containing `` --x`` or a quote
 became an option of its own.  Here a value is only ever cut by a real
-tokenizer that honours quotes, and re-tokenizing happens only for the two
-packed shapes, never for a normal argv whose elements are already values.
-
-Only the standard library's ``re`` is imported: the CLI starts in tens of
-milliseconds and this module is on every path.
+tokenizer that honours quotes (:mod:`shlex` in POSIX mode), and
+re-tokenizing happens only for the two packed shapes, never for a normal
+argv whose elements are already values.  Options are parsed by
+:mod:`argparse` with abbreviations off; what the legacy forms need on top
+(a flag's optional value, one value per option, refusals naming the full
+option) is added here.  Measurements behind the choice:
+``doc/source/contributor/library-choices.rst``.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
-from typing import Sequence
+import shlex
+from typing import Any, NoReturn, Sequence
 
 __all__ = ['UsageError', 'Option', 'tokenize', 'unpack', 'parse',
            'parse_bool']
 
 # ASCII white space only: a VM name may contain U+00A0 and friends, and
 # those must arrive intact even when unquoted.
-_SPACE = frozenset(' \t\n\r\f\v')
-# Inside double quotes a backslash escapes only these (as in POSIX sh).
-_DQ_ESCAPES = frozenset('"\\$`')
+_SPACE = ' \t\n\r\f\v'
 _OPT = re.compile(r'^--[A-Za-z0-9_]+=')
 _QUOTED_OPT = re.compile(r'^--[A-Za-z0-9_]+="')
+_NO_VALUE = re.compile(r'^argument (--[A-Za-z0-9_]+): expected one argument$')
 _TRUE = frozenset(['1', 'true', 'yes', 'on', 'y', 't'])
 _FALSE = frozenset(['0', 'false', 'no', 'off', 'n', 'f'])
 
@@ -84,56 +87,17 @@ def tokenize(text: str) -> list[str]:
     Double quotes group (``\\"`` and ``\\\\`` are escapes inside them),
     single quotes group literally, a backslash outside quotes escapes the
     next character, and adjacent pieces join (``--a="b c"d`` is one word
-    ``--a=b cd``).  Unbalanced quotes raise :class:`UsageError` rather
-    than guessing where a value ends.
+    ``--a=b cd``).  No comments.  Unbalanced quotes raise
+    :class:`UsageError` rather than guessing where a value ends.
     """
-    words: list[str] = []
-    buf: list[str] = []
-    in_word = False
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch in _SPACE:
-            if in_word:
-                words.append(''.join(buf))
-                buf, in_word = [], False
-            i += 1
-            continue
-        in_word = True
-        if ch == '"':
-            j = i + 1
-            while True:
-                if j >= n:
-                    raise UsageError('unterminated double quote at '
-                                     'character %d of %r' % (i + 1, text))
-                c = text[j]
-                if c == '"':
-                    break
-                if c == '\\' and j + 1 < n and text[j + 1] in _DQ_ESCAPES:
-                    buf.append(text[j + 1])
-                    j += 2
-                    continue
-                buf.append(c)
-                j += 1
-            i = j + 1
-        elif ch == "'":
-            j = text.find("'", i + 1)
-            if j < 0:
-                raise UsageError('unterminated single quote at character '
-                                 '%d of %r' % (i + 1, text))
-            buf.append(text[i + 1:j])
-            i = j + 1
-        elif ch == '\\':
-            if i + 1 >= n:
-                raise UsageError('trailing backslash in %r' % text)
-            buf.append(text[i + 1])
-            i += 2
-        else:
-            buf.append(ch)
-            i += 1
-    if in_word:
-        words.append(''.join(buf))
-    return words
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace = _SPACE
+    lexer.whitespace_split = True
+    lexer.commenters = ''
+    try:
+        return list(lexer)
+    except ValueError as exc:
+        raise UsageError('%s in %r' % (str(exc).lower(), text))
 
 
 def unpack(argv: Sequence[str]) -> list[str]:
@@ -158,14 +122,80 @@ def unpack(argv: Sequence[str]) -> list[str]:
     return args
 
 
-def _unknown(name: str, options: dict[str, Option]) -> UsageError:
-    # Abbreviations (which argparse accepts) are refused but named.
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting."""
+
+    metavars: dict[str, str]
+
+    def error(self, message: str) -> NoReturn:
+        match = _NO_VALUE.match(message)
+        if match:
+            name = match.group(1)
+            message = ('option %s needs a value (%s=%s); a value that '
+                       'starts with "-" must be given as %s=VALUE' %
+                       (name, name, self.metavars.get(name, 'VALUE'), name))
+        raise UsageError(message)
+
+
+class _Once(argparse.Action):
+    """Store the value; the same option again must repeat it."""
+
+    def __call__(self, parser: argparse.ArgumentParser,
+                 namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        value = self.const if values is None else values
+        old = getattr(namespace, self.dest, None)
+        if old is not None and old != value:
+            raise UsageError('option --%s given twice with different '
+                             'values (%r and %r)' % (self.dest, old, value))
+        setattr(namespace, self.dest, value)
+
+
+def _parser(options: dict[str, Option]) -> _Parser:
+    parser = _Parser(add_help=False, allow_abbrev=False)
+    parser.metavars = {'--' + n: o.metavar for n, o in options.items()}
+    for name, opt in options.items():
+        extra: dict[str, Any] = {'nargs': '?', 'const': True} \
+            if opt.flag else {}
+        parser.add_argument('--' + name, dest=name, action=_Once,
+                            default=argparse.SUPPRESS, **extra)
+    return parser
+
+
+def _unknown(word: str, options: dict[str, Option]) -> UsageError:
+    if not word.startswith('--') or word == '--':
+        return UsageError('unexpected argument %r: options are written '
+                          '--name=value or --name value' % word)
+    name = word[2:].partition('=')[0]
+    # Abbreviations (argparse's default) are refused but named.
     close = [o for o in options if name and o.startswith(name)]
     if len(close) != 1:
-        import difflib
+        import difflib  # lazy: 1.5 ms per call, used only to refuse
         close = difflib.get_close_matches(name, list(options), n=1)
     hint = ' (did you mean --%s?)' % close[0] if close else ''
     return UsageError('unknown option --%s%s; see --help' % (name, hint))
+
+
+def _flag_values(words: Sequence[str], options: dict[str, Option]
+                 ) -> list[str]:
+    """``--flag true`` -> ``--flag=true``; a bare flag takes no word.
+
+    argparse's optional value would swallow any following word; the
+    legacy grammar takes only a boolean spelling there.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        word, nxt = words[i], words[i + 1] if i + 1 < len(words) else None
+        i += 1
+        opt = options.get(word[2:]) if word.startswith('--') else None
+        if opt is not None and opt.flag and nxt is not None:
+            if parse_bool(nxt) is not None:
+                word, i = '%s=%s' % (word, nxt), i + 1
+            elif not nxt.startswith('-'):
+                raise _unknown(nxt, options)
+        out.append(word)
+    return out
 
 
 def parse(words: Sequence[str], options: dict[str, Option]
@@ -177,38 +207,13 @@ def parse(words: Sequence[str], options: dict[str, Option]
     option repeated with the same value is accepted; with a different
     value it is an error.  ``-h``/``--help`` yields ``{'help': True}``.
     """
-    out: dict[str, str | bool] = {}
-    i, n = 0, len(words)
-    while i < n:
-        word = words[i]
-        i += 1
+    for word in words:
         if word in ('-h', '--help'):
             return {'help': True}
-        if not word.startswith('--') or word == '--':
-            raise UsageError('unexpected argument %r: options are written '
-                             '--name=value or --name value' % word)
-        name, sep, value = word[2:].partition('=')
-        opt = options.get(name)
-        if opt is None:
-            raise _unknown(name, options)
-        val: str | bool
-        if sep:
-            val = value
-        elif opt.flag:
-            val = True
-            if i < n and parse_bool(words[i]) is not None:
-                val = words[i]
-                i += 1
-        else:
-            if i >= n or words[i].startswith('--'):
-                raise UsageError('option --%s needs a value (--%s=%s); a '
-                                 'value that starts with "--" must be '
-                                 'given as --%s=VALUE' %
-                                 (name, name, opt.metavar, name))
-            val = words[i]
-            i += 1
-        if name in out and out[name] != val:
-            raise UsageError('option --%s given twice with different '
-                             'values (%r and %r)' % (name, out[name], val))
-        out[name] = val
-    return out
+        if word == '--':
+            raise _unknown(word, options)
+    given, extra = _parser(options).parse_known_args(
+        _flag_values(words, options))
+    if extra:
+        raise _unknown(extra[0], options)
+    return vars(given)

@@ -22,6 +22,7 @@ entry leaves the set on success and on a refusal, so the set converges.
 from __future__ import annotations
 
 import time
+from typing import Generic, Hashable, TypeVar
 
 from oslo_log import log as logging
 
@@ -30,6 +31,8 @@ from vif_plug_spp import keys
 LOG = logging.getLogger(__name__)
 
 __all__ = ['item_id', 'RetrySet']
+
+T = TypeVar('T', bound=Hashable)
 
 
 def item_id(key: str, prefix: str, what: str) -> str | None:
@@ -44,12 +47,12 @@ def item_id(key: str, prefix: str, what: str) -> str | None:
         return None
 
 
-class RetrySet:
+class RetrySet(Generic[T]):
     """Items to try again, each with its due time and next delay."""
 
     def __init__(self, backoff_max: float) -> None:
         self.backoff_max = backoff_max
-        self._items: dict[str, tuple[float, float]] = {}
+        self._items: dict[T, tuple[float, float]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -57,16 +60,16 @@ class RetrySet:
     def __contains__(self, item: object) -> bool:
         return item in self._items
 
-    def failed(self, item: str, delay: float) -> None:
+    def failed(self, item: T, delay: float) -> None:
         """Try ``item`` again in ``delay`` seconds, then back off."""
         self._items[item] = (time.monotonic() + delay,
                              min(delay * 2, self.backoff_max))
 
-    def done(self, item: str) -> None:
+    def done(self, item: T) -> None:
         """``item`` succeeded or was refused: never retry it."""
         self._items.pop(item, None)
 
-    def due(self) -> list[tuple[str, float]]:
+    def due(self) -> list[tuple[T, float]]:
         """(item, delay) of every item whose time has come."""
         now = time.monotonic()
         return [(item, delay) for item, (when, delay) in

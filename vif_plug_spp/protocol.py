@@ -34,8 +34,8 @@ from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 
 __all__ = ['BindPort', 'parse_bind_port', 'bind_port_value',
-           'allocate_vhost', 'release_vhost', 'bind', 'request_unplug',
-           'wait_for_value', 'vhost_physnet', 'allocate_mirror',
+           'allocate_vhost', 'bind', 'request_unplug',
+           'wait_for_value', 'allocate_mirror',
            'create_tap_flow', 'delete_tap_flow']
 
 
@@ -81,20 +81,6 @@ def bind_port_value(mac: str, vhost_id: int, vlan_id: int | None) -> str:
     return json.dumps(value)
 
 
-def vhost_physnet(configuration: dict[str, Any], vhost_id: int
-                  ) -> str | None:
-    """The physnet of the NIC owning ``vhost_id`` (ids are host-global,
-    numbered in mapping order).
-    """
-    first = 0
-    for vf in configuration.get('vf') or []:
-        num = int(vf.get('num_vhost', 0))
-        if first <= vhost_id < first + num:
-            return str(vf['physical_network'])
-        first += num
-    return None
-
-
 def allocate_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
                    port_id: str, spread: bool = True) -> int | None:
     """Take a free vhost of ``physnet`` for ``port_id`` by CAS.
@@ -123,13 +109,6 @@ def allocate_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
         if won:
             return keys.parse_vhost(kv.key, host)[1]
     return None
-
-
-def release_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
-                  vhost_id: int, port_id: str) -> bool:
-    """Give the vhost back if (and only if) ``port_id`` still holds it."""
-    return client.replace(keys.vhost(host, physnet, vhost_id), port_id,
-                          keys.FREE)
 
 
 def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,

@@ -103,11 +103,17 @@ class Marker:
             self.publish()
 
     def _beat(self) -> None:
+        # Any error, also an answer of an unexpected shape (a TypeError or
+        # AttributeError here), must not end the thread: the marker would
+        # expire for good while the agent goes on serving the host.  The
+        # lease is kept: the next keepalive tells whether it lived through
+        # the error, and stop() can still revoke it (forgetting it left
+        # the key up to ``ttl`` seconds after a clean stop).
         try:
             self._refresh()
-        except (etcd_mod.EtcdError, KeyError, ValueError) as exc:
-            self._lease = None
-            LOG.warning('Cannot publish %s (%s); retrying', self.key, exc)
+        except Exception as exc:
+            LOG.warning('Cannot publish %s (%s: %s); retrying', self.key,
+                        type(exc).__name__, exc)
 
     def _run(self) -> None:
         while not self._stop.wait(self.ttl / 3.0):

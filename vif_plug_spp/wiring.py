@@ -27,17 +27,14 @@ that delete, so on its hosts the plugin only verifies the binding.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 from oslo_log import log as logging
 
 from os_vif_accel import validate
 
+from vif_plug_spp import binding
 from vif_plug_spp import datapath
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import exception
-from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import served
@@ -56,10 +53,7 @@ class PortWiring:
         self.spp = spp
         self.host = host
         self.socket_template = socket_template
-        self.lock_path = lock_path
-        self._datapath: datapath.Datapath | None = None
-        self._config_text: str | None = None
-        self._lock = threading.Lock()
+        self.configs = binding.ConfigCache(spp, host, lock_path)
 
     # -- helpers -----------------------------------------------------------
     def _etcd_error(self, exc: Exception, operation: str,
@@ -67,6 +61,10 @@ class PortWiring:
         return exception.EtcdUnreachable(url=self.etcd.url,
                                          operation=operation,
                                          port_id=port_id, reason=exc)
+
+    def _mismatch(self, port_id: str, reason: str) -> Exception:
+        return exception.BindingMismatch(port_id=port_id, host=self.host,
+                                         reason=reason)
 
     def _read(self, port_id: str, operation: str) -> dict[str, str]:
         try:
@@ -79,38 +77,32 @@ class PortWiring:
         except etcd_mod.EtcdError as exc:
             raise self._etcd_error(exc, operation, port_id)
 
-    def _slot_holder(self, vh: datapath.Vhost, port_id: str,
-                     operation: str) -> tuple[str, str | None]:
-        """The slot key of the vhost and who holds it (one small read;
-        the whole vhost prefix can be hundreds of keys).
+    def _holder(self, bound: binding.Binding, operation: str) -> str | None:
+        """Who holds the vhost (one small read; the whole vhost prefix
+        can be hundreds of keys).
         """
-        slot = keys.vhost(self.host, vh.physnet, vh.vhost_id)
         try:
-            return slot, self.etcd.get(slot)
+            return self.etcd.get(bound.slot)
         except etcd_mod.EtcdError as exc:
-            raise self._etcd_error(exc, operation, port_id)
+            raise self._etcd_error(exc, operation, bound.port_id)
 
-    def _dp(self, config_text: str, port_id: str) -> datapath.Datapath:
-        """The datapath for the current configuration (rebuilt only when
-        the builder changed it).
+    def _load(self, config_text: str, port_id: str) -> binding.Loaded:
+        """The configuration in use (rebuilt only when the builder
+        changed it).
         """
-        with self._lock:
-            if self._datapath is None or config_text != self._config_text:
-                try:
-                    config = hostconfig.parse(config_text, self.host)
-                    dp = datapath.Datapath(self.spp, config, self.lock_path)
-                except (ValueError, KeyError, TypeError, IndexError) as exc:
-                    raise exception.BindingMismatch(
-                        port_id=port_id, host=self.host,
-                        reason='the SPP configuration %s is unusable (%s); '
-                               'rebuild it with spp-config-build' % (
-                                   keys.configuration(self.host), exc))
-                self._datapath, self._config_text = dp, config_text
-            return self._datapath
+        try:
+            return self.configs.load(config_text)
+        except binding.UNUSABLE as exc:
+            raise self._mismatch(
+                port_id, 'the SPP configuration %s is unusable (%s); '
+                'rebuild it with spp-config-build' % (
+                    keys.configuration(self.host), exc))
 
-    def _binding(self, found: dict[str, str], port_id: str,
-                 operation: str) -> tuple[datapath.Datapath,
-                                          protocol.BindPort] | None:
+    def _binding(self, found: dict[str, str], port_id: str
+                 ) -> tuple[binding.Loaded, protocol.BindPort] | None:
+        """The configuration and the port's parsed ``bind_port``, None
+        when it has none.
+        """
         conf_key = keys.configuration(self.host)
         if conf_key not in found:
             raise exception.HostNotConfigured(host=self.host, key=conf_key,
@@ -122,115 +114,122 @@ class PortWiring:
         try:
             bind = protocol.parse_bind_port(found[bind_key])
         except validate.InvalidInput as exc:
-            raise exception.BindingMismatch(
-                port_id=port_id, host=self.host,
-                reason='%s holds an invalid value: %s' % (bind_key, exc))
-        return self._dp(found[conf_key], port_id), bind
+            raise self._mismatch(port_id, '%s holds an invalid value: %s'
+                                 % (bind_key, exc))
+        return self._load(found[conf_key], port_id), bind
 
-    def _check_slot(self, dp: datapath.Datapath, bind: protocol.BindPort,
-                    port_id: str) -> None:
+    def _check(self, found: dict[str, str], port_id: str,
+               loaded: binding.Loaded, bind: protocol.BindPort, mac: str,
+               socket_path: str) -> binding.Binding:
+        """Nova's VIF against Neutron's binding (BindingMismatch)."""
+        if found.get(keys.action(self.host, port_id)) == keys.UNPLUG:
+            raise self._mismatch(
+                port_id, 'Neutron is unbinding the port (%s = unplug)'
+                % keys.action(self.host, port_id))
+        expected = self.socket_template.format(vhost_id=bind.vhost_id)
+        if socket_path != expected:
+            raise self._mismatch(
+                port_id, 'Nova was given socket %s but the port is bound to '
+                'vhost %d, whose socket is %s; check [os_vif_spp] '
+                'vhostuser_socket_template' % (socket_path, bind.vhost_id,
+                                               expected))
+        if bind.mac_address != mac:
+            raise self._mismatch(port_id, 'the VIF has MAC %s but the '
+                                 'binding says %s' % (mac, bind.mac_address))
         try:
-            vh = dp.vhost(bind.vhost_id)
+            bound = binding.bound(loaded, self.host, port_id, bind)
+        except binding.NotServed as exc:
+            raise self._mismatch(port_id, str(exc))
+        holder = self._holder(bound, 'plugging')
+        if not bound.may_wire(holder):
+            raise self._mismatch(
+                port_id, 'vhost %d is allocated to %r, not to this port '
+                '(%s); the binding is stale - rebind the port' % (
+                    bind.vhost_id, holder, bound.slot))
+        return bound
+
+    def _wire(self, bound: binding.Binding, operation: str) -> bool:
+        """Plug or unplug in spp_vf, errors as the plugin's."""
+        bind = bound.bind
+        try:
+            if operation == 'plug':
+                return bound.datapath.plug(bind.vhost_id, bind.mac_address,
+                                           bind.vlan_id)
+            return bound.datapath.unplug(bind.vhost_id)
+        except datapath.LockError as exc:
+            raise exception.HostLockFailed(port_id=bound.port_id,
+                                           reason=exc)
         except datapath.WiringError as exc:
-            raise exception.BindingMismatch(port_id=port_id, host=self.host,
-                                            reason=str(exc))
-        slot, holder = self._slot_holder(vh, port_id, 'plugging')
-        if holder != port_id:
-            raise exception.BindingMismatch(
-                port_id=port_id, host=self.host,
-                reason='vhost %d is allocated to %r, not to this port (%s); '
-                       'the binding is stale - rebind the port' % (
-                           bind.vhost_id, holder, slot))
+            raise exception.SppCtlFailed(url=self.spp.url,
+                                         operation=operation,
+                                         port_id=bound.port_id, reason=exc)
 
     # -- operations ----------------------------------------------------------
     def plug(self, port_id: str, mac: str, socket_path: str) -> bool:
         """Verify and wire; returns True if spp_vf had to be changed."""
         found = self._read(port_id, 'plugging')
-        got = self._binding(found, port_id, 'plugging')
+        got = self._binding(found, port_id)
         if got is None:
             raise exception.PortNotBound(
                 port_id=port_id, host=self.host,
                 key=keys.bind_port(self.host, port_id), url=self.etcd.url)
-        dp, bind = got
-        if found.get(keys.action(self.host, port_id)) == keys.UNPLUG:
-            raise exception.BindingMismatch(
-                port_id=port_id, host=self.host,
-                reason='Neutron is unbinding the port (%s = unplug)'
-                       % keys.action(self.host, port_id))
-        expected = self.socket_template.format(vhost_id=bind.vhost_id)
-        if socket_path != expected:
-            raise exception.BindingMismatch(
-                port_id=port_id, host=self.host,
-                reason='Nova was given socket %s but the port is bound to '
-                       'vhost %d, whose socket is %s; check [os_vif_spp] '
-                       'vhostuser_socket_template' % (
-                           socket_path, bind.vhost_id, expected))
-        if bind.mac_address != mac:
-            raise exception.BindingMismatch(
-                port_id=port_id, host=self.host,
-                reason='the VIF has MAC %s but the binding says %s' % (
-                    mac, bind.mac_address))
-        self._check_slot(dp, bind, port_id)
+        bound = self._check(found, port_id, *got, mac, socket_path)
         if not served.served_by_us(found, self.host):
             LOG.info('Port %s is bound; its wiring is left to the agent '
                      'serving %s (not ours)', port_id,
                      keys.action_prefix(self.host))
             return False
-        try:
-            changed = dp.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
-        except datapath.LockError as exc:
-            raise exception.HostLockFailed(port_id=port_id, reason=exc)
-        except datapath.WiringError as exc:
-            raise exception.SppCtlFailed(url=self.spp.url, operation='plug',
-                                         port_id=port_id, reason=exc)
-        if found.get(keys.port_status(self.host, port_id)) != keys.UP:
+        changed = self._wire(bound, 'plug')
+        status = keys.port_status(self.host, port_id)
+        if found.get(status) != keys.UP:
+            # Only while Neutron's action is still ``plug``: an unbind our
+            # agent finished meanwhile deleted the port's keys, and an
+            # unguarded put would leave an orphan ``up`` behind (the
+            # agent's own report is guarded the same way).
             try:
-                self.etcd.put(keys.port_status(self.host, port_id), keys.UP)
+                self.etcd.txn([self.etcd.cmp_value(
+                    keys.action(self.host, port_id), keys.PLUG)],
+                    [self.etcd.op_put(status, keys.UP)])
             except etcd_mod.EtcdError as exc:
                 raise self._etcd_error(exc, 'reporting up for', port_id)
         if changed:
             LOG.info('Wired port %s (vhost %d, vlan %s) into spp_vf',
-                     port_id, bind.vhost_id, bind.vlan_id)
+                     port_id, bound.bind.vhost_id, bound.bind.vlan_id)
         return changed
 
-    def unplug(self, port_id: str) -> bool:
-        """Remove the wiring; a port without binding is already gone."""
-        found = self._read(port_id, 'unplugging')
+    def _unplug_binding(self, found: dict[str, str], port_id: str
+                        ) -> binding.Binding | None:
+        """The binding to unplug, None when there is nothing to do."""
         try:
-            got = self._binding(found, port_id, 'unplugging')
+            got = self._binding(found, port_id)
         except exception.HostNotConfigured:
             LOG.warning('Host %s has no SPP configuration; nothing to '
                         'unplug for port %s', self.host, port_id)
-            return False
+            return None
         if got is None:
             LOG.info('Port %s has no SPP binding on %s any more; nothing to '
                      'unplug', port_id, self.host)
-            return False
-        dp, bind = got
+            return None
         if not served.served_by_us(found, self.host):
             LOG.info('Port %s: Neutron\'s unbind makes the agent serving '
                      '%s (not ours) remove its wiring', port_id,
                      keys.action_prefix(self.host))
-            return False
+            return None
         try:
-            vh = dp.vhost(bind.vhost_id)
-        except datapath.WiringError as exc:
+            return binding.bound(got[0], self.host, port_id, got[1])
+        except binding.NotServed as exc:
             LOG.warning('Port %s: %s; nothing to unplug', port_id, exc)
-            return False
-        _slot, holder = self._slot_holder(vh, port_id, 'unplugging')
-        if holder not in (port_id, keys.FREE):
-            LOG.warning('Port %s: vhost %d now belongs to %s; leaving its '
-                        'wiring alone', port_id, bind.vhost_id, holder)
-            return False
-        try:
-            return dp.unplug(bind.vhost_id)
-        except datapath.LockError as exc:
-            raise exception.HostLockFailed(port_id=port_id, reason=exc)
-        except datapath.WiringError as exc:
-            raise exception.SppCtlFailed(url=self.spp.url,
-                                         operation='unplug',
-                                         port_id=port_id, reason=exc)
+            return None
 
-    def describe(self) -> dict[str, Any]:
-        return {'host': self.host, 'etcd': self.etcd.url,
-                'spp_ctl': self.spp.url}
+    def unplug(self, port_id: str) -> bool:
+        """Remove the wiring; a port without binding is already gone."""
+        found = self._read(port_id, 'unplugging')
+        bound = self._unplug_binding(found, port_id)
+        if bound is None:
+            return False
+        holder = self._holder(bound, 'unplugging')
+        if not bound.may_unwire(holder):
+            LOG.warning('Port %s: vhost %d now belongs to %s; leaving its '
+                        'wiring alone', port_id, bound.bind.vhost_id, holder)
+            return False
+        return self._wire(bound, 'unplug')

@@ -117,7 +117,7 @@ def try_agent_configuration(value: Any) -> Outcome:
 def try_plugin_configuration(value: Any) -> Outcome:
     wire = wiring.PortWiring(mock.Mock(), mock.Mock(), 'h', '/tmp/x{vhost_id}',
                              None)
-    return _guard(lambda: wire._dp(_text(value), PORT),
+    return _guard(lambda: wire._load(_text(value), PORT),
                   (exception.BindingMismatch,))
 
 

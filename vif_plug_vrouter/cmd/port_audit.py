@@ -29,16 +29,17 @@ import sys
 import time
 from typing import Any
 
-from vif_plug_vrouter.cmd import port_control as pc
+from vif_plug_vrouter.cmd.port_ops import exceptions, manager, say, warn
+from vif_plug_vrouter.cmd import port_settings as ps
+from vif_plug_vrouter import port_scan
 
 __all__ = ['op_list', 'op_check', 'op_sync', 'drift']
 
 
-def _scan(s: pc.Settings) -> list[Any]:
+def _scan(s: ps.Settings) -> list[Any]:
     """The port files to look at (all, or those of ``--uuid``)."""
-    from vif_plug_vrouter import port_scan
     if s.no_persist:
-        raise pc.CliError(pc.EXIT_FAILURE, '--oper=%s reads the port files; '
+        raise ps.CliError(ps.EXIT_FAILURE, '--oper=%s reads the port files; '
                                            'it cannot be combined with '
                                            '--no_persist' % s.oper)
     files = port_scan.scan_ports(s.ports_dir)
@@ -46,7 +47,7 @@ def _scan(s: pc.Settings) -> list[Any]:
         files = [f for f in files if f.name_id == s.port_id or
                  any(rec['id'] == s.port_id for rec, _ in f.ports)]
         if not files:
-            raise pc.CliError(pc.EXIT_FAILURE, 'port %s has no port file in '
+            raise ps.CliError(ps.EXIT_FAILURE, 'port %s has no port file in '
                                                '%s' % (s.port_id,
                                                        s.ports_dir))
     return files
@@ -72,7 +73,7 @@ class _AgentView:
     def get(self, port_id: str) -> tuple[str, dict[str, Any] | None]:
         if self.down is not None:
             return 'unreachable', None
-        errors = pc._exceptions()
+        errors = exceptions()
         try:
             view = self.agent.get_port(port_id)
         except errors.AgentUnreachable as exc:
@@ -83,17 +84,17 @@ class _AgentView:
         return ('active', view) if view is not None else ('absent', None)
 
 
-def _agent_down(s: pc.Settings, view: _AgentView) -> int:
+def _agent_down(s: ps.Settings, view: _AgentView) -> int:
     if view.down is None:
-        return pc.EXIT_OK
-    pc._warn(view.down)
-    return pc.EXIT_UNREACHABLE if s.strict or s.oper == 'check' \
-        else pc.EXIT_OK
+        return ps.EXIT_OK
+    warn(view.down)
+    return ps.EXIT_UNREACHABLE if s.strict or s.oper == 'check' \
+        else ps.EXIT_OK
 
 
-def op_list(s: pc.Settings) -> int:
+def op_list(s: ps.Settings) -> int:
     files = _scan(s)
-    view = _AgentView(pc._manager(s))
+    view = _AgentView(manager(s))
     rows = []
     for pid, path, rec, error in _rows(files):
         state, agent = view.get(pid)
@@ -109,7 +110,7 @@ def op_list(s: pc.Settings) -> int:
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
-    names = {v: k for k, v in pc.PORT_TYPES.items()}
+    names = {v: k for k, v in ps.PORT_TYPES.items()}
     out = [('UUID', 'TAP', 'TYPE', 'MAC', 'IPV4', 'VM', 'AGENT')]
     for row in rows:
         rec = row['record'] or {}
@@ -159,9 +160,9 @@ def drift(rec: dict[str, Any], agent: dict[str, Any]) -> list[str]:
             _norm(key, rec.get(key)) != _norm(key, agent[akey])]
 
 
-def op_check(s: pc.Settings) -> int:
+def op_check(s: ps.Settings) -> int:
     files = _scan(s)
-    view = _AgentView(pc._manager(s))
+    view = _AgentView(manager(s))
     results = []
     for pid, path, rec, error in _rows(files):
         if rec is None:
@@ -188,8 +189,8 @@ def op_check(s: pc.Settings) -> int:
     if down:
         return down
     if any(state != 'ok' for _, state, _ in results):
-        return pc.EXIT_FAILURE
-    return pc.EXIT_OK
+        return ps.EXIT_FAILURE
+    return ps.EXIT_OK
 
 
 def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
@@ -204,9 +205,9 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
     if not bad:
         return
     for path, error in bad:
-        pc._warn('%s cannot be read as the agent reads it: %s' %
-                 (path, error))
-    raise pc.CliError(pc.EXIT_FAILURE, 'not starting the agent\'s stale-port '
+        warn('%s cannot be read as the agent reads it: %s' %
+             (path, error))
+    raise ps.CliError(ps.EXIT_FAILURE, 'not starting the agent\'s stale-port '
                                        'audit: %d file(s) above may describe '
                                        'live ports or subscriptions that it '
                                        'would delete; repair or remove them '
@@ -214,7 +215,7 @@ def _refuse_unreadable(files: list[Any], vm_vn: list[Any]) -> None:
                                        'was sent)' % len(bad))
 
 
-def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
+def _rescan(s: ps.Settings, files: list[Any], vm_vn: list[Any]
             ) -> tuple[list[Any], list[Any]]:
     """The files again, read once the audit has started.
 
@@ -225,7 +226,6 @@ def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
     unreadable meanwhile (e.g. rewritten in place by the legacy CLI) is
     re-added as first read.
     """
-    from vif_plug_vrouter import port_scan
     again: tuple[list[Any], list[Any]] = (
         port_scan.scan_ports(s.ports_dir), port_scan.scan_vm_vn(s.ports_dir))
     first = {f.path: f for f in files + vm_vn if f.error is None}
@@ -236,9 +236,9 @@ def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
                 continue   # removed while listed: unplugged meanwhile
             f = first.get(f.path, f) if f.error is not None else f
             if f.error is not None:
-                pc._warn('%s cannot be read as the agent reads it: %s; the '
-                         'agent will delete what it describes' %
-                         (f.path, f.error))
+                warn('%s cannot be read as the agent reads it: %s; the '
+                     'agent will delete what it describes' %
+                     (f.path, f.error))
             kept.append(f)
     return out
 
@@ -246,9 +246,9 @@ def _rescan(s: pc.Settings, files: list[Any], vm_vn: list[Any]
 def _readd(agent: Any, files: list[Any], vm_vn: list[Any]
            ) -> tuple[int, dict[str, int]]:
     """Re-add every port and vm-vn subscription; (exit code, counts)."""
-    errors = pc._exceptions()
-    code = pc.EXIT_OK if not any(f.error for f in files + vm_vn) \
-        else pc.EXIT_FAILURE
+    errors = exceptions()
+    code = ps.EXIT_OK if not any(f.error for f in files + vm_vn) \
+        else ps.EXIT_FAILURE
     done = {'port': 0, 'vm-vn': 0}
     calls = [('port', agent.add_port, rec, f.path) for f in files
              for rec, _ in f.ports]
@@ -261,46 +261,45 @@ def _readd(agent: Any, files: list[Any], vm_vn: list[Any]
             call(body)
             done[kind] += 1
         except errors.AgentRefused as exc:
-            pc._warn('%s; the agent will delete it when the audit ends' % exc)
-            code = pc.EXIT_REFUSED
+            warn('%s; the agent will delete it when the audit ends' % exc)
+            code = ps.EXIT_REFUSED
         except errors.AgentUnreachable:
-            pc._warn('the agent stopped answering after the audit started: '
-                     'what is not re-added within its '
-                     'stale_interface_cleanup_timeout is deleted; run '
-                     '--oper=sync again as soon as it answers')
+            warn('the agent stopped answering after the audit started: '
+                 'what is not re-added within its '
+                 'stale_interface_cleanup_timeout is deleted; run '
+                 '--oper=sync again as soon as it answers')
             raise
     return code, done
 
 
-def op_sync(s: pc.Settings) -> int:
+def op_sync(s: ps.Settings) -> int:
     """``POST /syncports``, then re-add every port and vm-vn subscription."""
-    from vif_plug_vrouter import port_scan
     if s.port_id:
-        raise pc.CliError(pc.EXIT_FAILURE, '--oper=sync audits the whole '
+        raise ps.CliError(ps.EXIT_FAILURE, '--oper=sync audits the whole '
                                            'host: the agent deletes every '
                                            'port not re-added, so --uuid '
                                            'cannot be used with it')
     if not os.path.isdir(s.ports_dir):
-        raise pc.CliError(pc.EXIT_FAILURE, 'port directory %s does not '
+        raise ps.CliError(ps.EXIT_FAILURE, 'port directory %s does not '
                                            'exist: the agent would delete '
                                            'every port it holds; nothing was '
                                            'sent' % s.ports_dir)
     files = _scan(s)
     vm_vn = port_scan.scan_vm_vn(s.ports_dir)
     _refuse_unreadable(files, vm_vn)
-    agent = pc._manager(s).agent
+    agent = manager(s).agent
     start = time.monotonic()
     agent.sync_ports()
     files, vm_vn = _rescan(s, files, vm_vn)
     code, done = _readd(agent, files, vm_vn)
     elapsed = time.monotonic() - start
     if elapsed > s.sync_window:
-        pc._warn('re-adding took %.1fs, more than --sync_window=%g: the '
-                 'agent may already have removed some of these ports' %
-                 (elapsed, s.sync_window))
-        code = code or pc.EXIT_FAILURE
-    pc._say(s, 'agent audit started, %d of %d port(s) and %d of %d vm-vn '
-               'subscription(s) re-added in %.2fs' %
-            (done['port'], sum(len(f.ports) for f in files), done['vm-vn'],
-             len(vm_vn), elapsed))
+        warn('re-adding took %.1fs, more than --sync_window=%g: the '
+             'agent may already have removed some of these ports' %
+             (elapsed, s.sync_window))
+        code = code or ps.EXIT_FAILURE
+    say(s, 'agent audit started, %d of %d port(s) and %d of %d vm-vn '
+           'subscription(s) re-added in %.2fs' %
+        (done['port'], sum(len(f.ports) for f in files), done['vm-vn'],
+         len(vm_vn), elapsed))
     return code

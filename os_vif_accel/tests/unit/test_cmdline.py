@@ -145,6 +145,24 @@ class TestParse(testtools.TestCase):
                                 '--vm_name', '--uuid=x')
         self.assertIn('--vm_name=', str(exc))
 
+    def test_value_starting_with_a_dash_needs_the_equals_form(self) -> None:
+        # argparse reads "-x" as an option; a negative number is a value.
+        exc = self.assertRaises(cmdline.UsageError, self.parse,
+                                '--vm_name', '-x')
+        self.assertIn('--vm_name=', str(exc))
+        self.assertEqual({'vm_name': '-x'}, self.parse('--vm_name=-x'))
+        self.assertEqual({'tx_vlan_id': '-1'},
+                         self.parse('--tx_vlan_id', '-1'))
+
+    def test_flag_takes_only_a_boolean_word(self) -> None:
+        exc = self.assertRaises(cmdline.UsageError, self.parse,
+                                '--no_persist', 'extra')
+        self.assertIn("unexpected argument 'extra'", str(exc))
+
+    def test_abbreviation_is_refused_naming_the_option(self) -> None:
+        exc = self.assertRaises(cmdline.UsageError, self.parse, '--vm=x')
+        self.assertIn('did you mean --vm_name?', str(exc))
+
     def test_positional_and_single_dash_are_usage_errors(self) -> None:
         for words in (['add'], ['-x'], ['--'], ['--oper=add', 'extra']):
             self.assertRaises(cmdline.UsageError, self.parse, *words)

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 from vif_plug_spp import keys
@@ -58,6 +59,27 @@ class TestAgent(base.SppCase):
         self.assertIsNotNone(self.etcd.get(served.marker(self.host)))
         self.wait_for(lambda: self.etcd.get(served.marker(self.host))
                       is None, 10, 'lease expiry')
+
+    def test_marker_comes_back_after_etcd_restart_and_lost_lease(self):
+        # etcd down longer than the TTL, then the lease gone behind the
+        # agent's back (revoked, or lost with a restored etcd): the
+        # keepalive thread publishes a fresh lease each time.
+        key = served.marker(self.host)
+        marker = served.Marker(self.etcd, self.host, ttl=3)
+        marker.start()
+        self.addCleanup(marker.stop)
+        self.server.restart(down_for=4.0)
+        self.wait_for(lambda: marker._lease is not None and
+                      self.etcd.get(key) is not None, 15, 'marker back')
+        lost = marker._lease
+        self.etcd.call('kv/lease/revoke', {'ID': lost})
+        self.assertIsNone(self.etcd.get(key))
+        self.wait_for(lambda: self.etcd.get(key) is not None, 10,
+                      'marker back after its lease was revoked')
+        self.assertNotEqual(lost, marker._lease)
+        time.sleep(4)   # longer than the TTL: the new lease is kept alive
+        self.assertTrue(served.served_by_us(self.etcd.read(keys=[key]),
+                                            self.host))
 
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
@@ -114,7 +136,7 @@ class TestAgent(base.SppCase):
         self.wait_for(lambda: sum(1 for r in self.emu.requests
                                   if 'classifier_table' in r[1]) >= 3,
                       what='failed attempts')
-        with agent.datapath.locked():
+        with agent.handlers.datapath.locked():
             self.assertEqual({}, _vlan_ops(self.status(2)))
             self.assertEqual([], self.table(2))
         self.assertFalse(self.is_up(port))
@@ -156,7 +178,7 @@ class TestAgent(base.SppCase):
         protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, wait=False)
         self.emu.start()
         self.wait_for(lambda: self.is_up(port), what='plug after spp-ctl')
-        self.assertIsNotNone(agent.datapath)
+        self.assertIsNotNone(agent.handlers.datapath)
 
     def test_concurrent_allocators_never_share_a_vhost(self):
         for i in range(32):
@@ -245,7 +267,8 @@ class TestHandle(base.SppCase):
         self.agent = self.start_agent()
 
     def test_missing_binding_is_gone(self):
-        self.assertEqual('gone', self.agent.handle(str(uuid.uuid4())))
+        self.assertEqual('gone',
+                         self.agent.handlers.handle_port(str(uuid.uuid4())))
 
     def test_vhost_of_another_port_is_not_wired(self):
         port = str(uuid.uuid4())
@@ -253,14 +276,14 @@ class TestHandle(base.SppCase):
                       protocol.bind_port_value(MAC1, 1, None))
         self.etcd.put(keys.vhost(self.host, 'phys1', 1), 'other-port')
         self.etcd.put(keys.action(self.host, port), 'plug')
-        self.assertEqual('not-owner', self.agent.handle(port))
+        self.assertEqual('not-owner', self.agent.handlers.handle_port(port))
         self.assertEqual([], self.table(1))
         self.assertFalse(self.is_up(port))
 
     def test_invalid_binding_is_ignored(self):
         port = str(uuid.uuid4())
         self.etcd.put(keys.bind_port(self.host, port), '{"vhost_id": "x"}')
-        self.assertEqual('invalid', self.agent.handle(port))
+        self.assertEqual('invalid', self.agent.handlers.handle_port(port))
 
     def test_unknown_action_is_ignored(self):
         port = str(uuid.uuid4())
@@ -268,7 +291,7 @@ class TestHandle(base.SppCase):
         self.etcd.put(keys.bind_port(self.host, port),
                       protocol.bind_port_value(MAC1, vid, None))
         self.etcd.put(keys.action(self.host, port), 'reboot')
-        self.assertEqual('ignored', self.agent.handle(port))
+        self.assertEqual('ignored', self.agent.handlers.handle_port(port))
 
     def test_unplug_does_not_free_a_vhost_someone_else_holds(self):
         port = str(uuid.uuid4())

@@ -225,7 +225,7 @@ class TestAgentEntryProperties(base.SppCase):
                 self.etcd.call('kv/put', {'key': _b64(key.encode()),
                                           'value': _b64(value)})
             writes, requests = client.writes, len(self.emu.requests)
-            result = agent.handle(port)
+            result = agent.handlers.handle_port(port)
             outcomes.append(result)
             self.assertIn(result, ('invalid', 'ignored', 'gone',
                                    'not-owner'))

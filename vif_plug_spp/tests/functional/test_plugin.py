@@ -12,6 +12,7 @@
 """os-vif plugin ``spp`` through os_vif.plug/unplug, real etcd."""
 
 import uuid
+from unittest import mock
 
 import os_vif
 from os_vif import exception as osv_exception
@@ -21,6 +22,7 @@ from oslo_config import fixture as config_fixture
 
 from os_vif_accel.testing import etcd as etcd_server
 from vif_plug_spp import builder
+from vif_plug_spp import datapath
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
@@ -153,6 +155,28 @@ class TestPlugin(base.SppCase):
                                 self.vif(port, vid), self.inst)
         self.assertIn('Neutron is unbinding the port', str(exc))
         self.assertEqual([], self.table(1))
+
+    def test_unbind_finished_during_plug_leaves_no_port_status(self):
+        # Neutron unbinds while the plugin wires; our agent's unplug
+        # (waiting for the host lock) then deletes the port's keys before
+        # the plugin reports up.  That report must not bring back a
+        # port_status = up for a port that no longer exists.
+        port, vid = self.bind('phys1')
+        real_plug = datapath.Datapath.plug
+
+        def plug_then_unbound(dp, *args):
+            changed = real_plug(dp, *args)
+            protocol.request_unplug(self.etcd, self.host, port)
+            for key in (keys.bind_port(self.host, port),
+                        keys.action(self.host, port),
+                        keys.port_status(self.host, port)):
+                self.etcd.delete(key)
+            return changed
+        with mock.patch.object(datapath.Datapath, 'plug', autospec=True,
+                               side_effect=plug_then_unbound):
+            os_vif.plug(self.vif(port, vid), self.inst)
+        self.assertEqual({}, self.etcd.read(
+            prefixes=[keys.port_status_prefix(self.host)]))
 
     def test_vhost_not_owned(self):
         port, vid = self.bind('phys1')

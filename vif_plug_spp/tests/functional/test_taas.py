@@ -135,7 +135,7 @@ class TestTaas(base.SppCase):
             'IN', timeout=1))
 
     def test_spp_error_mid_tap_rolls_back(self):
-        agent_taas = self.agent.taas
+        agent_taas = self.agent.handlers.taas
         before = _norm(self.everything())
         # Step 5 of IN (detach ring:2S from forward_S_tx) fails once,
         # after the rings were attached on both processes.

@@ -19,6 +19,7 @@ from oslo_config import fixture as config_fixture
 import testtools
 
 from os_vif_accel import validate
+from vif_plug_spp import binding
 from vif_plug_spp import exception
 from vif_plug_spp import opts
 from vif_plug_spp import protocol
@@ -121,4 +122,4 @@ class TestBindPortValue(testtools.TestCase):
         conf = {'vf': [{'physical_network': 'a', 'num_vhost': 2},
                        {'physical_network': 'b', 'num_vhost': 1}]}
         self.assertEqual(['a', 'a', 'b', None],
-                         [protocol.vhost_physnet(conf, i) for i in range(4)])
+                         [binding.vhost_physnet(conf, i) for i in range(4)])

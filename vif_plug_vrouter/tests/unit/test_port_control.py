@@ -234,3 +234,28 @@ class TestWaits(testtools.TestCase):
     def test_zero_timeout_checks_once(self) -> None:
         self.assertFalse(pc.wait_until(lambda: False, 0))
         self.assertEqual([], self.sleeps)
+
+
+class TestSettingsValidatedOnce(testtools.TestCase):
+    """Every option is checked before any operation; the result is frozen."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.err = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', self.err))
+
+    def test_typed_and_immutable(self) -> None:
+        s = pc.settings_from_argv(add_argv(tx_vlan_id='7', mtu='9000'))
+        assert s is not None
+        self.assertEqual((7, -1, 9000), (s.tx_vlan_id, s.rx_vlan_id, s.mtu))
+        self.assertRaises(AttributeError, setattr, s, 'tx_vlan_id', 8)
+
+    def test_bad_vlan_or_mtu_refused_before_a_delete(self) -> None:
+        # Checked only by --oper=add before; a delete (which touches the
+        # agent and the port file) now refuses them up front as well.
+        for flag, value in (('tx_vlan_id', 'x'), ('mtu', '1')):
+            self.err.truncate(0)
+            argv = ['--oper=delete', '--uuid=' + PORT,
+                    '--%s=%s' % (flag, value), '--agent_port=1']
+            self.assertEqual(1, pc.run(argv), flag)
+            self.assertIn('invalid --' + flag, self.err.getvalue())
