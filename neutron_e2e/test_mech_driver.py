@@ -145,6 +145,22 @@ class TestBind(base.SppMl2Case):
                       'being bound', self.log.output)
         self.assertEqual([], self.macs())
 
+    def test_up_before_the_binding_commit_still_activates(self):
+        """An agent fast enough to answer before ML2 commits the binding:
+        Neutron ignores that completion (the port is not bound yet); the
+        driver completes it again once the binding is committed.
+        """
+        real_bind = self.mech.binder.bind
+
+        def bind_and_answer_at_once(host, port_id, *args):
+            alloc = real_bind(host, port_id, *args)
+            rev = self.etcd.put(keys.port_status(host, port_id), keys.UP)
+            self.mech.port_up(host, port_id, rev)
+            return alloc
+        self.mech.binder.bind = bind_and_answer_at_once
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual('ACTIVE', self.show(port['id'])['status'])
+
 
 class TestEtcdDown(base.SppMl2Case):
 
