@@ -14,6 +14,7 @@ wires them on the spp-ctl emulator; the ports become ACTIVE.
 """
 
 import json
+import uuid
 
 from neutron.tests.common import helpers
 from neutron_lib.api.definitions import portbindings
@@ -160,6 +161,18 @@ class TestBind(base.SppMl2Case):
         self.mech.binder.bind = bind_and_answer_at_once
         port = self.port(self.network('flat', 'physnet1'))
         self.assertEqual('ACTIVE', self.show(port['id'])['status'])
+
+    def test_up_of_a_port_neutron_does_not_have_releases_it(self):
+        """An allocation whose port is gone (its delete could not reach
+        etcd) is released when the agent's up for it is seen.
+        """
+        ghost = str(uuid.uuid4())
+        alloc = self.mech.binder.bind(self.host, ghost, base.MAC, 'physnet1')
+        self.assertTrue(self.mech.binder.wait_up(alloc, 20))
+        self.mech.port_up(self.host, ghost, alloc.revision)
+        self.wait_for(lambda: not self.port_keys(ghost), 20,
+                      'the ghost port released')
+        self.assertEqual([], self.macs())
 
 
 class TestEtcdDown(base.SppMl2Case):
