@@ -22,6 +22,7 @@ Neutron then sets the port ACTIVE (``Ml2Plugin._port_provisioned``).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from neutron_lib.api.definitions import portbindings
@@ -55,6 +56,8 @@ VHOST_USER_SPP_PLUG = 'vhostuser_spp_plug'
 #: ports it completes during a live migration).
 ENTITY = provisioning_blocks.L2_AGENT_ENTITY
 _SEGMENT_TYPES = (n_const.TYPE_FLAT, n_const.TYPE_VLAN)
+#: Seconds a failed binding of a port on a host is not tried again.
+_RETRY_AFTER = 2.0
 #: Binding states after which the port may still hold SPP keys.
 _MAYBE_OURS = (portbindings.VIF_TYPE_VHOST_USER,
                portbindings.VIF_TYPE_BINDING_FAILED,
@@ -77,6 +80,12 @@ class SppMechanismDriver(api.MechanismDriver):
         self.binder = core.Binder(self.etcd,
                                   release_timeout=conf.release_timeout)
         self.watcher: status.StatusWatcher | None = None
+        # (port, host) -> monotonic time until which a failed binding is
+        # not tried again: ML2 calls bind_port up to 10 times in a row
+        # when no driver bound the port (MAX_BIND_TRIES), and a failure
+        # here (etcd timeouts, an agent that does not release) is not
+        # going to change within one request.
+        self._failed: dict[tuple[str, str], float] = {}
 
     @property
     def connectivity(self) -> str:
@@ -132,12 +141,22 @@ class SppMechanismDriver(api.MechanismDriver):
                       'binding', port['id'], constants.AGENT_TYPE,
                       context.host)
             return
+        attempt = (port['id'], context.host)
+        now = time.monotonic()
+        if self._failed.get(attempt, 0.0) > now:
+            LOG.debug('Port %s on %s failed to bind moments ago; not '
+                      'trying again yet', *attempt)
+            return
         try:
             self._check_alive(context.host, port['id'], agents)
             segment = self._segment(context.host, port['id'], segments)
             self._bind(context, segment)
+            self._failed.pop(attempt, None)
         except errors.BindError as exc:
             LOG.error('%s', exc)
+            self._failed = {key: until for key, until in self._failed.items()
+                            if until > now}
+            self._failed[attempt] = time.monotonic() + _RETRY_AFTER
 
     @staticmethod
     def _check_alive(host: str, port_id: str,
