@@ -187,3 +187,17 @@ class TestEtcdDown(base.SppMl2Case):
         # ML2 calls bind_port up to 10 times; etcd is asked once.
         self.assertEqual(1, self.log.output.count(
             'on host %s: etcd unreachable' % self.host))
+
+
+class TestStatusWorker(base.SppMl2Case):
+
+    def test_worker_process_runs_the_one_watch(self):
+        workers = self.mech.get_workers()
+        self.assertEqual([1], [w.worker_process_count for w in workers])
+        workers[0].start()
+        self.addCleanup(workers[0].stop)
+        self.assertTrue(self.mech.watcher.ready.wait(20))
+        self.assertEqual(keys.port_status_root(),
+                         self.mech.watcher._watch.prefix)
+        workers[0].stop()
+        self.assertIsNone(self.mech.watcher)
