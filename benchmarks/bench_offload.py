@@ -48,7 +48,7 @@ import warnings
 from typing import Any, Callable
 
 from vif_plug_vrouter import sriov
-from vif_plug_vrouter.tests import sriov_tree
+from os_vif_accel.testing import sriov_tree
 
 PFS, VFS, OTHER_NETDEVS = 4, 64, 64
 _UPLINK = re.compile(r'^p\d+$')

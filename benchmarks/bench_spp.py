@@ -38,6 +38,7 @@ import uuid
 from typing import Any
 
 from os_vif_accel.testing import etcd as etcd_server
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
@@ -104,7 +105,7 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
         vlan = None if i % 4 < 2 else 100 + i
         mac = 'fa:16:3e:%02x:%02x:%02x' % (i >> 16 & 255, i >> 8 & 255,
                                            i & 255)
-        vid = protocol.allocate_vhost(client, host, physnet, port)
+        vid = spp_neutron.allocate_vhost(client, host, physnet, port)
         assert vid is not None, 'no vhost free'
         ops = [client.op_put(keys.bind_port(host, port),
                              protocol.bind_port_value(mac, vid, vlan)),
@@ -117,8 +118,8 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
             out['legacy_n'] += 1
             if not legacy_wait(client, status_key, 1.0):
                 out['legacy_miss'] += 1
-            protocol.wait_for_value(client, status_key, keys.UP, rev, 5.0)
-        elif protocol.wait_for_value(client, status_key, keys.UP, rev, 5.0):
+            spp_neutron.wait_for_value(client, status_key, keys.UP, rev, 5.0)
+        elif spp_neutron.wait_for_value(client, status_key, keys.UP, rev, 5.0):
             out['up'].append(time.monotonic() - start)
         else:
             out['ours_miss'] += 1
@@ -139,7 +140,7 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
         start = time.monotonic()
         os_vif.plug(vif, inst)
         out['noop'].append(time.monotonic() - start)
-        protocol.request_unplug(client, host, port)
+        spp_neutron.request_unplug(client, host, port)
         deadline = time.monotonic() + 10
         while client.get(keys.bind_port(host, port)) is not None:
             assert time.monotonic() < deadline, 'agent did not unplug'
@@ -160,8 +161,8 @@ def bench_alloc(client: etcd_mod.EtcdClient, slots: int, spread: bool
         mine = etcd_mod.EtcdClient(client.host, client.port)
         for _ in range(slots // 8):
             start = time.monotonic()
-            vid = protocol.allocate_vhost(mine, host, 'physx',
-                                          str(uuid.uuid4()), spread=spread)
+            vid = spp_neutron.allocate_vhost(mine, host, 'physx',
+                                             str(uuid.uuid4()), spread=spread)
             with lock:
                 lat.append(time.monotonic() - start)
                 if vid is not None:

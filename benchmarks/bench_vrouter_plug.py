@@ -67,7 +67,7 @@ def bench_osvif(url: str, ports_dir: str, vifs: int
     cfg.CONF.set_override('ports_dir', ports_dir, 'os_vif_vrouter')
     cfg.CONF.set_override('privileged_port_files', root, 'os_vif_vrouter')
     if root:
-        from vif_plug_vrouter.cmd import sandbox
+        from os_vif_accel.sandbox import vrouter as sandbox
         importlib.import_module('vif_plug_vrouter.privsep')
         cfg.CONF.set_override('helper_command',
                               sandbox.privsep_helper_command(ports_dir),

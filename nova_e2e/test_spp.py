@@ -28,10 +28,10 @@ from nova_e2e import base
 
 try:
     from os_vif_accel.testing import etcd as etcd_server
+    from os_vif_accel.testing import spp_neutron
     from vif_plug_spp import builder
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
-    from vif_plug_spp import protocol
     from vif_plug_spp import served
     from vif_plug_spp.emulator import server as sppctl_emulator
     _MISSING = ''
@@ -148,7 +148,7 @@ class TestSppPlug(base.NovaE2ETestCase):
              flag: Any = True) -> tuple[model.VIF, int]:
         """Bind a new port as networking-spp does; Nova's VIF for it."""
         vif = base.nova_vif(model.VIF_TYPE_VHOSTUSER)
-        vhost_id = protocol.bind(self.etcd, self.host, physnet, vif['id'],
+        vhost_id = spp_neutron.bind(self.etcd, self.host, physnet, vif['id'],
                                  vif['address'], vlan, wait=False)
         self.assertIsNotNone(vhost_id)
         vif['details'] = spp_details('/tmp/sock%d' % vhost_id, flag)

@@ -26,7 +26,7 @@ from nova_e2e import base
 
 try:
     from vif_plug_vrouter import privsep
-    from vif_plug_vrouter.tests import sriov_tree
+    from os_vif_accel.testing import sriov_tree
     _MISSING = ''
 except ImportError as exc:  # the offload branch is not merged
     _MISSING = str(exc)
@@ -83,7 +83,7 @@ class OffloadE2EBase(base.NovaE2ETestCase):
     """A fake switchdev NIC with real representor netdevs in a netns.
 
     Needs root and SmartNIC offload support in the ``vrouter`` plugin
-    (issue 4): its sysfs fake (``vif_plug_vrouter.tests.sriov_tree``) and
+    (issue 4): its sysfs fake (``os_vif_accel.testing.sriov_tree``) and
     its test privsep helper, which runs the daemon inside the namespace and
     sends only VF MAC/VLAN (this kernel has no VFs) to a JSON double.
     """

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import uuid
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp import served
 from vif_plug_spp.emulator import state as emu_state
 
@@ -40,8 +40,8 @@ class TestMixedFleet(base.InteropCase):
                 ('ours@A', a, 'phys1', 'fa:16:3e:0a:00:01', None),
                 ('ours@B', b, 'phys1', 'fa:16:3e:0b:00:01', None)):
             port = str(uuid.uuid4())
-            vid = protocol.bind(self.etcd, host.name, physnet, port, mac,
-                                vlan, timeout=15)
+            vid = spp_neutron.bind(self.etcd, host.name, physnet, port,
+                                   mac, vlan, timeout=15)
             self.assertIsNotNone(vid, '%s not reported up' % name)
             ports[name] = (host, physnet, port, mac, int(vid))
         # Each spp_vf carries exactly its own host's two ports.
@@ -65,7 +65,7 @@ class TestMixedFleet(base.InteropCase):
             if name.startswith('theirs'):
                 self.their_unbind(host, port)
             else:
-                protocol.request_unplug(self.etcd, host.name, port)
+                spp_neutron.request_unplug(self.etcd, host.name, port)
             self.assert_released(host, port, physnet, vid)
         self.assertTrue(a.ns_agent_alive(), 'networking-spp agent exited')
         self.assertEqual(set(), a.macs() | b.macs())

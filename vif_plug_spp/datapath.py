@@ -272,7 +272,7 @@ class Datapath:
         try:
             return body(undo)
         except sppctl.SppCtlError as exc:
-            ok = undo.run()
+            ok = undo.run().rolled_back
             if (undo_mod.occurred(exc) or not ok) and self._stuck(vh.sec_id):
                 raise WiringError(
                     'Could not %s vhost:%d: %s; spp_vf %d behind spp-ctl %s '

@@ -9,34 +9,26 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""The per-port etcd protocol of networking-spp, both sides.
+"""The per-port etcd values of networking-spp, as the compute side reads
+them.
 
-Values and their parsing (``bind_port`` JSON, ``action``, ``port_status``)
-plus the Neutron side of a binding (vhost allocation by compare-and-swap,
-``bind_port``/``action`` puts, waiting for ``up``).  The Neutron half is
-what the sandbox, tests and benchmark use in place of the ML2 driver;
-unlike the upstream driver it watches ``port_status`` from the revision of
-its own write, so a fast agent's ``up`` can never be missed.
+Parsing of ``bind_port`` JSON (and of every JSON-object value) and the
+value the ML2 driver writes.  The binding rules live in
+:mod:`vif_plug_spp.binding`; the Neutron side of a binding (allocation,
+``bind_port``/``action`` puts, waiting for ``up``) is a test double in
+:mod:`os_vif_accel.testing.spp_neutron`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import threading
-import zlib
 from typing import Any
 
 from os_vif_accel import parse
 from os_vif_accel import validate
 
-from vif_plug_spp import etcd as etcd_mod
-from vif_plug_spp import keys
-
-__all__ = ['BindPort', 'parse_bind_port', 'bind_port_value',
-           'allocate_vhost', 'bind', 'request_unplug',
-           'wait_for_value', 'allocate_mirror',
-           'create_tap_flow', 'delete_tap_flow']
+__all__ = ['BindPort', 'parse_bind_port', 'bind_port_value', 'json_object']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,170 +71,3 @@ def bind_port_value(mac: str, vhost_id: int, vlan_id: int | None) -> str:
     if vlan_id is not None:
         value['vlan_id'] = vlan_id
     return json.dumps(value)
-
-
-def allocate_vhost(client: etcd_mod.EtcdClient, host: str, physnet: str,
-                   port_id: str, spread: bool = True) -> int | None:
-    """Take a free vhost of ``physnet`` for ``port_id`` by CAS.
-
-    Returns the vhost id (also when the port already holds one), or None
-    when none is free.  A lost race just moves on to the next free key.
-    """
-    prefix = keys.vhost_physnet_prefix(host, physnet)
-    kvs, _rev = client.get_prefix(prefix)
-    for kv in kvs:
-        if kv.value == port_id:
-            return keys.parse_vhost(kv.key, host)[1]
-    free = [kv for kv in kvs if kv.value == keys.FREE]
-    if spread and free:
-        # Concurrent allocators that all try the first free key mostly
-        # lose the race; starting at a port-dependent offset spreads
-        # them over the free keys.
-        start = zlib.crc32(port_id.encode('utf-8')) % len(free)
-        free = free[start:] + free[:start]
-    for kv in free:
-        try:
-            won = client.replace(kv.key, keys.FREE, port_id)
-        except etcd_mod.EtcdUnavailable:
-            # The answer was lost; the swap may have happened.
-            won = client.get(kv.key) == port_id
-        if won:
-            return keys.parse_vhost(kv.key, host)[1]
-    return None
-
-
-def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
-                   start_revision: int, timeout: float) -> bool:
-    """True once ``key`` is set to ``value`` at or after
-    ``start_revision``; False after ``timeout`` seconds.
-
-    The key is read before the watch starts and again once etcd
-    confirmed the watch: etcd delivers events older than a watch's
-    creation only from its 100 ms catch-up loop, which would otherwise
-    dominate the latency whenever the value lands in between.
-    """
-    def done(kv: etcd_mod.KeyValue | None) -> bool:
-        return kv is not None and kv.value == value and \
-            kv.mod_revision >= start_revision
-
-    kv, now = client.get_kv_rev(key)
-    if done(kv):
-        return True
-    watch = client.watch_key(key, max(start_revision, now + 1),
-                             idle_timeout=min(timeout, 10.0))
-    found = threading.Event()
-
-    def recheck() -> None:
-        if watch.created.wait(timeout) and not watch.stopped:
-            try:
-                if done(client.get_kv_rev(key)[0]):
-                    found.set()
-                    watch.stop()
-            except etcd_mod.EtcdError:
-                pass
-    checker = threading.Thread(target=recheck, daemon=True)
-    checker.start()
-    timer = threading.Timer(timeout, watch.stop)
-    timer.daemon = True
-    timer.start()
-    try:
-        for event in watch:
-            if event.value == value:
-                return True
-        return found.is_set()
-    finally:
-        timer.cancel()
-        watch.stop()
-        watch.created.set()  # release the checker
-
-
-def bind(client: etcd_mod.EtcdClient, host: str, physnet: str,
-         port_id: str, mac: str, vlan_id: int | None = None,
-         timeout: float = 20.0, wait: bool = True) -> int | None:
-    """What the ML2 driver does at bind time; returns the vhost id once
-    the agent reports ``up`` (None: no vhost free, or no ``up`` in
-    ``timeout``; the allocation is then kept, as upstream does).
-    """
-    if client.get(keys.bind_port(host, port_id)) is not None:
-        return None
-    vhost_id = allocate_vhost(client, host, physnet, port_id)
-    if vhost_id is None:
-        return None
-    ops = [client.op_put(keys.bind_port(host, port_id),
-                         bind_port_value(mac, vhost_id, vlan_id)),
-           client.op_put(keys.action(host, port_id), keys.PLUG)]
-    res = client.call('kv/txn', {'compare': [], 'success': ops})
-    revision = int(res.get('header', {}).get('revision', 0))
-    if not wait:
-        return vhost_id
-    if wait_for_value(client, keys.port_status(host, port_id), keys.UP,
-                      revision, timeout):
-        return vhost_id
-    return None
-
-
-def request_unplug(client: etcd_mod.EtcdClient, host: str,
-                   port_id: str) -> bool:
-    """What the ML2 driver does at unbind/delete: ``action = unplug`` if
-    an action key exists.
-    """
-    return _put_if_exists(client, keys.action(host, port_id), keys.UNPLUG)
-
-
-def _put_if_exists(client: etcd_mod.EtcdClient, key: str,
-                   value: str) -> bool:
-    return client.txn([{'key': client.cmp_absent(key)['key'],
-                        'target': 'CREATE', 'result': 'GREATER',
-                        'create_revision': '0'}],
-                      [client.op_put(key, value)])
-
-
-def allocate_mirror(client: etcd_mod.EtcdClient, host: str,
-                    tap_flow_id: str) -> int | None:
-    """Take a free mirror slot for a tap flow by CAS (None: none free)."""
-    kvs, _rev = client.get_prefix(keys.mirror_prefix(host))
-    for kv in kvs:
-        if kv.value == keys.FREE and client.replace(kv.key, keys.FREE,
-                                                    tap_flow_id):
-            return int(keys.suffix(kv.key, keys.mirror_prefix(host)))
-    return None
-
-
-def create_tap_flow(client: etcd_mod.EtcdClient, host: str,
-                    tap_flow_id: str, service_port: str, source_port: str,
-                    direction: str = 'BOTH', timeout: float = 30.0,
-                    wait: bool = True) -> dict[str, int | None] | None:
-    """What the TaaS driver does for a new tap flow (``IN``, ``OUT`` or
-    ``BOTH``); returns the mirror ids, or None (no mirror free, no ``up``
-    within ``timeout``).
-    """
-    from vif_plug_spp import taas
-    ids: dict[str, int | None] = {'mirror_in': None, 'mirror_out': None}
-    for name, wanted in (('mirror_in', direction in ('IN', 'BOTH')),
-                         ('mirror_out', direction in ('OUT', 'BOTH'))):
-        if wanted:
-            ids[name] = allocate_mirror(client, host, tap_flow_id)
-            if ids[name] is None:
-                for got in ids.values():
-                    if got is not None:
-                        client.replace(keys.mirror(host, got), tap_flow_id,
-                                       keys.FREE)
-                return None
-    ops = [client.op_put(keys.tap_info(host, tap_flow_id),
-                         taas.tap_info_value(service_port, source_port,
-                                             ids['mirror_in'],
-                                             ids['mirror_out'])),
-           client.op_put(keys.tap_action(host, tap_flow_id), keys.PLUG)]
-    res = client.call('kv/txn', {'compare': [], 'success': ops})
-    if wait and not wait_for_value(
-            client, keys.tap_status(host, tap_flow_id), keys.UP,
-            int(res.get('header', {}).get('revision', 0)), timeout):
-        return None
-    return ids
-
-
-def delete_tap_flow(client: etcd_mod.EtcdClient, host: str,
-                    tap_flow_id: str) -> bool:
-    """What the TaaS driver does when a tap flow is deleted."""
-    return _put_if_exists(client, keys.tap_action(host, tap_flow_id),
-                          keys.UNPLUG)

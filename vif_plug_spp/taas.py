@@ -31,19 +31,17 @@ rolls the executed ones back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from oslo_log import log as logging
-
+from os_vif_accel import undo as undo_mod
 from os_vif_accel import validate
 
 from vif_plug_spp import datapath
 from vif_plug_spp import layout
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
-
-LOG = logging.getLogger(__name__)
 
 __all__ = ['TapInfo', 'parse_tap_info', 'tap_info_value', 'Taas']
 
@@ -92,8 +90,26 @@ def tap_info_value(service_port: str, source_port: str,
                        'mirror_in': mirror_in, 'mirror_out': mirror_out})
 
 
-# One step: (process kind, sec id, component, port, side, attach?)
-Step = tuple[str, int, str, str, str, bool]
+class Step(NamedTuple):
+    """Attach or detach one port of one component."""
+
+    #: process kind in spp-ctl's URL (``vfs`` or ``mirrors``)
+    kind: str
+    sec_id: int
+    component: str
+    port: str
+    #: ``rx`` or ``tx``
+    side: str
+    attach: bool
+
+    def inverse(self) -> Step:
+        """The step that undoes this one."""
+        return self._replace(attach=not self.attach)
+
+    def __str__(self) -> str:
+        return '%s %s %s %s of %s %d' % (
+            'attach' if self.attach else 'detach', self.port, self.side,
+            self.component, self.kind, self.sec_id)
 
 
 class Taas:
@@ -154,24 +170,28 @@ class Taas:
             ring_a, ring_b = self._rings(tap.mirror_in)
             name = 'mirror_%d' % tap.mirror_in
             out += [
-                (VFS, service.sec_id, service.feed_comp, ring_a, 'rx', True),
-                (MIRRORS, msec, name, ring_a, 'tx', True),
-                (VFS, source.sec_id, source.feed_comp, ring_b, 'rx', True),
-                (MIRRORS, msec, name, ring_b, 'tx', True),
-                (VFS, source.sec_id, source.feed_comp, source.to_vm_port,
-                 'rx', False),
-                (MIRRORS, msec, name, source.to_vm_port, 'rx', True)]
+                Step(VFS, service.sec_id, service.feed_comp, ring_a, 'rx',
+                     True),
+                Step(MIRRORS, msec, name, ring_a, 'tx', True),
+                Step(VFS, source.sec_id, source.feed_comp, ring_b, 'rx',
+                     True),
+                Step(MIRRORS, msec, name, ring_b, 'tx', True),
+                Step(VFS, source.sec_id, source.feed_comp,
+                     source.to_vm_port, 'rx', False),
+                Step(MIRRORS, msec, name, source.to_vm_port, 'rx', True)]
         if tap.mirror_out is not None:
             ring_a, ring_b = self._rings(tap.mirror_out)
             name = 'mirror_%d' % tap.mirror_out
             out += [
-                (VFS, service.sec_id, service.feed_comp, ring_a, 'rx', True),
-                (MIRRORS, msec, name, ring_a, 'tx', True),
-                (VFS, source.sec_id, source.drain_comp, source.from_vm_port,
-                 'tx', False),
-                (MIRRORS, msec, name, source.from_vm_port, 'tx', True),
-                (MIRRORS, msec, name, ring_b, 'rx', True),
-                (VFS, source.sec_id, source.drain_comp, ring_b, 'tx', True)]
+                Step(VFS, service.sec_id, service.feed_comp, ring_a, 'rx',
+                     True),
+                Step(MIRRORS, msec, name, ring_a, 'tx', True),
+                Step(VFS, source.sec_id, source.drain_comp,
+                     source.from_vm_port, 'tx', False),
+                Step(MIRRORS, msec, name, source.from_vm_port, 'tx', True),
+                Step(MIRRORS, msec, name, ring_b, 'rx', True),
+                Step(VFS, source.sec_id, source.drain_comp, ring_b, 'tx',
+                     True)]
         return out
 
     # -- execution ----------------------------------------------------------
@@ -179,7 +199,7 @@ class Taas:
                                                  set[str]]:
         """Attached ports per (kind, sec, component, side), fresh."""
         state: dict[tuple[str, int, str, str], set[str]] = {}
-        for kind, sec in {(s[0], s[1]) for s in steps}:
+        for kind, sec in {(s.kind, s.sec_id) for s in steps}:
             status = self.client.vf_status(sec, kind)
             for comp in status.get('components') or []:
                 if 'name' not in comp:
@@ -189,43 +209,39 @@ class Taas:
                         p['port'] for p in comp.get(side + '_port') or []}
         return state
 
-    def _do(self, step: Step, attach: bool) -> None:
-        kind, sec, comp, port, side, _ = step
-        if attach:
-            self.client.attach(sec, comp, port, side, kind=kind)
+    def _do(self, step: Step) -> None:
+        if step.attach:
+            self.client.attach(step.sec_id, step.component, step.port,
+                               step.side, kind=step.kind)
         else:
-            self.client.detach(sec, comp, port, side, kind=kind)
+            self.client.detach(step.sec_id, step.component, step.port,
+                               step.side, kind=step.kind)
 
     def _run(self, what: str, steps: list[Step]) -> bool:
         """Bring every step's port to its wanted state; roll back the
         executed steps on failure.  True if anything changed.
         """
-        done: list[Step] = []
+        undo = undo_mod.Undo(catch=(sppctl.SppCtlError,))
         with self.datapath.locked():
             try:
                 state = self._state(steps)
                 for step in steps:
-                    kind, sec, comp, port, side, attach = step
-                    have = state.setdefault((kind, sec, comp, side), set())
-                    if (port in have) == attach:
+                    have = state.setdefault((step.kind, step.sec_id,
+                                             step.component, step.side),
+                                            set())
+                    if (step.port in have) == step.attach:
                         continue
-                    self._do(step, attach)
-                    (have.add if attach else have.discard)(port)
-                    done.append(step)
+                    self._do(step)
+                    (have.add if step.attach else have.discard)(step.port)
+                    undo.add(str(step.inverse()),
+                             functools.partial(self._do, step.inverse()))
             except sppctl.SppCtlError as exc:
-                ok = True
-                for step in reversed(done):
-                    try:
-                        self._do(step, not step[5])
-                    except sppctl.SppCtlError as undo_exc:
-                        ok = False
-                        LOG.error('Rollback of %s failed: %s', step,
-                                  undo_exc)
+                ok = undo.run().rolled_back
                 raise datapath.WiringError(
                     'Could not %s tap flow: %s%s' % (
                         what, exc, '; rolled back' if ok else
                         '; rollback incomplete'), exc, ok)
-        return bool(done)
+        return len(undo) > 0
 
     def plug(self, tap: TapInfo, source: datapath.Vhost,
              service: datapath.Vhost) -> bool:
@@ -234,7 +250,6 @@ class Taas:
 
     def unplug(self, tap: TapInfo, source: datapath.Vhost,
                service: datapath.Vhost) -> bool:
-        undo: list[Step] = [(k, sec, comp, port, side, not attach)
-                            for k, sec, comp, port, side, attach in
-                            reversed(self.steps(tap, source, service))]
+        undo = [step.inverse()
+                for step in reversed(self.steps(tap, source, service))]
         return self._run('unplug', undo)

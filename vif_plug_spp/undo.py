@@ -9,7 +9,8 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Undo steps of one spp_vf wiring change.
+"""Undo steps of one spp_vf wiring change (:class:`os_vif_accel.undo.Undo`
+with spp_vf's error answers).
 
 spp_vf 18.08 answers ``error occur`` when its update or its flush fails,
 and a failed flush keeps the change (reference Corrections 2), so a
@@ -20,11 +21,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from oslo_log import log as logging
+from os_vif_accel import undo as undo_base
 
 from vif_plug_spp import sppctl
-
-LOG = logging.getLogger(__name__)
 
 __all__ = ['Undo', 'occurred', 'refused']
 
@@ -39,14 +38,13 @@ def refused(exc: sppctl.SppCtlError) -> bool:
     return exc.status == 400 and 'bad value' in exc.text
 
 
-class Undo:
-    """Undo steps of one change, run in reverse order on failure."""
+class Undo(undo_base.Undo):
+    """Undo steps of one change, run in reverse order on failure; an
+    undo step spp-ctl refuses is reported, any other error propagates.
+    """
 
     def __init__(self) -> None:
-        self.steps: list[tuple[str, Callable[[], None]]] = []
-
-    def add(self, what: str, step: Callable[[], None]) -> None:
-        self.steps.append((what, step))
+        super().__init__(catch=(sppctl.SppCtlError,))
 
     def attempt(self, what: str, do: Callable[[], None],
                 undo: Callable[[], None]) -> None:
@@ -72,13 +70,3 @@ class Undo:
                 self.add(what, tolerant)
             raise
         self.add(what, undo)
-
-    def run(self) -> bool:
-        ok = True
-        for what, step in reversed(self.steps):
-            try:
-                step()
-            except sppctl.SppCtlError as exc:
-                ok = False
-                LOG.error('Rollback step "%s" failed: %s', what, exc)
-        return ok

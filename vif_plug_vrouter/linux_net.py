@@ -207,7 +207,7 @@ class VfNetlink:
 
 
 #: Replaced by a double in functional tests only, because this kernel has
-#: no SR-IOV VFs; see vif_plug_vrouter/tests/functional/privsep_helper.py.
+#: no SR-IOV VFs; see os_vif_accel/testing/privsep_helper.py.
 VF_NETLINK = VfNetlink()
 
 

@@ -40,9 +40,11 @@ from typing import Any, Callable
 
 from oslo_log import log as logging
 
+from os_vif_accel import undo as undo_mod
 from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
+from vif_plug_vrouter import hoststate
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import ports
 from vif_plug_vrouter import sriov
@@ -57,21 +59,8 @@ DIRECT = 'direct'
 FORWARDER = 'virtio-forwarder'
 _MODES = (DIRECT, FORWARDER)
 
-#: What is kept in the port file (``extra``) to restore the host later.
-STATE_KEYS = ('offload', 'vf', 'pf-ifname', 'vf-index', 'rep-name',
-              'rep-orig-name', 'rep-mtu', 'rep-up', 'rep-ipv6', 'vf-mac',
-              'vf-vlan', 'vf-bound', 'vf-driver', 'vf-override')
-
-
-def to_extra(state: dict[str, Any]) -> dict[str, Any]:
-    """The port-file form of an offload state (flat, short values)."""
-    return {key: state[key] for key in STATE_KEYS if key in state}
-
-
-def from_extra(extra: dict[str, Any] | None) -> dict[str, Any]:
-    """The offload state in a port file's extra state ({} if none)."""
-    return {key: extra[key] for key in STATE_KEYS
-            if extra and key in extra}
+to_extra = hoststate.to_extra
+from_extra = hoststate.from_extra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +101,7 @@ class Plan:
     spec: Spec
     rep: sriov.Representor
     #: original host state to record in the port file
-    state: dict[str, Any]
+    state: hoststate.HostState
     #: the representor's link state now (``mtu``, ``up``, ...)
     link: dict[str, Any]
 
@@ -122,23 +111,15 @@ class Applied:
     """Result of :meth:`Offloader.apply`."""
 
     ifname: str
-    state: dict[str, Any]
-    undo: list[tuple[str, Callable[[], Any]]]
+    state: hoststate.HostState
+    undo: undo_mod.Undo = dataclasses.field(default_factory=undo_mod.Undo)
 
     def rollback(self) -> list[str]:
         """Undo every step done, newest first.
 
         Returns the steps that could not be undone (each is logged).
         """
-        failed = []
-        while self.undo:
-            step, func = self.undo.pop()
-            try:
-                func()
-            except Exception:  # noqa: H201 - undo as much as possible
-                LOG.exception('Could not undo step %s', step)
-                failed.append(step)
-        return failed
+        return list(self.undo.run().failed)
 
 
 class Offloader:
@@ -153,7 +134,8 @@ class Offloader:
         virtio-forwarder (``vfio-pci``)
     """
 
-    def __init__(self, inventory: sriov.SriovInventory, host: Any,
+    def __init__(self, inventory: sriov.SriovInventory,
+                 host: hoststate.HostOps,
                  forwarder_driver: str = 'vfio-pci',
                  driver_timeout: float = 5.0) -> None:
         self.inventory = inventory
@@ -163,14 +145,14 @@ class Offloader:
         self.driver_timeout = driver_timeout
 
     # -- discovery ---------------------------------------------------------
-    def locate(self, spec: Spec,
-               recorded: dict[str, Any] | None = None) -> sriov.Representor:
+    def locate(self, spec: Spec, recorded: hoststate.HostState | None = None
+               ) -> sriov.Representor:
         """Find the representor; check the VF is free. Changes nothing."""
         rep = self.inventory.representor(spec.vf)
         if spec.mode == FORWARDER:
             driver = self.inventory.vf_driver(spec.vf)
-            ours = bool(recorded and recorded.get('vf') == spec.vf and
-                        recorded.get('vf-bound'))
+            ours = bool(recorded and recorded.vf == spec.vf and
+                        recorded.vf_bound)
             if driver == self.forwarder_driver and not ours:
                 raise exception.VFInUse(vf=spec.vf, port_id=spec.port_id,
                                         driver=driver)
@@ -178,22 +160,22 @@ class Offloader:
 
     # -- plug --------------------------------------------------------------
     def release_other_vf(self, spec: Spec,
-                         recorded: dict[str, Any] | None
-                         ) -> dict[str, Any] | None:
+                         recorded: hoststate.HostState | None
+                         ) -> hoststate.HostState | None:
         """Give back the VF of an earlier plug if the port moved.
 
         Returns the recorded state if it is about this VF, else None.
         """
-        if recorded and recorded.get('vf') and recorded['vf'] != spec.vf:
+        if recorded and recorded.vf and recorded.vf != spec.vf:
             LOG.info('Port %s moves from VF %s to VF %s; restoring the old '
-                     'one', spec.port_id, recorded['vf'], spec.vf)
+                     'one', spec.port_id, recorded.vf, spec.vf)
             self.restore(spec.port_id, recorded)
-        if recorded and recorded.get('vf') == spec.vf:
+        if recorded and recorded.vf == spec.vf:
             return recorded
         return None
 
     def plan(self, spec: Spec, rep: sriov.Representor,
-             recorded: dict[str, Any] | None = None) -> Plan:
+             recorded: hoststate.HostState | None = None) -> Plan:
         """Read what plugging will change; changes nothing.
 
         The returned :attr:`Plan.state` holds the original values to
@@ -210,18 +192,16 @@ class Offloader:
             raise self._step_error(spec, step, exc, [], rep.ifname, rep)
         driver = self.inventory.vf_driver(spec.vf)
         override = self.inventory.vf_driver_override(spec.vf)
-        if recorded is not None:
-            state = dict(recorded)
-        else:
-            state = {'rep-orig-name': rep.ifname, 'rep-mtu': now['mtu'],
-                     'rep-up': now['up'], 'rep-ipv6': now['ipv6_disabled'],
-                     'vf-mac': vf_now['mac']}
-        if spec.mode == FORWARDER and not state.get('vf-bound'):
-            state.update({'vf-bound': True, 'vf-driver': driver,
-                          'vf-override': override})
-        state.update({'offload': spec.mode, 'vf': spec.vf,
-                      'pf-ifname': rep.pf_ifname, 'vf-index': rep.vf_index,
-                      'rep-name': spec.name or rep.ifname})
+        state = recorded or hoststate.HostState(
+            rep_orig_name=rep.ifname, rep_mtu=now['mtu'], rep_up=now['up'],
+            rep_ipv6=now['ipv6_disabled'], vf_mac=vf_now['mac'])
+        if spec.mode == FORWARDER and not state.vf_bound:
+            state = dataclasses.replace(state, vf_bound=True,
+                                        vf_driver=driver,
+                                        vf_override=override)
+        state = dataclasses.replace(
+            state, offload=spec.mode, vf=spec.vf, pf_ifname=rep.pf_ifname,
+            vf_index=rep.vf_index, rep_name=spec.name or rep.ifname)
         return Plan(spec=spec, rep=rep, state=state, link=now)
 
     def apply(self, plan: Plan) -> Applied:
@@ -232,20 +212,20 @@ class Offloader:
         """
         spec, rep, now = plan.spec, plan.rep, plan.link
         target = spec.name or rep.ifname
-        applied = Applied(ifname=target, state=plan.state, undo=[])
+        applied = Applied(ifname=target, state=plan.state)
         step = 'rename representor'
         try:
             self._rename(applied, rep.ifname, target, now['up'])
             step = 'set MTU'
             if spec.mtu is not None and spec.mtu != now['mtu']:
                 self.host.set_mtu(target, spec.mtu)
-                applied.undo.append((step, lambda: self.host.set_mtu(
-                    target, now['mtu'])))
+                applied.undo.add(step, lambda: self.host.set_mtu(
+                    target, now['mtu']))
             step = 'disable IPv6'
             before = self.host.set_ipv6_disabled(target, True)
             if before is False:
-                applied.undo.append((step, lambda: self.host.
-                                     set_ipv6_disabled(target, False)))
+                applied.undo.add(step, lambda: self.host.
+                                 set_ipv6_disabled(target, False))
             step = 'set VF MAC'
             self._set_vf_mac(applied, spec, rep)
             if spec.mode == FORWARDER:
@@ -254,8 +234,8 @@ class Offloader:
             step = 'link up'
             if not now['up'] or target != rep.ifname:
                 self.host.set_link_up(target, True)
-                applied.undo.append((step, lambda: self.host.set_link_up(
-                    target, False)))
+                applied.undo.add(step, lambda: self.host.set_link_up(
+                    target, False))
         except Exception as exc:
             failed = applied.rollback()
             raise self._step_error(spec, step, exc, failed, target, rep)
@@ -271,14 +251,14 @@ class Offloader:
             self.host.rename_link(target, current)
             if was_up:
                 self.host.set_link_up(current, True)
-        applied.undo.append(('rename representor', undo))
+        applied.undo.add('rename representor', undo)
 
     def _set_vf_mac(self, applied: Applied, spec: Spec,
                     rep: sriov.Representor) -> None:
         before = self.host.set_vf(rep.pf_ifname, rep.vf_index, spec.mac)
         if before['mac'] != spec.mac:
-            applied.undo.append(('set VF MAC', lambda: self.host.set_vf(
-                rep.pf_ifname, rep.vf_index, before['mac'])))
+            applied.undo.add('set VF MAC', lambda: self.host.set_vf(
+                rep.pf_ifname, rep.vf_index, before['mac']))
 
     def _bind(self, applied: Applied, spec: Spec) -> None:
         root = self.inventory.root
@@ -286,11 +266,10 @@ class Offloader:
                                           self.forwarder_driver,
                                           self.driver_timeout)
         if before['driver'] != self.forwarder_driver:
-            applied.undo.append(('bind VF driver', lambda: self.host.
-                                 restore_vf_driver(
-                                     root, spec.vf, before['driver'],
-                                     before['override'],
-                                     self.driver_timeout)))
+            applied.undo.add('bind VF driver', lambda: self.host.
+                             restore_vf_driver(
+                                 root, spec.vf, before['driver'],
+                                 before['override'], self.driver_timeout))
 
     def _step_error(self, spec: Spec, step: str, exc: Exception,
                     failed: list[str], target: str,
@@ -311,14 +290,15 @@ class Offloader:
                                         rollback=rollback)
 
     # -- unplug ------------------------------------------------------------
-    def restore(self, port_id: str, state: dict[str, Any]) -> None:
+    def restore(self, port_id: str,
+                state: hoststate.HostState | None) -> None:
         """Put the representor and VF back as recorded at plug time.
 
         Idempotent: steps already undone (e.g. by an earlier, partly
         failed unplug) are skipped.  Raises HostStepFailed after trying
         every step if any of them failed.
         """
-        if not state.get('vf'):
+        if state is None or not state.vf:
             LOG.info('Port %s has no recorded offload state; nothing to '
                      'restore on the host', port_id)
             return
@@ -331,43 +311,53 @@ class Offloader:
                 LOG.error('Port %s: could not %s: %s', port_id, step, exc)
                 failed.append('%s (%s)' % (step, exc))
 
-        orig = state['rep-orig-name']
-        current = self._current_name(state['rep-name'], orig)
+        orig = state.rep_orig_name or state.rep_name
+        current = self._current_name(state.rep_name, orig)
         if current is not None:
             attempt('set link down', lambda: self.host.set_link_up(
                 current, False))
-        if state.get('vf-bound'):
+        vf = state.vf
+        if state.vf_bound:
             attempt('restore VF driver', lambda: self.host.restore_vf_driver(
-                self.inventory.root, state['vf'], state.get('vf-driver'),
-                state.get('vf-override'), self.driver_timeout))
-        if 'vf-mac' in state or 'vf-vlan' in state:
+                self.inventory.root, vf, state.vf_driver, state.vf_override,
+                self.driver_timeout))
+        if state.has('vf-mac') or state.has('vf-vlan'):
             attempt('restore VF MAC', lambda: self._restore_vf(state))
         if current is not None:
-            if state.get('rep-ipv6') is False:
-                attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
-                    current, False))
-            if state.get('rep-mtu'):
-                attempt('restore MTU', lambda: self.host.set_mtu(
-                    current, state['rep-mtu']))
-            attempt('rename representor back', lambda: self.host.rename_link(
-                current, orig))
-            if state.get('rep-up'):
-                attempt('restore link up', lambda: self.host.set_link_up(
-                    orig, True))
+            self._restore_rep(state, current, orig or current, attempt)
         if failed:
             raise exception.HostStepFailed(
                 port_id=port_id, step='unplug', reason='; '.join(failed),
                 rollback='the port file is kept so that unplug can be '
                          'retried')
 
-    def _restore_vf(self, state: dict[str, Any]) -> None:
+    def _restore_rep(self, state: hoststate.HostState, current: str,
+                     orig: str, attempt: Callable[[str, Callable[[], Any]],
+                                                  None]) -> None:
+        """The representor's settings, then its name and link state."""
+        if state.rep_ipv6 is False:
+            attempt('restore IPv6', lambda: self.host.set_ipv6_disabled(
+                current, False))
+        mtu = state.rep_mtu
+        if mtu:
+            attempt('restore MTU', lambda: self.host.set_mtu(current, mtu))
+        attempt('rename representor back', lambda: self.host.rename_link(
+            current, orig))
+        if state.rep_up:
+            attempt('restore link up', lambda: self.host.set_link_up(
+                orig, True))
+
+    def _restore_vf(self, state: hoststate.HostState) -> None:
         # The MAC; a vf-vlan (only files of releases that set one) only if
         # the VF lost it, so a switchdev PF gets no VLAN request.
-        self.host.set_vf(state['pf-ifname'], state['vf-index'],
-                         state.get('vf-mac'), state.get('vf-vlan'))
+        if state.pf_ifname is None or state.vf_index is None:
+            raise ValueError('no pf-ifname/vf-index recorded')
+        self.host.set_vf(state.pf_ifname, state.vf_index, state.vf_mac,
+                         state.vf_vlan)
 
-    def _current_name(self, name: str, orig: str) -> str | None:
-        for candidate in (name, orig):
+    def _current_name(self, name: str | None,
+                      orig: str | None) -> str | None:
+        for candidate in filter(None, (name, orig)):
             try:
                 self.host.link_state(candidate)
                 return candidate
@@ -390,10 +380,10 @@ def local_offloader(sysfs_root: str = '/sys',
 
 
 def recorded_state(manager: ports.PortManager,
-                   port_id: str) -> dict[str, Any]:
-    """Host state recorded in the port file at plug ({} if none)."""
+                   port_id: str) -> hoststate.HostState | None:
+    """Host state recorded in the port file at plug (None if none)."""
     prev = manager.read(port_id)
-    return from_extra(prev[1]) if prev else {}
+    return from_extra(prev[1]) if prev else None
 
 
 def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
@@ -409,7 +399,7 @@ def add_port(offloader: Offloader, manager: ports.PortManager, spec: Spec,
     restore the host.  If a host step, the file or the agent fails, every
     host change is undone and the file is rolled back.
     """
-    recorded = recorded_state(manager, spec.port_id) or None
+    recorded = recorded_state(manager, spec.port_id)
     rep = offloader.locate(spec, recorded)
     rec = make_record(spec.name or rep.ifname)
     recorded = offloader.release_other_vf(spec, recorded)

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import served
@@ -84,9 +85,9 @@ class TestAgent(base.SppCase):
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
         p1, p2 = str(uuid.uuid4()), str(uuid.uuid4())
-        v1 = protocol.bind(self.etcd, self.host, 'phys1', p1, MAC1, None,
+        v1 = spp_neutron.bind(self.etcd, self.host, 'phys1', p1, MAC1, None,
                            timeout=10)
-        v2 = protocol.bind(self.etcd, self.host, 'phys2', p2, MAC2, 100,
+        v2 = spp_neutron.bind(self.etcd, self.host, 'phys2', p2, MAC2, 100,
                            timeout=10)
         self.assertIn(v1, (0, 1))
         self.assertIn(v2, (2, 3))
@@ -101,7 +102,7 @@ class TestAgent(base.SppCase):
         self.assertEqual(p1, self.etcd.get(keys.vhost(self.host, 'phys1',
                                                       v1)))
         for port in (p1, p2):
-            self.assertTrue(protocol.request_unplug(self.etcd, self.host,
+            self.assertTrue(spp_neutron.request_unplug(self.etcd, self.host,
                                                     port))
         self.wait_for(lambda: self.etcd.get(keys.bind_port(self.host, p2))
                       is None and self.etcd.get(keys.bind_port(self.host,
@@ -117,21 +118,21 @@ class TestAgent(base.SppCase):
 
     def test_replay_on_start(self):
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys2', port, MAC1, 7,
+        spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1, 7,
                       wait=False)
         self.start_agent()
         self.wait_for(lambda: self.is_up(port), what='replayed plug')
         self.assertEqual('7/' + MAC1.upper(), self.table(2)[0]['value'])
 
     def test_unplug_request_without_action_is_ignored(self):
-        self.assertFalse(protocol.request_unplug(self.etcd, self.host,
+        self.assertFalse(spp_neutron.request_unplug(self.etcd, self.host,
                                                  str(uuid.uuid4())))
 
     def test_spp_ctl_error_mid_plug_leaves_nothing_half_wired(self):
         agent = self.start_agent(backoff_max=0.2)
         self.emu.fail('PUT', 'classifier_table', count=1000)
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys2', port, MAC1, 300,
+        spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1, 300,
                       wait=False)
         self.wait_for(lambda: sum(1 for r in self.emu.requests
                                   if 'classifier_table' in r[1]) >= 3,
@@ -147,12 +148,12 @@ class TestAgent(base.SppCase):
     def test_etcd_restart_while_watching_loses_no_event(self):
         self.start_agent()
         ports = [str(uuid.uuid4()) for _ in range(4)]
-        protocol.bind(self.etcd, self.host, 'phys1', ports[0], MAC1,
+        spp_neutron.bind(self.etcd, self.host, 'phys1', ports[0], MAC1,
                       wait=False)
         self.server.restart(down_for=0.5)
         for i, port in enumerate(ports[1:], 1):
             physnet = 'phys1' if i < 2 else 'phys2'
-            protocol.bind(self.etcd, self.host, physnet, port,
+            spp_neutron.bind(self.etcd, self.host, physnet, port,
                           'fa:16:3e:00:01:%02x' % i, wait=False)
         self.wait_for(lambda: all(self.is_up(p) for p in ports),
                       what='all ports up after etcd restart')
@@ -162,7 +163,7 @@ class TestAgent(base.SppCase):
     def test_spp_vf_restart_is_repaired_by_resync(self):
         self.start_agent(resync_interval=0.5)
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, 12,
+        vid = spp_neutron.bind(self.etcd, self.host, 'phys1', port, MAC1, 12,
                             timeout=10)
         self.emu.restart(reset_vfs=True)
         self.assertEqual([], self.table(1))
@@ -175,7 +176,7 @@ class TestAgent(base.SppCase):
         self.emu.stop()
         agent = self.start_agent()
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys1', port, MAC1, wait=False)
+        spp_neutron.bind(self.etcd, self.host, 'phys1', port, MAC1, wait=False)
         self.emu.start()
         self.wait_for(lambda: self.is_up(port), what='plug after spp-ctl')
         self.assertIsNotNone(agent.handlers.datapath)
@@ -189,7 +190,7 @@ class TestAgent(base.SppCase):
         def allocate(worker):
             for n in range(5):
                 port = '%d-%d-%s' % (worker, n, uuid.uuid4().hex[:6])
-                vid = protocol.allocate_vhost(self.etcd, self.host, 'physx',
+                vid = spp_neutron.allocate_vhost(self.etcd, self.host, 'physx',
                                               port)
                 with lock:
                     results[port] = vid
@@ -239,7 +240,7 @@ class TestAgentProcess(base.SppCase):
         # the tag/strip changes) long enough to kill the agent there.
         self.emu.delay('PUT', 'classifier_table', 2.0)
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MAC2, 42,
+        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC2, 42,
                             wait=False)
         self.wait_for(lambda: any('classifier_table' in r[1]
                                   for r in self.emu.requests),
@@ -287,7 +288,7 @@ class TestHandle(base.SppCase):
 
     def test_unknown_action_is_ignored(self):
         port = str(uuid.uuid4())
-        vid = protocol.allocate_vhost(self.etcd, self.host, 'phys1', port)
+        vid = spp_neutron.allocate_vhost(self.etcd, self.host, 'phys1', port)
         self.etcd.put(keys.bind_port(self.host, port),
                       protocol.bind_port_value(MAC1, vid, None))
         self.etcd.put(keys.action(self.host, port), 'reboot')
@@ -295,7 +296,7 @@ class TestHandle(base.SppCase):
 
     def test_unplug_does_not_free_a_vhost_someone_else_holds(self):
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MAC1,
+        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1,
                             timeout=10)
         slot = keys.vhost(self.host, 'phys2', vid)
         self.etcd.put(slot, 'new-owner')

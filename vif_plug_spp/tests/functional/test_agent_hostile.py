@@ -24,11 +24,11 @@ import uuid
 import hypothesis
 from hypothesis import strategies as st
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
 from vif_plug_spp.tests.functional import base
 
@@ -83,7 +83,7 @@ class TestHostileKeys(base.SppCase):
     def bind(self, ports):
         for port in ports:
             self.macs = getattr(self, 'macs', 0) + 1
-            protocol.bind(self.etcd, self.host, 'phys1', port,
+            spp_neutron.bind(self.etcd, self.host, 'phys1', port,
                           'fa:16:3e:00:%02x:%02x' % divmod(self.macs, 256),
                           wait=False)
 
@@ -175,7 +175,7 @@ class TestHostileConfigurationAtStart(base.SppCase):
         self.etcd.put(keys.configuration(self.host), good)
         self.assertTrue(agent.ready.wait(20))
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys1', port,
+        spp_neutron.bind(self.etcd, self.host, 'phys1', port,
                       'fa:16:3e:00:00:01', wait=False)
         self.wait_for(lambda: self.is_up(port), what='port up')
 

@@ -33,9 +33,9 @@ from os_vif import objects
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import builder
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
 
 MACS = ['fa:16:3e:00:0a:%02x' % i for i in range(3)]
@@ -62,17 +62,17 @@ class TestTwoNicsOnePhysnet(_SharedCase):
     def test_ports_on_both_nics_are_wired_and_released(self):
         self.start_agent()
         ports = [str(uuid.uuid4()) for _ in MACS]
-        vids = [protocol.bind(self.etcd, self.host, 'phys1', port, mac,
+        vids = [spp_neutron.bind(self.etcd, self.host, 'phys1', port, mac,
                               vlan, timeout=15)
                 for port, mac, vlan in zip(ports[:2], MACS, (None, 40))]
         self.assertEqual([0, 1], sorted(vids))
         # vhost 0 is NIC 1's (spp_vf 1), vhost 1 is NIC 2's (spp_vf 2).
         self.assertEqual(self._want(vids, (None, 40)), self._entries())
         # Both NICs full: the physnet has no free vhost left.
-        self.assertIsNone(protocol.bind(self.etcd, self.host, 'phys1',
+        self.assertIsNone(spp_neutron.bind(self.etcd, self.host, 'phys1',
                                         ports[2], MACS[2], timeout=2))
         for port in ports[:2]:
-            protocol.request_unplug(self.etcd, self.host, port)
+            spp_neutron.request_unplug(self.etcd, self.host, port)
         self.wait_for(lambda: self._entries() == {1: [], 2: []},
                       what='both NICs unwired')
         self.wait_for(lambda: [self.etcd.get(keys.vhost(
@@ -102,7 +102,7 @@ class TestPluginTwoNicsOnePhysnet(_SharedCase):
         vifs, vids = [], []
         for mac, vlan in zip(MACS[:2], (7, None)):
             port = str(uuid.uuid4())
-            vid = protocol.bind(self.etcd, self.host, 'phys1', port, mac,
+            vid = spp_neutron.bind(self.etcd, self.host, 'phys1', port, mac,
                                 vlan, wait=False)
             vifs.append(objects.vif.VIFVHostUser(
                 id=port, address=mac, plugin='spp', vif_name='nicx',
@@ -128,7 +128,7 @@ class TestCoresAbove31(base.SppCase):
         self.assertEqual({1: [40, 41, 42, 43], 2: [124, 125, 126, 127]},
                          cores)
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, 'phys2', port, MACS[0],
+        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MACS[0],
                             timeout=15)
         self.assertEqual(1, vid)
         self.assertEqual([(MACS[0], 'ring:2')], self._entries(2))
@@ -147,7 +147,7 @@ class TestClassifierNameOfSpp1808_4(base.SppCase):
         types = {c['name']: c['type'] for c in self.status(1)['components']}
         self.assertEqual('classifier', types['classifier'])
         port = str(uuid.uuid4())
-        protocol.bind(self.etcd, self.host, 'phys1', port, MACS[0], 5,
+        spp_neutron.bind(self.etcd, self.host, 'phys1', port, MACS[0], 5,
                       timeout=15)
         self.assertTrue(self.is_up(port))
         self.assertEqual(1, len(self.table(1)))
@@ -164,7 +164,7 @@ class TestAllocationOrderOnSharedPhysnet(base.EtcdClassCase):
         maps = '00:04.0#phys1#6#0x7fff,00:05.0#phys1#6#%s' % hex(
             1 | 0x3fff << 16)
         builder.write(self.etcd, self.host, builder.build(maps))
-        got = [protocol.allocate_vhost(self.etcd, self.host, 'phys1',
+        got = [spp_neutron.allocate_vhost(self.etcd, self.host, 'phys1',
                                        str(uuid.uuid4()), spread=False)
                for _ in range(5)]
         self.assertEqual([0, 1, 10, 11, 2], got)

@@ -21,10 +21,10 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
 from os_vif_accel.testing import etcd as etcd_server
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import builder
 from vif_plug_spp import datapath
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp.tests.functional import base
 
 MAC = 'fa:16:3e:00:00:0a'
@@ -58,7 +58,7 @@ class TestPlugin(base.SppCase):
 
     def bind(self, physnet='phys2', vlan=None):
         port = str(uuid.uuid4())
-        vid = protocol.bind(self.etcd, self.host, physnet, port, MAC, vlan,
+        vid = spp_neutron.bind(self.etcd, self.host, physnet, port, MAC, vlan,
                             wait=False)
         return port, vid
 
@@ -150,7 +150,7 @@ class TestPlugin(base.SppCase):
 
     def test_port_being_unbound(self):
         port, vid = self.bind('phys1')
-        protocol.request_unplug(self.etcd, self.host, port)
+        spp_neutron.request_unplug(self.etcd, self.host, port)
         exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
                                 self.vif(port, vid), self.inst)
         self.assertIn('Neutron is unbinding the port', str(exc))
@@ -166,7 +166,7 @@ class TestPlugin(base.SppCase):
 
         def plug_then_unbound(dp, *args):
             changed = real_plug(dp, *args)
-            protocol.request_unplug(self.etcd, self.host, port)
+            spp_neutron.request_unplug(self.etcd, self.host, port)
             for key in (keys.bind_port(self.host, port),
                         keys.action(self.host, port),
                         keys.port_status(self.host, port)):

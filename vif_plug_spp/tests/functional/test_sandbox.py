@@ -13,7 +13,7 @@
 
 import testtools
 
-from vif_plug_spp import sandbox
+from os_vif_accel.sandbox import spp as sandbox
 
 
 class TestSandbox(testtools.TestCase):

@@ -14,10 +14,10 @@
 import json
 import uuid
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import builder
 from vif_plug_spp import datapath
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp import taas
 from vif_plug_spp.emulator import server as emu_server
 from vif_plug_spp.tests.functional import base
@@ -49,9 +49,9 @@ class TestTaas(base.SppCase):
         self.addCleanup(self.emu.stop)
         self.agent = self.start_agent()
         self.src, self.svc = str(uuid.uuid4()), str(uuid.uuid4())
-        self.s = protocol.bind(self.etcd, self.host, 'phys1', self.src,
+        self.s = spp_neutron.bind(self.etcd, self.host, 'phys1', self.src,
                                'fa:16:3e:00:00:01', timeout=10)
-        self.d = protocol.bind(self.etcd, self.host, 'phys2', self.svc,
+        self.d = spp_neutron.bind(self.etcd, self.host, 'phys2', self.svc,
                                'fa:16:3e:00:00:02', timeout=10)
 
     def everything(self):
@@ -63,7 +63,7 @@ class TestTaas(base.SppCase):
     def test_both_directions_wired_and_removed(self):
         before = _norm(self.everything())
         tap = str(uuid.uuid4())
-        ids = protocol.create_tap_flow(self.etcd, self.host, tap, self.svc,
+        ids = spp_neutron.create_tap_flow(self.etcd, self.host, tap, self.svc,
                                        self.src, 'BOTH', timeout=10)
         self.assertIsNotNone(ids)
         i, j = ids['mirror_in'], ids['mirror_out']
@@ -87,7 +87,7 @@ class TestTaas(base.SppCase):
         self.assertEqual(sorted(['ring:%d' % (2 * d), a_i, a_j]),
                          sorted(_ports(vf2, 'forward_%d_tx' % d, 'rx')))
 
-        self.assertTrue(protocol.delete_tap_flow(self.etcd, self.host, tap))
+        self.assertTrue(spp_neutron.delete_tap_flow(self.etcd, self.host, tap))
         self.wait_for(lambda: self.etcd.get(keys.tap_info(self.host, tap))
                       is None, what='tap flow removed')
         for key in (keys.tap_action(self.host, tap),
@@ -110,10 +110,10 @@ class TestTaas(base.SppCase):
 
     def test_port_unplug_takes_its_tap_flows(self):
         tap = str(uuid.uuid4())
-        ids = protocol.create_tap_flow(self.etcd, self.host, tap, self.svc,
+        ids = spp_neutron.create_tap_flow(self.etcd, self.host, tap, self.svc,
                                        self.src, 'IN', timeout=10)
         self.assertIsNone(ids['mirror_out'])
-        protocol.request_unplug(self.etcd, self.host, self.src)
+        spp_neutron.request_unplug(self.etcd, self.host, self.src)
         self.wait_for(lambda: self.etcd.get(keys.tap_info(self.host, tap))
                       is None, what='tap flow removed with the port')
         self.assertEqual('None', self.etcd.get(
@@ -126,11 +126,11 @@ class TestTaas(base.SppCase):
                                     'tx'))
 
     def test_no_mirror_free(self):
-        first = protocol.create_tap_flow(self.etcd, self.host,
+        first = spp_neutron.create_tap_flow(self.etcd, self.host,
                                          str(uuid.uuid4()), self.svc,
                                          self.src, 'BOTH', timeout=10)
         self.assertIsNotNone(first)
-        self.assertIsNone(protocol.create_tap_flow(
+        self.assertIsNone(spp_neutron.create_tap_flow(
             self.etcd, self.host, str(uuid.uuid4()), self.svc, self.src,
             'IN', timeout=1))
 

@@ -19,7 +19,7 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 import testtools
 
-from vif_plug_vrouter.cmd import sandbox
+from os_vif_accel.sandbox import vrouter as sandbox
 from vif_plug_vrouter import privsep
 from vif_plug_vrouter.tests import fixtures as vfix
 

@@ -14,7 +14,7 @@
 Needs root.  Representors are real tap devices in a throwaway network
 namespace (the privsep daemon is started inside it with ``ip netns
 exec``), the PCI side is a fake sysfs tree whose driver files are served
-by :class:`~vif_plug_vrouter.tests.sriov_tree.PciKernel`, the agent is
+by :class:`~os_vif_accel.testing.sriov_tree.PciKernel`, the agent is
 the emulator.  Only VF MAC/VLAN go to a double (no VFs in this kernel).
 """
 
@@ -39,7 +39,7 @@ import testtools
 from vif_plug_vrouter.emulator import server
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import privsep
-from vif_plug_vrouter.tests import sriov_tree
+from os_vif_accel.testing import sriov_tree
 
 MAC = 'fa:16:3e:12:34:56'
 
@@ -452,7 +452,7 @@ class TestPortControlOffload(OffloadTestBase):
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         code = ('import sys\n'
-                'from vif_plug_vrouter.tests.functional import '
+                'from os_vif_accel.testing import '
                 'privsep_helper as h\n'
                 'sys.exit(h.port_control())\n')
         return subprocess.run(

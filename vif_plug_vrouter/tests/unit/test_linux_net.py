@@ -27,7 +27,7 @@ import testtools
 from os_vif_accel import validate
 
 from vif_plug_vrouter import linux_net
-from vif_plug_vrouter.tests import sriov_tree
+from os_vif_accel.testing import sriov_tree
 
 
 class TestValidation(testtools.TestCase):

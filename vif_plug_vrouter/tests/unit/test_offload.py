@@ -42,7 +42,7 @@ from vif_plug_vrouter import ports
 from vif_plug_vrouter import record
 from vif_plug_vrouter import sriov
 from vif_plug_vrouter.tests import fixtures as vfix
-from vif_plug_vrouter.tests import sriov_tree
+from os_vif_accel.testing import sriov_tree
 
 MAC = 'fa:16:3e:00:00:01'
 
@@ -148,7 +148,8 @@ class OffloadTestBase(testtools.TestCase):
                  for vf in self.nic.vfs})
 
     def plug(self, spec: offload.Spec,
-             recorded: dict[str, Any] | None = None) -> offload.Applied:
+             extra: dict[str, Any] | None = None) -> offload.Applied:
+        recorded = offload.from_extra(extra)
         rep = self.offloader.locate(spec, recorded)
         recorded = self.offloader.release_other_vf(spec, recorded)
         return self.offloader.apply(self.offloader.plan(spec, rep,
@@ -281,8 +282,8 @@ class TestApply(OffloadTestBase):
         self.host.calls.clear()
         second = self.plug(self.spec(), offload.to_extra(first.state))
         self.assertEqual(first.state, second.state)
-        self.assertEqual([], second.undo)   # nothing changed this time
-        self.offloader.restore(self.port_id, offload.to_extra(second.state))
+        self.assertEqual([], second.undo.names)   # nothing changed this time
+        self.offloader.restore(self.port_id, second.state)
         self.assertEqual(before, self.snapshot())
 
     def test_port_moved_to_another_vf(self) -> None:
@@ -296,8 +297,8 @@ class TestApply(OffloadTestBase):
         self.assertIn(self.nic.reps[sriov_tree.vf_address(1, 2)],
                       self.host.links)
         self.assertEqual(self.nic.reps[self.vf],
-                         second.state['rep-orig-name'])
-        self.offloader.restore(self.port_id, offload.to_extra(second.state))
+                         second.state.rep_orig_name)
+        self.offloader.restore(self.port_id, second.state)
         self.assertEqual(before, self.snapshot())
 
 
@@ -329,8 +330,8 @@ class TestAddPort(OffloadTestBase):
         self.host.rename_link = spy  # type: ignore
         offload.add_port(self.offloader, self.manager, self.spec(),
                          self.record())
-        self.assertEqual(self.nic.reps[self.vf], seen[0]['rep-orig-name'])
-        self.assertEqual('mlx5_core', seen[0]['vf-driver'])
+        self.assertEqual(self.nic.reps[self.vf], seen[0].rep_orig_name)
+        self.assertEqual('mlx5_core', seen[0].vf_driver)
         port = self.emu.emulator.state.snapshot()[self.port_id]
         self.assertEqual('tap' + self.port_id[:11], port['system-name'])
         offload.remove_port(self.offloader, self.manager, self.port_id)
@@ -360,14 +361,14 @@ class TestRestore(OffloadTestBase):
 
     def test_restore_is_idempotent(self) -> None:
         before = self.snapshot()
-        state = offload.to_extra(self.plug(self.spec()).state)
+        state = self.plug(self.spec()).state
         self.offloader.restore(self.port_id, state)
         self.assertEqual(before, self.snapshot())
         self.offloader.restore(self.port_id, state)
         self.assertEqual(before, self.snapshot())
 
     def test_failing_step_does_not_stop_the_others(self) -> None:
-        state = offload.to_extra(self.plug(self.spec()).state)
+        state = self.plug(self.spec()).state
         self.host.fail = {'restore_vf_driver'}
         err = self.assertRaises(exception.HostStepFailed,
                                 self.offloader.restore, self.port_id, state)
@@ -380,7 +381,7 @@ class TestRestore(OffloadTestBase):
         self.assertEqual('mlx5_core', self.nic.tree.driver_of(self.vf))
 
     def test_nothing_recorded(self) -> None:
-        self.offloader.restore(self.port_id, {})
+        self.offloader.restore(self.port_id, None)
         self.assertEqual([], self.host.calls)
 
 
@@ -533,6 +534,6 @@ class TestPluginVlanNetwork(OffloadTestBase):
                  'rep-name': self.nic.reps[self.vf],
                  'rep-orig-name': self.nic.reps[self.vf],
                  'vf-mac': '00:00:00:00:00:00', 'vf-vlan': 0}
-        self.offloader.restore(self.port_id, state)
+        self.offloader.restore(self.port_id, offload.from_extra(state))
         self.assertEqual({'mac': '00:00:00:00:00:00', 'vlan': 0},
                          self.host.vf_state(pf, 2))

@@ -24,7 +24,7 @@ from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import sriov
-from vif_plug_vrouter.tests import sriov_tree
+from os_vif_accel.testing import sriov_tree
 
 
 class TestParsePortName(testtools.TestCase):

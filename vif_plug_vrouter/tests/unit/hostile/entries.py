@@ -40,6 +40,7 @@ from os_vif import objects
 from os_vif_accel import http
 from os_vif_accel import lazy
 from os_vif_accel.testing import hostile
+from os_vif_accel.testing import sriov_tree
 from os_vif_accel import validate
 
 from vif_plug_vrouter.cmd import port_control
@@ -48,7 +49,6 @@ from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import record
 from vif_plug_vrouter.tests import fixtures as vfix
-from vif_plug_vrouter.tests import sriov_tree
 
 ACCEPTED, REFUSED = 'accepted', 'refused'
 

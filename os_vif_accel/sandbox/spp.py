@@ -27,11 +27,11 @@ import time
 import uuid
 from typing import Any, Callable
 
+from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
-from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
 
 __all__ = ['run', 'MAPPINGS']
@@ -127,7 +127,7 @@ def run(out: Callable[..., Any] = print) -> None:
         vids = []
         for port_id, mac, physnet, vlan in ports:
             start = time.monotonic()
-            vid = protocol.bind(client, host, physnet, port_id, mac, vlan,
+            vid = spp_neutron.bind(client, host, physnet, port_id, mac, vlan,
                                 timeout=10)
             out('  Neutron bind %s (%s%s) -> vhost %s, agent up in %.1f ms'
                 % (port_id, physnet, ', vlan %d' % vlan if vlan else '',
@@ -163,7 +163,7 @@ def run(out: Callable[..., Any] = print) -> None:
                     host, _physnet, vid))))
         _show_spp(out, emu)
         for port_id, _mac, _physnet, _vlan in ports:
-            protocol.request_unplug(client, host, port_id)
+            spp_neutron.request_unplug(client, host, port_id)
             gone = _wait_gone(client, keys.bind_port(host, port_id))
             out('  Neutron unbind %s -> agent released it: %s'
                 % (port_id, gone))

@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""``os-vif-accel-sandbox``: a real plug/unplug round trip, self-contained.
+"""vRouter round trip of ``os-vif-accel-sandbox``, self-contained.
 
 Starts the agent emulator on a free loopback port with a temporary ports
 directory, configures the ``vrouter`` plugins through oslo.config (the
@@ -22,14 +22,12 @@ privsep daemon for the port files, as nova-compute would.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import shutil
 import sys
 import tempfile
 import uuid
-import warnings
 from typing import Any, Callable
 
 Out = Callable[[str], None]
@@ -130,41 +128,3 @@ def run_vrouter(out: Out) -> None:
     finally:
         emu.stop()
         shutil.rmtree(work, ignore_errors=True)
-
-
-def run_spp(out: Out) -> None:
-    """The SPP round trip, when the SPP plugin is installed."""
-    try:
-        from vif_plug_spp import sandbox as spp_sandbox
-    except ImportError:
-        out('\n(SPP plugin not installed: SPP round trip skipped)')
-        return
-    out('\n== SPP round trip')
-    spp_sandbox.run(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog='os-vif-accel-sandbox',
-        description='Plug and unplug sample ports through os-vif against '
-                    'the embedded emulators, printing what they received.')
-    parser.add_argument('--only', choices=['vrouter', 'spp'],
-                        help='run only one round trip')
-    args = parser.parse_args(argv)
-    warnings.simplefilter('ignore')
-    # The privsep daemon inherits this and stays quiet about eventlet.
-    os.environ.setdefault('PYTHONWARNINGS', 'ignore')
-
-    def out(text: str) -> None:
-        print(text, flush=True)
-
-    if args.only in (None, 'vrouter'):
-        run_vrouter(out)
-    if args.only in (None, 'spp'):
-        run_spp(out)
-    out('\nsandbox: OK')
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

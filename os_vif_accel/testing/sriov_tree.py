@@ -290,7 +290,7 @@ def helper_command(netns: str, conf: str, ports_dirs: list[str],
                 'allowed_ports_dirs = %s\n'
                 'allowed_sysfs_roots = %s\n' % (','.join(ports_dirs),
                                                 ','.join(sysfs_roots)))
-    return ('ip netns exec %s %s -m vif_plug_vrouter.tests.functional.'
+    return ('ip netns exec %s %s -m os_vif_accel.testing.'
             'privsep_helper --config-file %s' % (netns, sys.executable,
                                                  conf))
 
