@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import zlib
-from typing import Any, Iterator
+from typing import Iterator
 
 from oslo_log import log as logging
 
@@ -43,13 +42,14 @@ from os_vif_accel import validate
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
+from vif_plug_spp import protocol
 
 from spp_neutron import errors
 from spp_neutron import status
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['Allocation', 'Binder', 'bind_port_value']
+__all__ = ['Allocation', 'Binder']
 
 #: How often bind() re-reads after a concurrent change before giving up.
 _ATTEMPTS = 4
@@ -71,29 +71,15 @@ class Allocation:
     revision: int
 
 
-def bind_port_value(mac: str, vhost_id: int, vlan_id: int | None) -> str:
-    """``bind_port``'s JSON; ``vlan_id`` only on VLAN segments (spp.md
-    1.3, networking-spp ``mech_driver/mech_spp.py`` ``_add_bind_port``).
-    """
-    fields: dict[str, Any] = {'mac_address': mac, 'vhost_id': vhost_id}
-    if vlan_id is not None:
-        fields['vlan_id'] = vlan_id
-    return json.dumps(fields)
-
-
-def _fields(text: str) -> tuple[int, str, Any] | None:
+def _fields(text: str) -> tuple[int, str, int | None] | None:
     """(vhost id, MAC, VLAN) of a ``bind_port`` value; None if it is not
-    one (the agent validates fully; here it only has to be recognised).
+    a valid one (then it is released like any other earlier binding).
     """
     try:
-        value = json.loads(text)
-        vhost_id = value['vhost_id']
-        if isinstance(vhost_id, int) and not isinstance(vhost_id, bool):
-            return vhost_id, value['mac_address'].lower(), \
-                value.get('vlan_id')
-    except (ValueError, KeyError, TypeError, AttributeError):
-        pass
-    return None
+        bind = protocol.parse_bind_port(text)
+    except validate.InvalidInput:
+        return None
+    return bind.vhost_id, bind.mac_address, bind.vlan_id
 
 
 def _vhost_of(text: str) -> int | None:
@@ -264,12 +250,12 @@ class Binder:
         vhost_key = keys.vhost(host, physnet, vhost_id)
         bind_key = keys.bind_port(host, port_id)
         etcd = self.etcd
+        value = protocol.bind_port_value(mac, vhost_id, vlan_id)
         try:
             ok, rev = etcd.txn_rev(
                 [etcd.cmp_value(vhost_key, port_id),
                  etcd.cmp_absent(bind_key)],
-                [etcd.op_put(bind_key, bind_port_value(mac, vhost_id,
-                                                       vlan_id)),
+                [etcd.op_put(bind_key, value),
                  etcd.op_put(keys.action(host, port_id), keys.PLUG),
                  etcd.op_delete(keys.port_status(host, port_id))])
         except etcd_mod.EtcdUnavailable:
