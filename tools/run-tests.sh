@@ -15,6 +15,20 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
   fi
 fi
+# py311/py312/py313 need those interpreters on PATH.  pyenv's shims only
+# answer for its selected versions, so append the bin directory of the
+# newest installed 3.x of each one that does not run yet.
+if command -v pyenv >/dev/null 2>&1; then
+  for v in 3.11 3.12 3.13; do
+    "python$v" -c '' >/dev/null 2>&1 && continue
+    found=$(pyenv versions --bare | grep -E "^${v//./\\.}\.[0-9]+$" |
+            sort -V | tail -1 || true)
+    if [ -n "$found" ]; then
+      PATH="$PATH:$(pyenv root)/versions/$found/bin"
+    fi
+  done
+  export PATH
+fi
 # tox lives in its own virtualenv: a distribution's Python may be
 # "externally managed" (PEP 668) and refuse pip installs.
 if [ ! -x .tox-venv/bin/tox ]; then

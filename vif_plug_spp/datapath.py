@@ -232,12 +232,6 @@ class Datapath:
             for layout in self.layouts:
                 self.ensure_components(layout.sec_id)
 
-    def mac_of(self, vhost_id: int) -> tuple[int | None, str] | None:
-        """(vlan, MAC) the classifier sends to this vhost, or None."""
-        vh = self.vhost(vhost_id)
-        return classifier_entry(self.client.vf_status(vh.sec_id),
-                                vh.to_vm_port)
-
     # -- wiring steps -----------------------------------------------------
     def _set_op(self, undo: undo_mod.Undo, vh: Vhost, comp: str, port: str,
                 side: str, want: dict[str, Any],

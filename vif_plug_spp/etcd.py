@@ -11,12 +11,21 @@
 # under the License.
 """A small etcd v3 client over etcd's JSON gateway (``/v3/...``).
 
-Why not etcd3gw (what networking-spp uses): its watch runs the HTTP stream
-in an executor thread that swallows errors, so when etcd restarts or the
-stream drops the iterator blocks forever and the agent silently stops
-reacting; it also has no start revision, so events written while the
-watch is being (re)created are lost.  The gRPC ``etcd3`` library drags in
-grpcio and is unmaintained.  The JSON gateway needs nothing beyond the
+Why not etcd3gw (what networking-spp uses)?  Not for want of a start
+revision: its watcher takes one (etcd3gw 024ecbc ``etcd3gw/watch.py``
+71, 104-105; already in 0.2.5, ``watch.py`` 40).  The reasons are that
+its watch reads the stream in a thread-pool task whose future nobody
+looks at (``watch.py`` 39-61, 133-135), so a dropped stream, an etcd
+restart or a refused watch raise into nothing while the event iterator
+waits on its queue forever (``client.py`` 656-665): an agent built on it
+stops reacting without a word, and resuming is left to the caller.  It
+also talks to one ``host:port`` with no endpoint list to fail over to and
+has no etcd authentication (user/password or token; ``client.py``
+56-67).  This client has neither yet either - one ``etcd_host`` and
+``etcd_port``, as networking-spp's options name them, plain HTTP - so
+those are not gains of today, only features switching would not bring.
+The gRPC ``etcd3`` library drags in grpcio and is unmaintained.
+The JSON gateway needs nothing beyond the
 standard library: unary calls go through the shared keep-alive
 :class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts,
 retries only for undelivered requests), and
@@ -296,15 +305,6 @@ class EtcdClient:
     def replace(self, key: str, old: str, new: str) -> bool:
         """Compare-and-swap: set ``new`` only if the value is ``old``."""
         return self.txn([self.cmp_value(key, old)], [self.op_put(key, new)])
-
-    def create(self, key: str, value: str) -> bool:
-        """Put only if the key does not exist."""
-        return self.txn([self.cmp_absent(key)], [self.op_put(key, value)])
-
-    def delete_if(self, key: str, value: str) -> bool:
-        """Delete only while the key still holds ``value``."""
-        return self.txn([self.cmp_value(key, value)],
-                        [self.op_delete(key)])
 
     def watch_prefix(self, prefix: str, start_revision: int,
                      idle_timeout: float = 10.0, backoff_max: float = 2.0,

@@ -36,7 +36,8 @@ from vif_plug_spp import constants
 LOG = logging.getLogger(__name__)
 
 __all__ = ['AGENT_TYPE', 'BINARY', 'REPORTS_TOPIC', 'REPORT_OPTS',
-           'StateReporter', 'admin_context', 'register_opts']
+           'StateReporter', 'admin_context', 'register_opts',
+           'register_transport_opts']
 
 AGENT_TYPE = constants.AGENT_TYPE
 BINARY = constants.AGENT_BINARY
@@ -53,16 +54,43 @@ REPORT_OPTS = [
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    """``[AGENT] report_interval`` and oslo.messaging's transport options
-    (``[DEFAULT] transport_url``, ``control_exchange``,
-    ``rpc_response_timeout``) - the very option objects oslo.messaging
-    registers itself later, so that both registrations agree.
+    """``[AGENT] report_interval`` only.  oslo.messaging's options come
+    with :func:`register_transport_opts` once reports are enabled:
+    importing oslo.messaging imports eventlet, which prints a deprecation
+    warning on every start of an agent that does not report.
+    """
+    conf.register_opts(REPORT_OPTS, 'AGENT')
+
+
+def register_transport_opts(conf: cfg.ConfigOpts) -> None:
+    """oslo.messaging's transport options (``[DEFAULT] transport_url``,
+    ``control_exchange``, ``rpc_response_timeout``) - the very option
+    objects oslo.messaging registers itself later, so that both
+    registrations agree.
     """
     import oslo_messaging
     from oslo_messaging import transport as messaging_transport
-    conf.register_opts(REPORT_OPTS, 'AGENT')
     oslo_messaging.set_transport_defaults('neutron')
     conf.register_opts(getattr(messaging_transport, '_transport_opts', []))
+
+
+def _transport_url(conf: cfg.ConfigOpts) -> str | None:
+    """``[DEFAULT] transport_url``: the registered option if it is
+    registered already, else read from the same configuration files,
+    directories and environment without importing oslo.messaging.
+    """
+    if 'transport_url' in conf:
+        return conf.transport_url
+    probe = cfg.ConfigOpts()
+    probe.register_opt(cfg.StrOpt('transport_url', secret=True))
+    args: list[str] = []
+    for path in conf.config_file or []:
+        args += ['--config-file', path]
+    for path in conf.config_dir or []:
+        args += ['--config-dir', path]
+    probe(args, default_config_files=[], default_config_dirs=[])
+    value: str | None = probe.transport_url
+    return value
 
 
 def admin_context() -> dict[str, Any]:
@@ -131,10 +159,11 @@ def from_conf(conf: cfg.ConfigOpts, host: str,
     # oslo.messaging's default "rabbit://" names no server: treat it as
     # "not configured" (tests, the sandbox, a bare agent).
     if not conf.AGENT.report_interval or \
-            conf.transport_url in (None, '', 'rabbit://'):
+            _transport_url(conf) in (None, '', 'rabbit://'):
         LOG.info('Not reporting state to Neutron (no [DEFAULT] '
                  'transport_url or [AGENT] report_interval = 0)')
         return None
+    register_transport_opts(conf)
     import oslo_messaging
     transport = oslo_messaging.get_rpc_transport(conf)
     return StateReporter(transport, host, conf.AGENT.report_interval,

@@ -32,7 +32,7 @@ from vif_plug_vrouter import constants
 __all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
            'changed', 'needs_readd', 'check_record', 'to_port_file',
            'from_port_file', 'from_port_object', 'load_port_file',
-           'agent_ip']
+           'agent_ip', 'ip_text']
 
 #: Keys of a record in the order the agent writes them to a port file,
 #: with their JSON types.
@@ -65,7 +65,21 @@ AUTHOR = 'os-vif-accel'
 MAX_PORT_FILE = 1 << 20
 
 
-def _ip(value: str | None, version: int, field: str, port_id: str,
+def ip_text(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The text of an address in a record, the same on every Python.
+
+    Python 3.13 writes an IPv4-mapped IPv6 address in dotted form
+    (``::ffff:10.0.1.14``), 3.11 and 3.12 in hex (``::ffff:a00:10e``); a
+    record must not change with the interpreter (a changed record makes
+    the plugin re-add the port), so the hex form is kept everywhere.
+    """
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        low = int(addr) & 0xffffffff
+        return '::ffff:%x:%x' % (low >> 16, low & 0xffff)
+    return str(addr)
+
+
+def _ip(value: str | None, version: int, field: str,
         default: str) -> str:
     if value is None or value == '':
         return default
@@ -79,7 +93,7 @@ def _ip(value: str | None, version: int, field: str, port_id: str,
     if addr.version != version:
         raise validate.InvalidInput(field, value,
                                     'not an IPv%d address' % version)
-    return str(addr)
+    return ip_text(addr)
 
 
 def make_record(*, port_id: str, instance_id: str, vn_id: str,
@@ -116,8 +130,8 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
         'id': validate.uuid(port_id, 'id'),
         'instance-id': validate.uuid(instance_id, 'instance-id'),
         'display-name': validate.text(display_name, 'display-name'),
-        'ip-address': _ip(ip_address, 4, 'ip-address', port_id, '0.0.0.0'),
-        'ip6-address': _ip(ip6_address, 6, 'ip6-address', port_id, ''),
+        'ip-address': _ip(ip_address, 4, 'ip-address', '0.0.0.0'),
+        'ip6-address': _ip(ip6_address, 6, 'ip6-address', ''),
         'vn-id': vn,
         'vm-project-id': (validate.project_id(project_id, 'vm-project-id')
                           if project_id else ''),
@@ -155,7 +169,7 @@ def select_ips(network: Any) -> tuple[str | None, str | None]:
             continue  # unset address: os-vif would raise NotImplementedError
         addr = ipaddress.ip_address(str(ips[0].address))
         if not addr.is_unspecified:
-            chosen[addr.version] = str(addr)
+            chosen[addr.version] = ip_text(addr)
     return chosen.get(4), chosen.get(6)
 
 
@@ -295,7 +309,7 @@ def agent_ip(value: str, version: int) -> str | None:
     except (OSError, ValueError):
         return None
     addr = ipaddress.ip_address(packed)
-    return None if addr.is_unspecified else str(addr)
+    return None if addr.is_unspecified else ip_text(addr)
 
 
 def _as_agent_reads(data: dict[str, Any]) -> dict[str, Any]:

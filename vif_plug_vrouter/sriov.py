@@ -266,8 +266,3 @@ class SriovInventory:
             return Representor(vf=vf, vf_index=index, pf=pf,
                                pf_ifname=info.ifname,
                                switch_id=info.switch_id, ifname=ifname)
-
-    def invalidate(self) -> None:
-        """Forget every cached PF (e.g. after VFs were re-created)."""
-        with self._lock:
-            self._pfs.clear()

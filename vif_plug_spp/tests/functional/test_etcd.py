@@ -48,10 +48,14 @@ class TestUnary(EtcdCase):
         self.assertTrue(self.client.replace(key, 'None', 'port-a'))
         self.assertFalse(self.client.replace(key, 'None', 'port-b'))
         self.assertEqual('port-a', self.client.get(key))
-        self.assertTrue(self.client.create(self.prefix + 'new', 'x'))
-        self.assertFalse(self.client.create(self.prefix + 'new', 'y'))
-        self.assertFalse(self.client.delete_if(key, 'other'))
-        self.assertTrue(self.client.delete_if(key, 'port-a'))
+        # Put only if absent; delete only while it holds a value.
+        c, new = self.client, self.prefix + 'new'
+        self.assertTrue(c.txn([c.cmp_absent(new)], [c.op_put(new, 'x')]))
+        self.assertFalse(c.txn([c.cmp_absent(new)], [c.op_put(new, 'y')]))
+        self.assertFalse(c.txn([c.cmp_value(key, 'other')],
+                               [c.op_delete(key)]))
+        self.assertTrue(c.txn([c.cmp_value(key, 'port-a')],
+                              [c.op_delete(key)]))
 
     def test_read_many_in_one_snapshot(self):
         self.client.put(self.prefix + 'a', '1')

@@ -26,6 +26,13 @@ MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
 MAC = 'fa:16:3e:00:00:01'
 
 
+def mac_of(dp, vhost_id):
+    """(vlan, MAC) the classifier sends to this vhost, or None."""
+    vh = dp.vhost(vhost_id)
+    return datapath.classifier_entry(dp.client.vf_status(vh.sec_id),
+                                     vh.to_vm_port)
+
+
 def _comp(status, name):
     return [c for c in status['components'] if c.get('name') == name][0]
 
@@ -127,7 +134,7 @@ class TestPlug(DatapathCase):
         self.assertEqual([{'type': 'mac', 'value': MAC.upper(),
                            'port': 'ring:2'}],
                          self.status(1)['classifier_table'])
-        self.assertEqual((None, MAC), self.dp.mac_of(1))
+        self.assertEqual((None, MAC), mac_of(self.dp, 1))
         self.assertFalse(self.dp.plug(1, MAC, None))
         self.assertTrue(self.dp.unplug(1))
         self.assertEqual([], self.status(1)['classifier_table'])

@@ -262,7 +262,7 @@ class TestStatusSizeBug(Case):
         self.start(config=builder.build('00:04.0#phys1#6#0xfffe', None,
                                         None), status_size_bug=False)
         self.assertTrue(self.dp.plug(5, MAC, 100))
-        self.assertEqual(copy.deepcopy(self.dp.mac_of(5)), (100, MAC))
+        self.assertEqual(copy.deepcopy(base.mac_of(self.dp, 5)), (100, MAC))
 
 
 class TestTapRings(Case):

@@ -42,6 +42,7 @@ class TestStateReport(testtools.TestCase):
         super().setUp()
         conf = self.useFixture(config_fixture.Config(cfg.CONF)).conf
         report.register_opts(conf)
+        report.register_transport_opts(conf)
         conf([], project='test')
         conf.set_override('transport_url', 'fake:/')
         self.conf = conf

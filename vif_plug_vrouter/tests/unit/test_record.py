@@ -155,6 +155,16 @@ class TestMakeRecord(testtools.TestCase):
         self.assertRaises(validate.InvalidInput, self.rec,
                           ip6_address='10.0.0.1')
 
+    def test_ipv4_mapped_ipv6_has_one_text_on_every_python(self) -> None:
+        # Python 3.13 alone would write "::ffff:10.0.1.14".
+        for text in ('::ffff:10.0.1.14', '::FFFF:a00:10e'):
+            self.assertEqual('::ffff:a00:10e',
+                             self.rec(ip6_address=text)['ip6-address'])
+        self.assertEqual('::ffff:0:1',
+                         self.rec(ip6_address='::ffff:0.0.0.1')['ip6-address'])
+        self.assertEqual('fd00::1',
+                         self.rec(ip6_address='FD00:0::1')['ip6-address'])
+
     def test_check_record_refuses_tampering(self) -> None:
         good = self.rec()
         self.assertEqual(good, record.check_record(dict(good)))
