@@ -238,6 +238,13 @@ class Binder:
         for key in free:
             if self.etcd.replace(key, keys.FREE, port_id):
                 return keys.parse_vhost(key, host)[1]
+        # Lost every race: to other ports, or to a concurrent binder of
+        # this very port (then share what it took).
+        kvs, _rev = self.etcd.get_prefix(keys.vhost_physnet_prefix(host,
+                                                                   physnet))
+        for kv in kvs:
+            if kv.value == port_id:
+                return keys.parse_vhost(kv.key, host)[1]
         raise errors.NoFreeVhost(host, port_id, 'no free vhost for physical '
                           'network %s (%d vhosts, all in use)'
                           % (physnet, len(vhosts)))
@@ -268,7 +275,11 @@ class Binder:
                      vhost_id, physnet)
             return Allocation(host, port_id, physnet, vhost_id, mac,
                               vlan_id, rev)
-        if etcd.get(vhost_key) != port_id:
+        found, _rev = etcd.read_kvs(keys=[bind_key, vhost_key])
+        if bind_key in found:
+            return None   # a concurrent binder of this port wrote first
+        vhost = found.get(vhost_key)
+        if vhost is None or vhost.value != port_id:
             raise errors.ReleasedWhileBinding(
                 host, port_id, 'the port was released (deleted or unbound) '
                 'while it was being bound; nothing is allocated')

@@ -125,14 +125,20 @@ class TestBind(CoreCase):
 
     def test_same_port_bound_concurrently_holds_one_vhost(self):
         port = str(uuid.uuid4())
-        got = []
-        threads = [threading.Thread(target=lambda: got.append(
-            self.binder.bind(self.host, port, MAC, 'phys1').vhost_id))
-            for _ in range(4)]
+        got, failed = [], []
+
+        def bind():
+            try:
+                got.append(self.binder.bind(self.host, port, MAC,
+                                            'phys1').vhost_id)
+            except errors.BindError as exc:
+                failed.append(exc)
+        threads = [threading.Thread(target=bind) for _ in range(4)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
+        self.assertEqual([], failed)
         self.assertEqual(4, len(got))
         self.assertEqual(1, len(set(got)))
         self.assertEqual([port], list(self.held().values()))
