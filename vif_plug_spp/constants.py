@@ -18,3 +18,7 @@ DEFAULT_SPP_CTL_URL = 'http://127.0.0.1:7777'
 # spp_vf's vhost PMD uses /tmp/sock<N>; networking-spp hands Nova the same.
 DEFAULT_SOCKET_TEMPLATE = '/tmp/sock{vhost_id}'
 DEFAULT_LOCK_TEMPLATE = '/tmp/os-vif-spp-{host}.lock'
+# Neutron agents table: what spp-agent reports and the spp mechanism
+# driver looks for (networking-spp's values, so its rows keep working).
+AGENT_TYPE = 'SPP neutron agent'
+AGENT_BINARY = 'neutron-spp-agent'

@@ -224,14 +224,24 @@ class EtcdClient:
         """Several keys and prefixes from one consistent snapshot in one
         round trip (a compare-less transaction of ranges).
         """
+        found, _rev = self.read_kvs(keys, prefixes)
+        return {key: kv.value for key, kv in found.items()}
+
+    def read_kvs(self, keys: Sequence[str] = (),
+                 prefixes: Sequence[str] = ()
+                 ) -> tuple[dict[str, KeyValue], int]:
+        """:meth:`read` with each key's revisions and the snapshot's
+        revision, for compare-and-swap on what was read and watches that
+        start right after it.
+        """
         ops = [{'request_range': _range_req(k, False)} for k in keys]
         ops += [{'request_range': _range_req(p, True)} for p in prefixes]
         res = self.call('kv/txn', {'compare': [], 'success': ops})
-        found: dict[str, str] = {}
+        found: dict[str, KeyValue] = {}
         for item in res.get('responses') or []:
             for kv in _kvs((item.get('response_range') or {}).get('kvs')):
-                found[kv.key] = kv.value
-        return found
+                found[kv.key] = kv
+        return found, int(res.get('header', {}).get('revision', 0))
 
     # -- writes ---------------------------------------------------------
     def put(self, key: str, value: str) -> int:
@@ -252,9 +262,23 @@ class EtcdClient:
     def txn(self, compare: list[dict[str, Any]],
             success: list[dict[str, Any]],
             failure: list[dict[str, Any]] | None = None) -> bool:
+        return self.txn_rev(compare, success, failure)[0]
+
+    def txn_rev(self, compare: list[dict[str, Any]],
+                success: list[dict[str, Any]],
+                failure: list[dict[str, Any]] | None = None
+                ) -> tuple[bool, int]:
+        """:meth:`txn` that also returns the store revision after it."""
         res = self.call('kv/txn', {'compare': compare, 'success': success,
                                    'failure': failure or []})
-        return bool(res.get('succeeded', False))
+        return (bool(res.get('succeeded', False)),
+                int(res.get('header', {}).get('revision', 0)))
+
+    @staticmethod
+    def cmp_create_revision(key: str, revision: int) -> dict[str, Any]:
+        """The key was created at ``revision`` (0: it does not exist)."""
+        return {'key': _b64(key), 'target': 'CREATE', 'result': 'EQUAL',
+                'create_revision': str(revision)}
 
     @staticmethod
     def op_put(key: str, value: str) -> dict[str, Any]:
@@ -269,10 +293,9 @@ class EtcdClient:
         return {'key': _b64(key), 'target': 'VALUE', 'result': 'EQUAL',
                 'value': _b64(value)}
 
-    @staticmethod
-    def cmp_absent(key: str) -> dict[str, Any]:
-        return {'key': _b64(key), 'target': 'CREATE', 'result': 'EQUAL',
-                'create_revision': '0'}
+    @classmethod
+    def cmp_absent(cls, key: str) -> dict[str, Any]:
+        return cls.cmp_create_revision(key, 0)
 
     @staticmethod
     def cmp_mod_revision(key: str, revision: int) -> dict[str, Any]:

@@ -26,7 +26,8 @@ __all__ = [
     'ROOT', 'FREE', 'PLUG', 'UNPLUG', 'UP', 'InvalidKeyPart',
     'configuration', 'vhost', 'vhost_prefix', 'vhost_physnet_prefix',
     'bind_port', 'bind_port_prefix', 'action', 'action_prefix',
-    'port_status', 'port_status_prefix', 'mirror', 'mirror_prefix',
+    'port_status', 'port_status_prefix', 'port_status_root',
+    'parse_port_status', 'mirror', 'mirror_prefix',
     'tap_info_prefix', 'tap_action_prefix', 'tap_status_prefix',
     'tap_info', 'tap_action', 'tap_status',
     'host_prefixes', 'suffix', 'parse_vhost', 'identifier',
@@ -106,6 +107,23 @@ def port_status_prefix(host: str) -> str:
 
 def port_status(host: str, port_id: str) -> str:
     return port_status_prefix(host) + _part('port id', port_id)
+
+
+def port_status_root() -> str:
+    """``port_status/`` of every host: neutron-server watches all hosts'
+    port states with one watch.
+    """
+    return '%sport_status/' % ROOT
+
+
+def parse_port_status(key: str) -> tuple[str, str]:
+    """(host, port id) of a ``port_status/<host>/<port>`` key
+    (ValueError or InvalidKeyPart when it is not one).
+    """
+    host, sep, port_id = suffix(key, port_status_root()).partition('/')
+    if not sep:
+        raise ValueError('malformed port_status key %r' % key)
+    return _part('host', host), _part('port id', port_id)
 
 
 def mirror_prefix(host: str) -> str:

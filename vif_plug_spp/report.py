@@ -31,14 +31,16 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from vif_plug_spp import constants
+
 LOG = logging.getLogger(__name__)
 
 __all__ = ['AGENT_TYPE', 'BINARY', 'REPORTS_TOPIC', 'REPORT_OPTS',
            'StateReporter', 'admin_context', 'register_opts',
            'register_transport_opts']
 
-AGENT_TYPE = 'SPP neutron agent'
-BINARY = 'neutron-spp-agent'
+AGENT_TYPE = constants.AGENT_TYPE
+BINARY = constants.AGENT_BINARY
 REPORTS_TOPIC = 'q-reports-plugin'
 _TIME_FORMAT = '%Y-%m-%dT%H:%M:%S.%f'
 
