@@ -60,7 +60,7 @@ def bench_osvif(url: str, ports_dir: str, vifs: int
     import os_vif
     from oslo_config import cfg
 
-    from vif_plug_vrouter.tests import fixtures as vfix
+    from os_vif_accel.testing import vrouter_fixtures as vfix
     os_vif.initialize()
     root = os.geteuid() == 0
     cfg.CONF.set_override('agent_url', url, 'os_vif_vrouter')

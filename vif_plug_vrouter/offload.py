@@ -40,12 +40,14 @@ from typing import Any, Callable
 
 from oslo_log import log as logging
 
-from os_vif_accel import undo as undo_mod
 from os_vif_accel import validate
 
 from vif_plug_vrouter import exception
 from vif_plug_vrouter import hoststate
 from vif_plug_vrouter import linux_net
+# Re-exported: callers and tests use ``offload.Spec`` and friends.
+from vif_plug_vrouter.offload_spec import Applied, Plan, Spec
+from vif_plug_vrouter.offload_spec import DIRECT, FORWARDER
 from vif_plug_vrouter import ports
 from vif_plug_vrouter import sriov
 
@@ -55,71 +57,8 @@ __all__ = ['DIRECT', 'FORWARDER', 'Spec', 'Plan', 'Applied', 'Offloader',
            'to_extra', 'from_extra', 'recorded_state', 'add_port',
            'remove_port']
 
-DIRECT = 'direct'
-FORWARDER = 'virtio-forwarder'
-_MODES = (DIRECT, FORWARDER)
-
 to_extra = hoststate.to_extra
 from_extra = hoststate.from_extra
-
-
-@dataclasses.dataclass(frozen=True)
-class Spec:
-    """What one offloaded port needs; built by :meth:`Spec.build`."""
-
-    port_id: str
-    mode: str
-    vf: str
-    name: str | None
-    mac: str
-    mtu: int | None
-
-    @classmethod
-    def build(cls, *, port_id: str, mode: str, vf: Any, name: Any,
-              mac: Any, mtu: Any = None) -> Spec:
-        """Validate every input; raises ``validate.InvalidInput``."""
-        if mode not in _MODES:
-            raise validate.InvalidInput('vnic_type', mode, 'must be one of '
-                                        '%s' % ', '.join(_MODES))
-        if vf is None or vf == '':
-            raise validate.InvalidInput(
-                'representor_address', vf,
-                'missing: the VF PCI address (Nova sets it from the port '
-                'binding\'s pci_slot) is needed to find the representor')
-        vf = validate.pci_address(vf, 'representor_address')
-        if name is not None:
-            name = validate.ifname(name, 'representor_name')
-        return cls(port_id=validate.uuid(port_id, 'id'), mode=mode, vf=vf,
-                   name=name, mac=validate.mac(mac, 'address'),
-                   mtu=None if mtu is None else validate.mtu(mtu, 'mtu'))
-
-
-@dataclasses.dataclass
-class Plan:
-    """What :meth:`Offloader.apply` will do, from :meth:`Offloader.plan`."""
-
-    spec: Spec
-    rep: sriov.Representor
-    #: original host state to record in the port file
-    state: hoststate.HostState
-    #: the representor's link state now (``mtu``, ``up``, ...)
-    link: dict[str, Any]
-
-
-@dataclasses.dataclass
-class Applied:
-    """Result of :meth:`Offloader.apply`."""
-
-    ifname: str
-    state: hoststate.HostState
-    undo: undo_mod.Undo = dataclasses.field(default_factory=undo_mod.Undo)
-
-    def rollback(self) -> list[str]:
-        """Undo every step done, newest first.
-
-        Returns the steps that could not be undone (each is logged).
-        """
-        return list(self.undo.run().failed)
 
 
 class Offloader:

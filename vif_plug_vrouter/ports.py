@@ -151,16 +151,7 @@ class PortManager:
         with _lock(port_id):
             prev = self.read(port_id)
             rec = _keep_link_state(rec, prev)
-            replace = prev is not None and record_mod.needs_readd(prev[0],
-                                                                  rec)
-            if replace:
-                assert prev is not None
-                LOG.info('Port %s changed (%s); replacing it in the agent',
-                         port_id, ', '.join(record_mod.changed(prev[0], rec)))
-                try:
-                    self.agent.delete_port(port_id)
-                except exception.AgentUnreachable:
-                    pass  # the agent will replay the new file
+            replace = self._drop_if_changed(port_id, prev, rec)
             try:
                 if self.store is not None and prev != (rec, extra):
                     self._file('write', port_id, self.store.write, rec,
@@ -179,6 +170,24 @@ class PortManager:
                 raise
             self._undefer(port_id)
             return Outcome.ADDED
+
+    def _drop_if_changed(self, port_id: str,
+                         prev: _Saved | None,
+                         rec: dict[str, Any]) -> bool:
+        """DELETE a known port the agent must re-add; True if it must.
+
+        The agent silently keeps the old values of a port it knows, so a
+        change it acts on needs DELETE + POST (see :meth:`add`).
+        """
+        if prev is None or not record_mod.needs_readd(prev[0], rec):
+            return False
+        LOG.info('Port %s changed (%s); replacing it in the agent',
+                 port_id, ', '.join(record_mod.changed(prev[0], rec)))
+        try:
+            self.agent.delete_port(port_id)
+        except exception.AgentUnreachable:
+            pass  # the agent will replay the new file
+        return True
 
     # -- ports added while the agent was down ------------------------------
     def _defer(self, rec: dict[str, Any], exc: Exception) -> None:

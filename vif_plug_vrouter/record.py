@@ -113,19 +113,7 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
     missing IPv6 as ``""`` - never the string ``None``.  An empty
     ``vn_id``/``project_id`` is allowed only where the agent allows it.
     """
-    # isinstance first: True == 1 would pass the membership tests.
-    if isinstance(port_type, bool) or not isinstance(port_type, int) or \
-            port_type not in constants.PORT_TYPE_NAMES:
-        raise validate.InvalidInput('type', port_type,
-                                    'must be one of 0 (NovaVMPort), 1 '
-                                    '(NameSpacePort) or 2 (ESXiPort)')
-    if vn_id == '' and port_type in (1, 2):
-        vn = ''
-    else:
-        vn = validate.uuid(vn_id, 'vn-id')
-    if isinstance(vhostuser_mode, bool) or vhostuser_mode not in (0, 1):
-        raise validate.InvalidInput('vhostuser-mode', vhostuser_mode,
-                                    'must be 0 (client) or 1 (server)')
+    vn = _check_kind(port_type, vn_id, vhostuser_mode)
     rec: dict[str, Any] = {
         'id': validate.uuid(port_id, 'id'),
         'instance-id': validate.uuid(instance_id, 'instance-id'),
@@ -145,6 +133,27 @@ def make_record(*, port_id: str, instance_id: str, vn_id: str,
     if link_state is not None:
         rec['link-state'] = validate.integer(link_state, 'link-state', 0, 1)
     return rec
+
+
+def _check_kind(port_type: int, vn_id: str, vhostuser_mode: int) -> str:
+    """Check the port type and vhost-user mode; return the canonical vn-id.
+
+    Only NameSpacePort and ESXiPort may have an empty ``vn_id``.
+    """
+    # isinstance first: True == 1 would pass the membership tests.
+    if isinstance(port_type, bool) or not isinstance(port_type, int) or \
+            port_type not in constants.PORT_TYPE_NAMES:
+        raise validate.InvalidInput('type', port_type,
+                                    'must be one of 0 (NovaVMPort), 1 '
+                                    '(NameSpacePort) or 2 (ESXiPort)')
+    if vn_id == '' and port_type in (1, 2):
+        vn = ''
+    else:
+        vn = validate.uuid(vn_id, 'vn-id')
+    if isinstance(vhostuser_mode, bool) or vhostuser_mode not in (0, 1):
+        raise validate.InvalidInput('vhostuser-mode', vhostuser_mode,
+                                    'must be 0 (client) or 1 (server)')
+    return vn
 
 
 def select_ips(network: Any) -> tuple[str | None, str | None]:

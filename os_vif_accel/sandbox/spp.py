@@ -19,6 +19,7 @@ the ``spp`` plugin - printing what etcd and spp_vf hold at each stage.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -87,6 +88,9 @@ def _wait_gone(client: etcd_mod.EtcdClient, key: str,
     return False
 
 
+_Port = tuple[str, str, str, 'int | None']  # id, MAC, physnet, VLAN
+
+
 def run(out: Callable[..., Any] = print) -> None:
     """Run the SPP round trip; prints and returns (skips without etcd)."""
     from os_vif_accel.testing import etcd as etcd_server
@@ -96,89 +100,126 @@ def run(out: Callable[..., Any] = print) -> None:
         out('  skipped: %s is not installed (apt-get install etcd-server)'
             % etcd_server.ETCD_BINARY)
         return
-    import os_vif
-    from os_vif import objects
-    from oslo_config import cfg
-
     host = 'sandbox-%s' % uuid.uuid4().hex[:8]
-    tmp = tempfile.mkdtemp(prefix='spp-sandbox-')
-    server = etcd_server.EtcdServer().start()
-    config = builder.build(MAPPINGS)
-    emu = emu_server.SppCtlEmulator.for_configuration(config).start()
-    client = etcd_mod.EtcdClient(server.host, server.port)
-    agent = agent_mod.Agent(client, sppctl.SppCtlClient(emu.url), host,
-                            lock_path=os.path.join(tmp, 'lock'),
-                            watch_idle_timeout=2.0)
-    thread = threading.Thread(target=agent.run, daemon=True)
-    overrides = {'etcd_host': server.host, 'etcd_port': server.port,
-                 'spp_ctl_url': emu.url, 'host': host,
-                 'lock_path': os.path.join(tmp, 'lock')}
-    overridden: list[str] = []
-    try:
+    with contextlib.ExitStack() as stack:
+        # Cleanups run newest first (plugin options, agent, ..., etcd).
+        stack.callback(out, '  cleaned up (etcd, emulator, keys of %s)'
+                       % host)
+        tmp = tempfile.mkdtemp(prefix='spp-sandbox-')
+        stack.callback(shutil.rmtree, tmp, ignore_errors=True)
+        server = etcd_server.EtcdServer().start()
+        stack.callback(server.stop)
+        config = builder.build(MAPPINGS)
+        emu = emu_server.SppCtlEmulator.for_configuration(config).start()
+        stack.callback(emu.stop)
+        client = etcd_mod.EtcdClient(server.host, server.port)
+        stack.callback(client.close)
+        stack.callback(_destroy_keys, client, host)
         out('  etcd %s, spp-ctl emulator %s, host %s' % (server.url,
                                                           emu.url, host))
         builder.write(client, host, config)
         out('  spp-config-build %s -> %s' % (MAPPINGS,
                                               keys.configuration(host)))
-        thread.start()
-        agent.ready.wait(10)
-        ports = [(str(uuid.uuid4()), 'fa:16:3e:00:00:01', 'phys1', None),
-                 (str(uuid.uuid4()), 'fa:16:3e:00:00:02', 'phys2', 100)]
-        vids = []
-        for port_id, mac, physnet, vlan in ports:
-            start = time.monotonic()
-            vid = spp_neutron.bind(client, host, physnet, port_id, mac, vlan,
-                                timeout=10)
-            out('  Neutron bind %s (%s%s) -> vhost %s, agent up in %.1f ms'
-                % (port_id, physnet, ', vlan %d' % vlan if vlan else '',
-                   vid, (time.monotonic() - start) * 1000))
-            if vid is None:
-                raise RuntimeError('binding of %s failed' % port_id)
-            vids.append(vid)
+        _start_agent(stack, client, emu.url, host, tmp)
+        ports, vids = _bind_ports(out, client, host)
         _show_etcd(out, client, host)
         _show_spp(out, emu)
+        _configure_plugin(stack, {
+            'etcd_host': server.host, 'etcd_port': server.port,
+            'spp_ctl_url': emu.url, 'host': host,
+            'lock_path': os.path.join(tmp, 'lock')})
+        _plug_and_unplug(out, client, host, emu, ports, vids)
+        _unbind_ports(out, client, host, ports)
+        _show_etcd(out, client, host)
 
-        os_vif.initialize()
-        for name, value in overrides.items():
-            cfg.CONF.set_override(name, value, group='os_vif_spp')
-            overridden.append(name)
-        inst = objects.instance_info.InstanceInfo(
-            uuid=str(uuid.uuid4()), name='spp-sandbox-vm',
-            project_id=str(uuid.uuid4()))
-        # Knock out the first port's wiring as a crashed spp_vf would,
-        # so the plugin's plug visibly repairs it.
-        emu.state.vfs[1].clear_classifier_table()
-        out('  (cleared spp_vf 1\'s classifier table, as a restarted spp_vf '
-            'would have it; the plug below repairs it)')
-        for (port_id, mac, _physnet, _vlan), vid in zip(ports, vids):
-            start = time.monotonic()
-            os_vif.plug(_vif(port_id, mac, vid), inst)
-            out('  os_vif.plug(%s, plugin=spp, path=/tmp/sock%d): %.1f ms'
-                % (port_id, vid, (time.monotonic() - start) * 1000))
-        _show_spp(out, emu)
-        for (port_id, mac, _physnet, _vlan), vid in zip(ports, vids):
-            os_vif.unplug(_vif(port_id, mac, vid), inst)
-            out('  os_vif.unplug(%s): wiring removed, vhost %d still '
-                'allocated = %s' % (port_id, vid, client.get(keys.vhost(
-                    host, _physnet, vid))))
-        _show_spp(out, emu)
-        for port_id, _mac, _physnet, _vlan in ports:
-            spp_neutron.request_unplug(client, host, port_id)
-            gone = _wait_gone(client, keys.bind_port(host, port_id))
-            out('  Neutron unbind %s -> agent released it: %s'
-                % (port_id, gone))
-        _show_etcd(out, client, host)
-    finally:
-        for name in overridden:
-            cfg.CONF.clear_override(name, group='os_vif_spp')
-        agent.stop()
-        thread.join(10)
-        try:
-            builder.destroy(client, host, force=True)
-        except etcd_mod.EtcdError:
-            pass
-        client.close()
-        emu.stop()
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-        out('  cleaned up (etcd, emulator, keys of %s)' % host)
+
+def _destroy_keys(client: etcd_mod.EtcdClient, host: str) -> None:
+    """Remove the sandbox host's keys; an etcd already gone is fine."""
+    try:
+        builder.destroy(client, host, force=True)
+    except etcd_mod.EtcdError:
+        pass
+
+
+def _start_agent(stack: contextlib.ExitStack, client: etcd_mod.EtcdClient,
+                 spp_ctl_url: str, host: str, tmp: str) -> None:
+    """Run the SPP agent in a thread until ``stack`` closes."""
+    agent = agent_mod.Agent(client, sppctl.SppCtlClient(spp_ctl_url), host,
+                            lock_path=os.path.join(tmp, 'lock'),
+                            watch_idle_timeout=2.0)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    stack.callback(thread.join, 10)
+    stack.callback(agent.stop)
+    agent.ready.wait(10)
+
+
+def _configure_plugin(stack: contextlib.ExitStack,
+                      overrides: dict[str, Any]) -> None:
+    """Point the ``spp`` plugin at the sandbox until ``stack`` closes."""
+    import os_vif
+    from oslo_config import cfg
+
+    os_vif.initialize()
+    for name, value in overrides.items():
+        cfg.CONF.set_override(name, value, group='os_vif_spp')
+        stack.callback(cfg.CONF.clear_override, name, group='os_vif_spp')
+
+
+def _bind_ports(out: Callable[..., Any], client: etcd_mod.EtcdClient,
+                host: str) -> tuple[list[_Port], list[int]]:
+    """Neutron's side: bind a flat and a VLAN port; return their vhosts."""
+    ports: list[_Port] = [
+        (str(uuid.uuid4()), 'fa:16:3e:00:00:01', 'phys1', None),
+        (str(uuid.uuid4()), 'fa:16:3e:00:00:02', 'phys2', 100)]
+    vids = []
+    for port_id, mac, physnet, vlan in ports:
+        start = time.monotonic()
+        vid = spp_neutron.bind(client, host, physnet, port_id, mac, vlan,
+                               timeout=10)
+        out('  Neutron bind %s (%s%s) -> vhost %s, agent up in %.1f ms'
+            % (port_id, physnet, ', vlan %d' % vlan if vlan else '',
+               vid, (time.monotonic() - start) * 1000))
+        if vid is None:
+            raise RuntimeError('binding of %s failed' % port_id)
+        vids.append(vid)
+    return ports, vids
+
+
+def _plug_and_unplug(out: Callable[..., Any], client: etcd_mod.EtcdClient,
+                     host: str, emu: Any, ports: list[_Port],
+                     vids: list[int]) -> None:
+    """os-vif's side: plug (repairing a knocked-out port), then unplug."""
+    import os_vif
+    from os_vif import objects
+
+    inst = objects.instance_info.InstanceInfo(
+        uuid=str(uuid.uuid4()), name='spp-sandbox-vm',
+        project_id=str(uuid.uuid4()))
+    # Knock out the first port's wiring as a crashed spp_vf would,
+    # so the plugin's plug visibly repairs it.
+    emu.state.vfs[1].clear_classifier_table()
+    out('  (cleared spp_vf 1\'s classifier table, as a restarted spp_vf '
+        'would have it; the plug below repairs it)')
+    for (port_id, mac, _physnet, _vlan), vid in zip(ports, vids):
+        start = time.monotonic()
+        os_vif.plug(_vif(port_id, mac, vid), inst)
+        out('  os_vif.plug(%s, plugin=spp, path=/tmp/sock%d): %.1f ms'
+            % (port_id, vid, (time.monotonic() - start) * 1000))
+    _show_spp(out, emu)
+    for (port_id, mac, physnet, _vlan), vid in zip(ports, vids):
+        os_vif.unplug(_vif(port_id, mac, vid), inst)
+        out('  os_vif.unplug(%s): wiring removed, vhost %d still '
+            'allocated = %s' % (port_id, vid, client.get(keys.vhost(
+                host, physnet, vid))))
+    _show_spp(out, emu)
+
+
+def _unbind_ports(out: Callable[..., Any], client: etcd_mod.EtcdClient,
+                  host: str, ports: list[_Port]) -> None:
+    """Neutron's side: unbind each port and wait for the agent."""
+    for port_id, _mac, _physnet, _vlan in ports:
+        spp_neutron.request_unplug(client, host, port_id)
+        gone = _wait_gone(client, keys.bind_port(host, port_id))
+        out('  Neutron unbind %s -> agent released it: %s'
+            % (port_id, gone))

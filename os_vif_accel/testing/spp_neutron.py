@@ -21,9 +21,11 @@ revision of its own write, so a fast agent's ``up`` can never be missed.
 from __future__ import annotations
 
 import threading
+from typing import Callable
 import zlib
 
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_watch
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import taas
@@ -81,18 +83,7 @@ def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
         return True
     watch = client.watch_key(key, max(start_revision, now + 1),
                              idle_timeout=min(timeout, 10.0))
-    found = threading.Event()
-
-    def recheck() -> None:
-        if watch.created.wait(timeout) and not watch.stopped:
-            try:
-                if done(client.get_kv_rev(key)[0]):
-                    found.set()
-                    watch.stop()
-            except etcd_mod.EtcdError:
-                pass
-    checker = threading.Thread(target=recheck, daemon=True)
-    checker.start()
+    found = _recheck_when_created(client, key, watch, done, timeout)
     timer = threading.Timer(timeout, watch.stop)
     timer.daemon = True
     timer.start()
@@ -105,6 +96,29 @@ def wait_for_value(client: etcd_mod.EtcdClient, key: str, value: str,
         timer.cancel()
         watch.stop()
         watch.created.set()  # release the checker
+
+
+def _recheck_when_created(
+        client: etcd_mod.EtcdClient, key: str, watch: etcd_watch.Watch,
+        done: Callable[[etcd_mod.KeyValue | None], bool],
+        timeout: float) -> threading.Event:
+    """Read ``key`` again once etcd confirmed ``watch``, in a thread.
+
+    The returned event is set, and the watch stopped, when that read
+    already shows the value (see :func:`wait_for_value`).
+    """
+    found = threading.Event()
+
+    def recheck() -> None:
+        if watch.created.wait(timeout) and not watch.stopped:
+            try:
+                if done(client.get_kv_rev(key)[0]):
+                    found.set()
+                    watch.stop()
+            except etcd_mod.EtcdError:
+                pass
+    threading.Thread(target=recheck, daemon=True).start()
+    return found
 
 
 def bind(client: etcd_mod.EtcdClient, host: str, physnet: str,

@@ -20,7 +20,7 @@ import time
 import testtools
 
 from os_vif_accel import http
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 class TestJSONClient(testtools.TestCase):

@@ -21,7 +21,7 @@ import testtools
 
 from os_vif_accel.sandbox import vrouter as sandbox
 from vif_plug_vrouter import privsep
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 class FunctionalTestCase(testtools.TestCase):

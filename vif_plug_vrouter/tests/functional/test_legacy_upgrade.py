@@ -32,7 +32,7 @@ from oslo_config import cfg
 from vif_plug_vrouter import record
 from vif_plug_vrouter.tests.functional import base
 from vif_plug_vrouter.tests.functional import test_port_control_cli as cli
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 from vif_plug_vrouter.tests.unit import test_legacy_files as data
 
 PROJECT = '6b1c3f2a9d4e4f508a7b2c1d0e9f8a7b'

@@ -27,7 +27,7 @@ from os_vif_accel import validate
 from vif_plug_vrouter import privileged
 from vif_plug_vrouter import record
 from vif_plug_vrouter.tests.functional import base
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 class TestPrivsepPortFiles(base.FunctionalTestCase):

@@ -31,7 +31,7 @@ import fixtures
 import testtools
 
 from vif_plug_vrouter import record
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 SCRIPT = os.path.join(os.path.dirname(sys.executable), 'vrouter-port-control')
 

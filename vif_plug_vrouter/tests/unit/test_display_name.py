@@ -28,7 +28,7 @@ import fixtures
 import os_vif
 
 from vif_plug_vrouter import display_name
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 from vif_plug_vrouter.tests.unit import test_plugin
 
 

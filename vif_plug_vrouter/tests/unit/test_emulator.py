@@ -21,7 +21,7 @@ import uuid
 import testtools
 
 from vif_plug_vrouter.emulator import state as state_mod
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 def _port(**kw: object) -> dict[str, object]:

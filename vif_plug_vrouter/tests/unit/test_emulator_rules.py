@@ -27,7 +27,7 @@ import testtools
 
 from vif_plug_vrouter.emulator import state as state_mod
 from vif_plug_vrouter.emulator import wire
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 from vif_plug_vrouter.tests.unit.test_emulator import _port
 
 _DATA = os.path.join(os.path.dirname(__file__), 'emulator_data')

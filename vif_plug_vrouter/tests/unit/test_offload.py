@@ -41,7 +41,7 @@ from vif_plug_vrouter import port_files
 from vif_plug_vrouter import ports
 from vif_plug_vrouter import record
 from vif_plug_vrouter import sriov
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 from os_vif_accel.testing import sriov_tree
 
 MAC = 'fa:16:3e:00:00:01'

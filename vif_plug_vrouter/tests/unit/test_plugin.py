@@ -25,7 +25,7 @@ from os_vif import objects
 import testtools
 
 from vif_plug_vrouter import exception
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 class PluginTestBase(testtools.TestCase):

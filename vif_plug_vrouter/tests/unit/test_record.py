@@ -21,7 +21,7 @@ import testtools
 from os_vif_accel import validate
 
 from vif_plug_vrouter import record
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
 class TestFromVif(testtools.TestCase):

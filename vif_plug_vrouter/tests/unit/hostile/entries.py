@@ -48,7 +48,7 @@ from vif_plug_vrouter import exception
 from vif_plug_vrouter import linux_net
 from vif_plug_vrouter import port_files
 from vif_plug_vrouter import record
-from vif_plug_vrouter.tests import fixtures as vfix
+from os_vif_accel.testing import vrouter_fixtures as vfix
 
 ACCEPTED, REFUSED = 'accepted', 'refused'
 

@@ -9,7 +9,11 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Test fixtures shared by the unit and functional tests."""
+"""vRouter test fixtures shared by tests, benchmarks and ``nova_e2e``.
+
+They live here, not under ``vif_plug_vrouter/tests``, so that nothing
+outside the tests imports a test module.
+"""
 
 from __future__ import annotations
 
