@@ -249,21 +249,28 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         return display_name.resolve(instance_info, self.NAME,
                                     self.config.nova_display_name_lookup)
 
+    def _add(self, vif: Any, instance_info: Any, defer: bool,
+             **fields: Any) -> None:
+        """Record (a bad field: this port's InvalidPort) -> manager."""
+        try:
+            rec = record.from_vif(vif, instance_info,
+                                  display_name=self._display_name(
+                                      instance_info), **fields)
+        except validate.InvalidInput as exc:
+            raise self._invalid(vif, exc)
+        self.manager.add(rec, defer_if_agent_down=defer)
+
     # -- per VIF class ---------------------------------------------------
     def _plug_generic(self, vif: Any, instance_info: Any) -> None:
         """Kernel vRouter: libvirt creates the TAP, the agent adopts it."""
         port_type = constants.PORT_TYPES[self.config.generic_port_type]
         try:
-            rec = record.from_vif(vif, instance_info,
-                                  system_name=_field(vif, 'vif_name'),
-                                  port_type=port_type,
-                                  display_name=self._display_name(
-                                      instance_info))
+            name = _field(vif, 'vif_name')
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
-        self.manager.add(
-            rec, defer_if_agent_down=(
-                self.config.defer_kernel_ports_when_agent_down))
+        self._add(vif, instance_info,
+                  self.config.defer_kernel_ports_when_agent_down,
+                  system_name=name, port_type=port_type)
 
     def _vhostuser_mode(self, vif: Any) -> int:
         """os-vif's mode is QEMU's role: server -> 1, client -> 0."""
@@ -291,18 +298,13 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         try:
             _field(vif, 'vif_name')
             self._check_socket(vif)
-            rec = record.from_vif(vif, instance_info,
-                                  system_name=vif.vif_name,
-                                  port_type=constants.PORT_TYPES[
-                                      'NovaVMPort'],
-                                  vhostuser_mode=self._vhostuser_mode(vif),
-                                  display_name=self._display_name(
-                                      instance_info))
+            mode = self._vhostuser_mode(vif)
         except validate.InvalidInput as exc:
             raise self._invalid(vif, exc)
-        self.manager.add(
-            rec, defer_if_agent_down=(
-                self.config.defer_vhostuser_ports_when_agent_down))
+        self._add(vif, instance_info,
+                  self.config.defer_vhostuser_ports_when_agent_down,
+                  system_name=vif.vif_name, vhostuser_mode=mode,
+                  port_type=constants.PORT_TYPES['NovaVMPort'])
 
     # -- SmartNIC offload (vnic direct / virtio-forwarder) ---------------
     def _offload_spec(self, vif: Any, mode: str) -> offload.Spec:
