@@ -27,6 +27,7 @@ from os_vif import objects
 from os_vif import plugin
 from oslo_config import cfg
 
+from os_vif_accel import opts as accel_opts
 from os_vif_accel import plugin as accel_plugin
 from os_vif_accel import validate
 
@@ -53,23 +54,11 @@ class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                         'networking-spp\'s [spp] etcd_host names).'),
         cfg.PortOpt('etcd_port', default=constants.DEFAULT_ETCD_PORT,
                     help='etcd client port.'),
-        cfg.FloatOpt('etcd_connect_timeout', default=1.0, min=0.01,
-                     help='Seconds to establish a connection to etcd.'),
-        cfg.FloatOpt('etcd_read_timeout', default=5.0, min=0.01,
-                     help='Seconds to wait for each etcd answer.'),
-        cfg.FloatOpt('etcd_retry_window', default=2.0, min=0.0,
-                     help='Seconds during which requests etcd could not '
-                          'receive are retried.'),
+        *accel_opts.client_timeout_opts('etcd', 'etcd'),
         cfg.StrOpt('spp_ctl_url', default=constants.DEFAULT_SPP_CTL_URL,
                    help='Base URL of spp-ctl\'s REST API (its -b/-a '
                         'options).'),
-        cfg.FloatOpt('spp_ctl_connect_timeout', default=1.0, min=0.01,
-                     help='Seconds to establish a connection to spp-ctl.'),
-        cfg.FloatOpt('spp_ctl_read_timeout', default=5.0, min=0.01,
-                     help='Seconds to wait for each spp-ctl answer.'),
-        cfg.FloatOpt('spp_ctl_retry_window', default=2.0, min=0.0,
-                     help='Seconds during which requests spp-ctl could not '
-                          'receive are retried.'),
+        *accel_opts.client_timeout_opts('spp_ctl', 'spp-ctl'),
         cfg.StrOpt('host', default=socket.gethostname(),
                    sample_default='<hostname>',
                    help='Host name in the etcd keys. Must equal the '

@@ -155,6 +155,19 @@ class Taas:
                 '; '.join(found))
         return ring_a, ring_b
 
+    def _mirror_head(self, service: datapath.Vhost,
+                     mirror_id: int) -> tuple[str, str, list[Step]]:
+        """Name and return ring of a mirror, and the two steps both
+        directions start with: ring_a into the service VM's feed, fed by
+        the mirror.
+        """
+        ring_a, ring_b = self._rings(mirror_id)
+        name = 'mirror_%d' % mirror_id
+        assert service.feed_comp
+        return name, ring_b, [
+            Step(VFS, service.sec_id, service.feed_comp, ring_a, 'rx', True),
+            Step(MIRRORS, self.sec_id, name, ring_a, 'tx', True)]
+
     def steps(self, tap: TapInfo, source: datapath.Vhost,
               service: datapath.Vhost) -> list[Step]:
         """The attach/detach steps that build the tap flow, in order."""
@@ -167,12 +180,8 @@ class Taas:
         out: list[Step] = []
         msec = self.sec_id
         if tap.mirror_in is not None:
-            ring_a, ring_b = self._rings(tap.mirror_in)
-            name = 'mirror_%d' % tap.mirror_in
-            out += [
-                Step(VFS, service.sec_id, service.feed_comp, ring_a, 'rx',
-                     True),
-                Step(MIRRORS, msec, name, ring_a, 'tx', True),
+            name, ring_b, head = self._mirror_head(service, tap.mirror_in)
+            out += head + [
                 Step(VFS, source.sec_id, source.feed_comp, ring_b, 'rx',
                      True),
                 Step(MIRRORS, msec, name, ring_b, 'tx', True),
@@ -180,12 +189,8 @@ class Taas:
                      source.to_vm_port, 'rx', False),
                 Step(MIRRORS, msec, name, source.to_vm_port, 'rx', True)]
         if tap.mirror_out is not None:
-            ring_a, ring_b = self._rings(tap.mirror_out)
-            name = 'mirror_%d' % tap.mirror_out
-            out += [
-                Step(VFS, service.sec_id, service.feed_comp, ring_a, 'rx',
-                     True),
-                Step(MIRRORS, msec, name, ring_a, 'tx', True),
+            name, ring_b, head = self._mirror_head(service, tap.mirror_out)
+            out += head + [
                 Step(VFS, source.sec_id, source.drain_comp,
                      source.from_vm_port, 'tx', False),
                 Step(MIRRORS, msec, name, source.from_vm_port, 'tx', True),

@@ -26,6 +26,7 @@ keeps tests fast, and clients see their read timeout either way.
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import threading
 import time
@@ -38,17 +39,17 @@ from vif_plug_spp.emulator import state as state_mod
 __all__ = ['SppCtlEmulator']
 
 
+@dataclasses.dataclass
 class _Fault:
-    def __init__(self, method: str, path_contains: str, status: int,
-                 text: str, count: int, after: int,
-                 delay: float = 0.0) -> None:
-        self.delay = delay
-        self.method = method
-        self.path_contains = path_contains
-        self.status = status
-        self.text = text
-        self.count = count
-        self.after = after
+    """One injected failure: requests matching method and path fail."""
+
+    method: str
+    path_contains: str
+    status: int
+    text: str
+    count: int
+    after: int
+    delay: float = 0.0
 
 
 class SppCtlEmulator:

@@ -46,6 +46,8 @@ class ArrayRejected(wire.ValidationError):
     call answers 200 (pih 219-232).
     """
 
+    answers_ok = True
+
 
 class VmiPorts(base.Tables):
     """``POST/DELETE/GET /port`` and the ESXi link state."""
@@ -92,13 +94,8 @@ class VmiPorts(base.Tables):
 
     def post_port(self, body: bytes) -> wire.Reply:
         """``AddPortFromJson`` (pih 205-242) via rest_server.cc 63-75."""
-        try:
-            self.add_port_json(body, check_port=False, write_file=True)
-        except ArrayRejected:
-            return wire.OK
-        except wire.ValidationError as exc:
-            return wire.error(str(exc))
-        return wire.OK
+        return wire.answer(lambda: self.add_port_json(
+            body, check_port=False, write_file=True))
 
     def add_port_json(self, body: bytes, check_port: bool,
                       write_file: bool) -> int:

@@ -52,11 +52,8 @@ class VmVnPorts(vmi.VmiPorts):
 
     def post_vm(self, body: bytes) -> wire.Reply:
         """``AddVmVnPort`` (pih 812-841) via rest_server.cc 146-158."""
-        try:
-            self.add_vm_json(body, check_port=False, write_file=True)
-        except wire.ValidationError as exc:
-            return wire.error(str(exc))
-        return wire.OK
+        return wire.answer(lambda: self.add_vm_json(
+            body, check_port=False, write_file=True))
 
     def add_vm_json(self, body: bytes, check_port: bool,
                     write_file: bool) -> int:

@@ -22,7 +22,7 @@ import ipaddress
 import json
 import re
 import time
-from typing import Any
+from typing import Any, Callable
 
 NIL_UUID = '00000000-0000-0000-0000-000000000000'
 UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
@@ -40,6 +40,9 @@ Reply = tuple[int, bytes]
 
 class ValidationError(Exception):
     """A request the agent refuses; the text is the agent's message."""
+
+    #: True where the agent refuses the content yet answers 200 ``{}``.
+    answers_ok = False
 
 
 def boost_uuid(text: str) -> str:
@@ -242,3 +245,15 @@ def error(msg: str, braces: str = '{ %s }', status: int = 500) -> Reply:
 OK: Reply = (200, b'{}')
 NOT_FOUND: Reply = error('Not Found', status=404)
 UNKNOWN: Reply = reply(404, {'error': 'Unknown Request'})
+
+
+def answer(add: Callable[[], Any]) -> Reply:
+    """Run an add handler the way the agent's POST handlers answer
+    (rest_server.cc 63-75, 146-158): 200 ``{}``, or the error text of the
+    :class:`ValidationError` it raised.
+    """
+    try:
+        add()
+    except ValidationError as exc:
+        return OK if exc.answers_ok else error(str(exc))
+    return OK
