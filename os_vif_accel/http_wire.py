@@ -73,6 +73,15 @@ class _Closed(ConnectionResetError):
     """The server closed the connection without answering."""
 
 
+def _url_port(text: str, url: str) -> int:
+    """A URL's port: ASCII digits in 1-65535 (``int()`` would take
+    ``'²'`` as 2, ``' 80'``, ``'-1'`` and ``'99999'``).
+    """
+    if not DIGITS.fullmatch(text) or not 0 < int(text) < 65536:
+        raise ValueError('expected a port 1-65535 in %r' % url)
+    return int(text)
+
+
 def split_url(url: str) -> tuple[str, str, int, str]:
     """``scheme://host[:port][/prefix]`` -> (scheme, host, port, prefix)."""
     scheme, sep, rest = url.partition('://')
@@ -83,10 +92,10 @@ def split_url(url: str) -> tuple[str, str, int, str]:
     if hostport.startswith('['):
         host, _, tail = hostport[1:].partition(']')
         if tail.startswith(':'):
-            port = int(tail[1:])
+            port = _url_port(tail[1:], url)
     elif ':' in hostport:
         host, _, num = hostport.rpartition(':')
-        port = int(num)
+        port = _url_port(num, url)
     if not host:
         raise ValueError('expected a host in %r' % url)
     return scheme, host, port, ('/' + path).rstrip('/')

@@ -167,6 +167,15 @@ class TestWire(testtools.TestCase):
         self.assertEqual(('http', 'localhost', 80, '/a/b'),
                          split('http://localhost/a/b'))
 
+    def test_url_port_must_be_ascii_digits_in_range(self) -> None:
+        # int() reads '\xb2' (superscript two) as 2 and accepts ' 80'/'-1'.
+        for bad in ('http://h:\xb2', 'http://h: 80', 'http://h:-1',
+                    'http://h:0', 'http://h:65536', 'http://[::1]:x',
+                    'http://h:'):
+            self.assertRaises(ValueError, http._split_url, bad)
+        self.assertEqual(('http', '::1', 65535, ''),
+                         http._split_url('http://[::1]:65535'))
+
 
 class TestStream(testtools.TestCase):
     """Answers read line by line (etcd watches)."""
