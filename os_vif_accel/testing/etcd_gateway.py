@@ -126,20 +126,58 @@ class Gateway:
                 base64.b64decode(kv.get('value', '')).decode()
                 for kv in res.get('kvs') or []}
 
+    def _watch(self, prefix: str, start_revision: int = 0) -> Any:
+        if self.user and self.token is None:
+            self.authenticate()
+        create: dict[str, Any] = {'key': b64(prefix),
+                                  'range_end': b64(prefix_end(prefix))}
+        if start_revision:
+            create['start_revision'] = str(start_revision)
+        req = urllib.request.Request(
+            self.url + '/v3/watch',
+            data=json.dumps({'create_request': create}).encode(),
+            method='POST', headers={'Authorization': self.token or ''})
+        return urllib.request.urlopen(req, timeout=self.timeout,
+                                      context=self.ctx)
+
     def watch_first(self, prefix: str) -> dict[str, Any]:
         """Create a watch on ``prefix`` and return etcd's first answer
         (``created``, or ``canceled`` with the reason).
         """
-        if self.user and self.token is None:
-            self.authenticate()
-        body = {'create_request': {'key': b64(prefix),
-                                   'range_end': b64(prefix_end(prefix))}}
-        req = urllib.request.Request(
-            self.url + '/v3/watch', data=json.dumps(body).encode(),
-            method='POST', headers={'Authorization': self.token or ''})
-        with urllib.request.urlopen(req, timeout=self.timeout,
-                                    context=self.ctx) as resp:
+        with self._watch(prefix) as resp:
             return dict(json.loads(resp.readline())['result'])
+
+    def history(self, prefix: str, start_revision: int,
+                quiet: float = 1.5) -> list[tuple[str, str, str | None,
+                                                   int]]:
+        """Every change under ``prefix`` since ``start_revision`` as
+        ``(type, key, value, mod_revision)``: etcd replays the history
+        at once, so the stream's first ``quiet`` seconds of silence end it.
+        """
+        out = []
+        with self._watch(prefix, start_revision) as resp:
+            resp.fp.raw._sock.settimeout(quiet)
+            while True:
+                try:
+                    line = resp.readline()
+                except (TimeoutError, OSError):
+                    break
+                if not line:
+                    break
+                for ev in json.loads(line)['result'].get('events') or []:
+                    kv = ev['kv']
+                    deleted = ev.get('type') == 'DELETE'
+                    out.append((
+                        'DELETE' if deleted else 'PUT',
+                        base64.b64decode(kv['key']).decode(),
+                        None if deleted else
+                        base64.b64decode(kv.get('value', '')).decode(),
+                        int(kv['mod_revision'])))
+        return out
+
+    def revision(self) -> int:
+        res = self.call('kv/range', {'key': b64('/')})
+        return int(res['header']['revision'])
 
     def get(self, key: str) -> str | None:
         res = self.call('kv/range', {'key': b64(key)})
