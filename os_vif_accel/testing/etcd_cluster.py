@@ -146,7 +146,7 @@ class EtcdCluster:
         self.start_seconds = 0.0
         self.pki: etcd_pki.Pki
         self.client_pair: etcd_pki.CertPair
-        self.root: etcd_gateway.Gateway
+        self.root: etcd_gateway.Referee
 
     @property
     def initial_cluster(self) -> str:
@@ -170,8 +170,10 @@ class EtcdCluster:
             for member in self.members:
                 member.spawn()
             self._wait_all_healthy()
-            self.root = self.gateway(user='root',
-                                     password=self.root_password)
+            self.root = etcd_gateway.Referee(
+                lambda: [m.url for m in self.members if m.alive],
+                self.pki.ca.cert, self.client_pair, 'root',
+                self.root_password)
             if self.auth:
                 etcd_gateway.enable_auth(self.gateway(), self.root_password)
         except Exception:

@@ -25,13 +25,14 @@ import base64
 import json
 import os
 import ssl
+import time
 import urllib.error
 import urllib.request
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from os_vif_accel.testing import etcd_pki
 
-__all__ = ['Gateway', 'GatewayError', 'enable_auth', 'add_user',
+__all__ = ['Gateway', 'GatewayError', 'Referee', 'enable_auth', 'add_user',
            'add_role', 'b64', 'prefix_end', 'peer_ports']
 
 
@@ -155,6 +156,7 @@ class Gateway:
         at once, so the stream's first ``quiet`` seconds of silence end it.
         """
         out = []
+        self.call('maintenance/status', {})  # a live member, a token
         with self._watch(prefix, start_revision) as resp:
             resp.fp.raw._sock.settimeout(quiet)
             while True:
@@ -184,6 +186,37 @@ class Gateway:
         kvs = res.get('kvs') or []
         return base64.b64decode(kvs[0].get('value', '')).decode() \
             if kvs else None
+
+
+class Referee(Gateway):
+    """A root :class:`Gateway` that moves to another live member when
+    one does not answer, so a test can check etcd while members die.
+    Only for reads and setup: a write it repeats may apply twice.
+    """
+
+    def __init__(self, urls: Callable[[], list[str]], ca: str,
+                 pair: etcd_pki.CertPair, user: str, password: str,
+                 patience: float = 20.0) -> None:
+        super().__init__(urls()[0], ca, pair, user, password)
+        self.urls = urls
+        self.patience = patience
+
+    def call(self, path: str, body: Any) -> Any:
+        deadline = time.monotonic() + self.patience
+        while True:
+            for url in self.urls():
+                self.url = url
+                try:
+                    return super().call(path, body)
+                except GatewayError as exc:
+                    if exc.status == 401:
+                        self.token = None   # a restarted member
+                    elif exc.status != 503 or time.monotonic() > deadline:
+                        raise
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+            time.sleep(0.05)
 
 
 def add_user(gw: Gateway, name: str, password: str) -> None:
