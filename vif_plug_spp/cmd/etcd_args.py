@@ -50,6 +50,9 @@ def add_options(parser: argparse.ArgumentParser) -> None:
              'option)')):
         parser.add_argument(flag, default=env(var),
                             help='%s [%s]' % (text, var))
+    # Taken only to refuse it: unknown, argparse would echo the password
+    # in its usage error.
+    parser.add_argument('--etcd-password', help=argparse.SUPPRESS)
     parser.add_argument('--etcd-host', default=env('ETCD_HOST'),
                         help='deprecated: use --etcd-endpoints [ETCD_HOST]')
     parser.add_argument('--etcd-port', default=env('ETCD_PORT') or '2379',
@@ -87,6 +90,11 @@ def settings(args: argparse.Namespace,
     """:class:`etcd_opts.Settings` from the parsed options (ConfigError:
     what to fix, never the password).
     """
+    if args.etcd_password is not None:
+        raise etcd_opts.ConfigError(
+            '--etcd-password is not accepted (other local users can read '
+            'command lines): set ETCD_PASSWORD or use '
+            '--etcd-credentials-file')
     user = args.etcd_username or None
     password = os.environ.get('ETCD_PASSWORD') or None
     if args.etcd_credentials_file:
