@@ -28,6 +28,8 @@ they are raised at once, naming the endpoint and the cause.
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import time
 from typing import Any
 
@@ -51,10 +53,16 @@ _TLS_HINTS = (
      'an http:// endpoint or enable TLS on it'),
     ('certificate verify failed', 'check etcd_ca_file and the member\'s '
      'certificate (host name, validity dates)'),
+    ('bad certificate', 'the member refused the client certificate '
+     '(none given, or not signed by a CA it trusts): check '
+     'etcd_cert_file and etcd_key_file'),
     ('certificate required', 'the member requires a client certificate: '
      'set etcd_cert_file and etcd_key_file'),
     ('unknown ca', 'the member does not trust the client certificate'),
 )
+#: How a TLS handshake ends when the member is not speaking TLS.
+_HANDSHAKE_EOF = ('eof occurred in violation of protocol',
+                  'unexpected_eof')
 
 
 class Failed(Exception):
@@ -87,6 +95,38 @@ def _trouble(resp: accel_http.Response) -> tuple[str, bool] | None:
     if code != _UNAVAILABLE:
         return None
     return message, message not in _NOT_PROPOSED
+
+
+def _answers_plain_http(url: str, timeout: float) -> bool:
+    """Whether ``url``'s host:port answers a plain HTTP request."""
+    _scheme, host, port, _path = accel_http.http_wire.split_url(url)
+    probe = accel_http.JSONClient('http://%s:%d' % (host, port), timeout,
+                                  timeout)
+    try:
+        probe.request('GET', '/version')
+        return True
+    except (OSError, accel_http.BadAnswer, accel_http.Unreachable):
+        return False
+    finally:
+        probe.close()
+
+
+def _speaks_tls(url: str, timeout: float) -> bool:
+    """Whether ``url``'s host:port completes (or refuses with a TLS
+    alert) a TLS handshake - i.e. serves https.
+    """
+    _scheme, host, port, _path = accel_http.http_wire.split_url(url)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout) as sock:
+            with ctx.wrap_socket(sock):
+                return True
+    except ssl.SSLError as exc:
+        return not any(text in str(exc).lower() for text in _HANDSHAKE_EOF)
+    except OSError:
+        return False
 
 
 class Member:
@@ -159,6 +199,19 @@ class Members:
         self.preferred = member
         self._down_until = 0.0
 
+    def _tls_failure(self, member: Member, exc: Exception) -> Exception:
+        """The error for a failed handshake: a handshake cut short by a
+        member that answers plain HTTP is a configuration error; by one
+        that does not (it died meanwhile), a reason to fail over.
+        """
+        if any(text in str(exc).lower() for text in _HANDSHAKE_EOF):
+            if not _answers_plain_http(member.url, self.connect_timeout):
+                return Failed('TLS handshake cut short: %s' % exc, False)
+            return errors.EtcdTLSError(
+                'etcd %s: TLS failed: the member serves plain http: use an '
+                'http:// endpoint or enable TLS on it' % member.url)
+        return tls_error(member.url, exc)
+
     def send_to(self, member: Member, method: str, path: str, body: Any,
                 headers: dict[str, str]) -> accel_http.Response:
         """One attempt on ``member``; raises :class:`Failed` when it did
@@ -167,8 +220,14 @@ class Members:
         try:
             resp = member.http.request(method, path, body, headers)
         except accel_http.TLSFailure as exc:
-            raise tls_error(member.url, exc) from None
+            raise self._tls_failure(member, exc) from None
         except accel_http.Unreachable as exc:
+            if exc.sent and 'closed before an answer' in exc.reason and \
+                    member.url.startswith('http:') and \
+                    _speaks_tls(member.url, self.connect_timeout):
+                raise errors.EtcdTLSError(
+                    'etcd %s: the member serves https: use an https:// '
+                    'endpoint (and etcd_ca_file)' % member.url) from None
             raise Failed(str(exc), exc.sent) from None
         except accel_http.BadAnswer as exc:
             raise Failed(str(exc), True) from None
@@ -227,7 +286,12 @@ class Members:
                                             read_timeout=read_timeout,
                                             headers=headers)
             except accel_http.TLSFailure as exc:
-                raise tls_error(member.url, exc) from None
+                failure = self._tls_failure(member, exc)
+                if not isinstance(failure, Failed):
+                    raise failure from None
+                self.failed(member)
+                reasons.append('%s: %s' % (member.url, failure))
+                continue
             except (OSError, accel_http.BadAnswer) as exc:
                 self.failed(member)
                 reasons.append('%s: %s' % (member.url, exc))

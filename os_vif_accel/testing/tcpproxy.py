@@ -1,0 +1,110 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+"""A loopback TCP forwarder that tests can kill or make lose answers.
+
+It stands for one etcd member in failover tests without a second etcd:
+behind it is a real member, so what arrives is applied for real.
+``lose_answers``: requests reach the member, its answers are dropped and
+the client's connection is reset - the "sent, no reply" case a client
+must not blindly repeat a write after.  :meth:`kill` closes the listener
+and every connection, like a member that died.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+
+__all__ = ['TcpProxy']
+
+
+def _reset(sock: socket.socket) -> None:
+    """End a connection now: SO_LINGER 0 makes the close a reset; the
+    shutdown wakes a thread blocked reading it (close alone would not).
+    """
+    for step in (lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                         struct.pack('ii', 1, 0)),
+                 lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
+        try:
+            step()
+        except OSError:
+            pass
+
+
+class TcpProxy:
+    """Forwards ``127.0.0.1:<port>`` to ``upstream`` (host, port)."""
+
+    def __init__(self, upstream: tuple[str, int],
+                 lose_answers: bool = False) -> None:
+        self.upstream = upstream
+        self.lose_answers = lose_answers
+        self.connections = 0
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(('127.0.0.1', 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, scheme: str = 'http') -> str:
+        return '%s://127.0.0.1:%d' % (scheme, self.port)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _addr = self._listener.accept()
+                server = socket.create_connection(self.upstream, 5)
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+                self._socks += [client, server]
+            threading.Thread(target=self._pipe, args=(client, server, False),
+                             daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, True),
+                             daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket,
+              answers: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if answers and self.lose_answers:
+                    _reset(dst)
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        """Stop listening (connects are refused) and reset every
+        connection.
+        """
+        try:   # wakes the accept() of _accept (close alone would not)
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _reset(sock)
