@@ -195,18 +195,11 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
             vif_info=[
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFGeneric.__name__,
-                    min_version='1.0', max_version='1.0',
-                    supported_port_profiles=[]),
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFVHostUser.__name__,
-                    min_version='1.0', max_version='1.1',
-                    supported_port_profiles=profiles),
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFHostDevice.__name__,
-                    min_version='1.0', max_version='1.0',
-                    supported_port_profiles=profiles),
+                accel_plugin.vif_info(objects.vif.VIFGeneric, '1.0'),
+                accel_plugin.vif_info(objects.vif.VIFVHostUser, '1.1',
+                                      profiles),
+                accel_plugin.vif_info(objects.vif.VIFHostDevice, '1.0',
+                                      profiles),
             ])
 
     def plug(self, vif: Any, instance_info: Any) -> None:
@@ -393,7 +386,5 @@ class ContrailVrouterPlugin(VrouterPlugin):
     def describe(self) -> objects.host_info.HostPluginInfo:
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
-            vif_info=[objects.host_info.HostVIFInfo(
-                vif_object_name=objects.vif.VIFVHostUser.__name__,
-                min_version='1.0', max_version='1.1',
-                supported_port_profiles=[])])
+            vif_info=[accel_plugin.vif_info(objects.vif.VIFVHostUser,
+                                            '1.1')])
