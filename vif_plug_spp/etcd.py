@@ -21,18 +21,20 @@ waits on its queue forever (``client.py`` 656-665): an agent built on it
 stops reacting without a word, and resuming is left to the caller.  It
 also talks to one ``host:port`` with no endpoint list to fail over to and
 has no etcd authentication (user/password or token; ``client.py``
-56-67).  This client has neither yet either - one ``etcd_host`` and
-``etcd_port``, as networking-spp's options name them, plain HTTP - so
-those are not gains of today, only features switching would not bring.
-The gRPC ``etcd3`` library drags in grpcio and is unmaintained.
-The JSON gateway needs nothing beyond the
+56-67).  This client takes an endpoint list and fails over between
+members (:mod:`vif_plug_spp.etcd_endpoints`), speaks TLS with server
+verification and client certificates, and authenticates with a
+user/password token renewed when it expires
+(:mod:`vif_plug_spp.etcd_auth`).  The gRPC ``etcd3`` library drags in
+grpcio and is unmaintained.  The JSON gateway needs nothing beyond the
 standard library: unary calls go through the shared keep-alive
-:class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts,
-retries only for undelivered requests), and
-:class:`vif_plug_spp.etcd_watch.Watch` owns one streaming connection,
-resuming from the last delivered revision + 1 after any drop or etcd
-restart - so no event is lost, none is delivered twice, and nothing hangs
-silently - while an idle watch stays up.
+:class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts),
+and :class:`vif_plug_spp.etcd_watch.Watch` owns one streaming
+connection, resuming - on another member if its own is gone - from the
+last delivered revision + 1 after any drop or etcd restart, so no event
+is lost, none is delivered twice, and nothing hangs silently, while an
+idle watch stays up.  A write whose answer was lost is never sent again
+blindly (:mod:`vif_plug_spp.etcd_txn`).
 """
 
 from __future__ import annotations

@@ -249,7 +249,8 @@ class Members:
         start = time.monotonic()
         window = 0.0 if start < self._down_until else self.retry_window
         deadline = start + window + self.connect_timeout + self.read_timeout
-        delay, reasons = 0.05, {}
+        delay = 0.05
+        reasons: dict[str, str] = {}
         while True:
             for member in self.order():
                 if reasons and time.monotonic() > deadline:

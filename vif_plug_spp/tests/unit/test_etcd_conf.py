@@ -107,7 +107,7 @@ class TestComponents(testtools.TestCase):
         names = [o.name for o in ml2_config.OPTS]
         for name in NEW + ['etcd_host', 'etcd_port']:
             self.assertIn(name, names)
-        self.assertTrue(self.conf.spp.etcd_endpoints == [])
+        self.assertEqual([], self.conf.spp.etcd_endpoints)
 
     def test_sample_config_lists_the_options(self):
         groups = dict(opts.list_opts())
