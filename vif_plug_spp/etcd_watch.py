@@ -230,7 +230,8 @@ class Watch:
         and the watch resumed; missing permissions end it.
         """
         kind = etcd_auth.classify(reason)
-        if kind == etcd_auth.RENEW and self._headers:
+        if kind in (etcd_auth.RENEW, etcd_auth.NEEDED) and \
+                self.client.auth.may_renew(self._headers):
             self.client.auth.expired(self._headers)
         elif kind is not None:
             url = self.member.url if self.member else '?'

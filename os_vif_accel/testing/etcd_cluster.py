@@ -172,8 +172,8 @@ class EtcdCluster:
             self._wait_all_healthy()
             self.root = etcd_gateway.Referee(
                 lambda: [m.url for m in self.members if m.alive],
-                self.pki.ca.cert, self.client_pair, 'root',
-                self.root_password)
+                self.pki.ca.cert, self.client_pair,
+                'root' if self.auth else None, self.root_password)
             if self.auth:
                 etcd_gateway.enable_auth(self.gateway(), self.root_password)
         except Exception:

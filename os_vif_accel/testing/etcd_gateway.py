@@ -195,7 +195,7 @@ class Referee(Gateway):
     """
 
     def __init__(self, urls: Callable[[], list[str]], ca: str,
-                 pair: etcd_pki.CertPair, user: str, password: str,
+                 pair: etcd_pki.CertPair, user: str | None, password: str,
                  patience: float = 20.0) -> None:
         super().__init__(urls()[0], ca, pair, user, password)
         self.urls = urls

@@ -27,10 +27,15 @@ from os_vif import exception as osv_exception
 from os_vif import objects
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+import testtools
 
+from os_vif_accel.testing import etcd_cluster
+from os_vif_accel.testing import etcd_gateway
 from spp_neutron import core
 from spp_neutron import errors as ml2_errors
 from vif_plug_spp import builder
+from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_roles
 from vif_plug_spp import keys
 from vif_plug_spp import served
 from vif_plug_spp.tests.functional import secure_base
@@ -68,9 +73,9 @@ class TestBuilderWhileMemberDies(secure_base.SecureClusterCase):
         super().setUp()
         self.root = self.cluster.root
         self.root.call('kv/deleterange', {
-            'key': secure_base.etcd_gateway.b64(keys.ROOT),
-            'range_end': secure_base.etcd_gateway.b64(
-                secure_base.etcd_gateway.prefix_end(keys.ROOT))})
+            'key': etcd_gateway.b64(keys.ROOT),
+            'range_end': etcd_gateway.b64(
+                etcd_gateway.prefix_end(keys.ROOT))})
 
     def assert_written_once(self, config, start_rev):
         slots = builder.slot_keys(H, config)
@@ -243,7 +248,7 @@ class TestClearErrors(secure_base.SecureClusterCase):
              '--config-file', conf], stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True)
         try:
-            out, _ = proc.communicate(timeout=8)
+            out, _ = proc.communicate(timeout=4)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, _ = proc.communicate()
@@ -251,3 +256,31 @@ class TestClearErrors(secure_base.SecureClusterCase):
                           '/spp/openstack/configuration/other')
         self.assertIsNone(self.root.get(served.marker('other')))
         self.assert_nothing_written()
+
+
+class TestEnablingAuthentication(testtools.TestCase):
+    """The migration order of the guide: users, roles and credentials
+    first, then ``auth enable`` on the live cluster.
+    """
+
+    def test_clients_configured_first_authenticate_once_it_is_on(self):
+        cluster = etcd_cluster.EtcdCluster(auth=False).start()
+        self.addCleanup(cluster.stop)
+        role = etcd_roles.plugin(H)
+        etcd_gateway.add_user(cluster.root, role.name, 'pw')
+        etcd_gateway.add_role(cluster.root, role, role.name)
+        client = etcd_mod.EtcdClient(
+            endpoints=cluster.endpoints, ca_file=cluster.pki.ca.cert,
+            cert_file=cluster.client_pair.cert,
+            key_file=cluster.client_pair.key, username=role.name,
+            password='pw')
+        self.addCleanup(client.close)
+        key = keys.port_status(H, 'p1')
+        client.put(key, 'down')   # auth still off: sent without a token
+        etcd_gateway.enable_auth(cluster.gateway(), 'root-pw')
+        client.put(key, keys.UP)
+        root = cluster.gateway(user='root', password='root-pw')
+        self.assertEqual(keys.UP, root.get(key))
+        # ... and from now on its role applies.
+        self.assertRaises(etcd_mod.EtcdPermissionDenied, client.put,
+                          keys.port_status('other', 'p1'), keys.UP)
