@@ -53,7 +53,8 @@ class _Role(Protocol):
     name: str
 
     @property
-    def permissions(self) -> Iterable[_Perm]: ...
+    def permissions(self) -> Iterable[_Perm]:
+        """The role's permissions."""
 
 
 def b64(text: str) -> str:

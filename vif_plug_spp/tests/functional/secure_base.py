@@ -18,19 +18,17 @@ permission error here, not in production.
 """
 
 import os
-import time
-
-import testtools
 
 from os_vif_accel.testing import etcd_cluster
 from os_vif_accel.testing import etcd_gateway
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import etcd_roles
+from vif_plug_spp.tests.functional import base
 
 H = 'cmp-a'
 
 
-class SecureClusterCase(testtools.TestCase):
+class SecureClusterCase(base.WaitingCase):
 
     @classmethod
     def setUpClass(cls):
@@ -92,11 +90,3 @@ class SecureClusterCase(testtools.TestCase):
             lines += ['etcd_username = %s' % user,
                       'etcd_password = %s' % s['password']]
         return lines
-
-    def wait_for(self, predicate, timeout=30.0, what='condition'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        self.fail('timed out waiting for %s' % what)
