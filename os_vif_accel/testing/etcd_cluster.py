@@ -231,6 +231,12 @@ class EtcdCluster:
         member.spawn()
         self._wait_all_healthy([member])
 
+    def restart_wait(self, indexes: list[int]) -> None:
+        """Wait until the members just spawned again have a leader
+        (members restarted together: alone none of them could elect one).
+        """
+        self._wait_all_healthy([self.members[i] for i in indexes])
+
     def ensure_running(self, index: int) -> None:
         """Restart the member if it is down (a test's cleanup)."""
         if not self.members[index].alive:

@@ -15,9 +15,10 @@ Every component runs under its own least-privilege role: the ML2
 driver's core (``spp_neutron.core.Binder``) binds and releases, the
 os-vif ``spp`` plugin plugs and unplugs through ``os_vif``, and the real
 ``spp-agent`` process wires the spp-ctl emulator.  Meanwhile the member
-the agent is connected to is killed and restarted, then the leader.  A
-step that fails while a member is dying is retried, as Neutron and Nova
-retry a failed binding or boot; what must hold at the end:
+the agent is connected to is killed and restarted, then the leader, then
+both together (quorum lost for two seconds).  A step that fails while a
+member is dying is retried, as Neutron and Nova retry a failed binding
+or boot; what must hold at the end:
 
 * every port reached ``up`` and was released (0 ports lost);
 * no vhost was held by two live ports, and every vhost slot's history is
@@ -177,7 +178,10 @@ class TestChaos(secure_base.SecureClusterCase):
 
     # -- chaos --------------------------------------------------------------
     def chaos(self, stats, log):
-        """Kill the agent's member, restart it; then the leader."""
+        """Kill the agent's member, restart it; then the leader; then
+        both at once (no quorum for two seconds: nothing can be written
+        anywhere), and restart them.
+        """
         c = self.cluster
 
         def at(fraction):
@@ -202,6 +206,18 @@ class TestChaos(secure_base.SecureClusterCase):
         c.kill(leader)
         at(0.7)
         c.restart(leader)
+        at(0.8)
+        served_by = c.serving(self.agent.pid) or [c.leader()]
+        both = [served_by[0], c.leader()]
+        if both[0] == both[1]:
+            both[1] = (both[0] + 1) % len(c.members)
+        for member in both:
+            c.kill(member)
+        log.append(('no quorum: agent member, leader', both))
+        time.sleep(2.0)
+        for member in both:
+            c.members[member].spawn()
+        c.restart_wait(both)
 
     def test_ports_survive_member_and_leader_death(self):
         stats = _Stats()
@@ -226,7 +242,7 @@ class TestChaos(secure_base.SecureClusterCase):
         took = time.monotonic() - began
         print('chaos: %d ports in %.1fs, retries %s, kills %s' % (
             PORTS, took, dict(stats.retries), chaos_log))
-        self.assertEqual(2, len(chaos_log))
+        self.assertEqual(3, len(chaos_log))
         self.assertEqual((PORTS, PORTS, []),
                          (stats.done, stats.up, stats.doubles))
         self.assert_slots_alternate(root.history(keys.vhost_prefix(H),
