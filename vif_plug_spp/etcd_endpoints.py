@@ -270,7 +270,8 @@ class Members:
                               member.url, exc)
             if time.monotonic() - start + delay > window:
                 self._down_until = time.monotonic() + self.down_grace
-                raise errors.EtcdUnavailable('no etcd member answered %s: %s'
+                raise errors.EtcdUnavailable('etcd unreachable (no member '
+                                             'answered %s): %s'
                                              % (path, '; '.join(
                                                  '%s: %s' % item
                                                  for item in reasons.items())))
