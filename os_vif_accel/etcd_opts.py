@@ -44,6 +44,10 @@ DEFAULT_PORT = 2379
 DEFAULT_ENDPOINT = 'http://%s:%d' % (DEFAULT_HOST, DEFAULT_PORT)
 
 
+_DEPRECATED_WHY = ('a single endpoint cannot fail over; set etcd_endpoints '
+                   '= http://HOST:PORT instead')
+
+
 class ConfigError(ValueError):
     """The etcd connection options are unusable (says which and why)."""
 
@@ -84,8 +88,7 @@ def connection_opts(legacy_help: str = 'etcd server') -> list[cfg.Opt]:
     """The shared etcd options (names as ``etcd_*``), including the
     deprecated ``etcd_host``/``etcd_port`` described by ``legacy_help``.
     """
-    why = ('a single endpoint cannot fail over; set etcd_endpoints = '
-           'http://HOST:PORT instead')
+    why = _DEPRECATED_WHY
     return [
         cfg.ListOpt('etcd_endpoints', item_type=Endpoint(), default=[],
                     sample_default=DEFAULT_ENDPOINT,
