@@ -44,6 +44,10 @@ DEFAULT_PORT = 2379
 DEFAULT_ENDPOINT = 'http://%s:%d' % (DEFAULT_HOST, DEFAULT_PORT)
 
 
+_DEPRECATED_WHY = ('a single endpoint cannot fail over; set etcd_endpoints '
+                   '= http://HOST:PORT instead')
+
+
 class ConfigError(ValueError):
     """The etcd connection options are unusable (says which and why)."""
 
@@ -84,8 +88,7 @@ def connection_opts(legacy_help: str = 'etcd server') -> list[cfg.Opt]:
     """The shared etcd options (names as ``etcd_*``), including the
     deprecated ``etcd_host``/``etcd_port`` described by ``legacy_help``.
     """
-    why = ('a single endpoint cannot fail over; set etcd_endpoints = '
-           'http://HOST:PORT instead')
+    why = _DEPRECATED_WHY
     return [
         cfg.ListOpt('etcd_endpoints', item_type=Endpoint(), default=[],
                     sample_default=DEFAULT_ENDPOINT,
@@ -142,6 +145,10 @@ class Settings:
             raise ConfigError('etcd endpoints mix http and https (%s): a '
                               'cluster is reached one way'
                               % ', '.join(self.endpoints))
+        if not self.tls and (self.ca_file or self.cert_file):
+            raise ConfigError('etcd TLS files are set but the endpoints are '
+                              'http:// (%s): use https:// endpoints'
+                              % ', '.join(self.endpoints))
         if self.key_file and not self.cert_file:
             raise ConfigError('etcd_key_file is set without '
                               'etcd_cert_file')
@@ -160,7 +167,9 @@ def read_credentials(path: str) -> tuple[str, str]:
     name the file and its mode, never what it holds.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+        # Symlinks are followed (Kubernetes mounts secrets as links); the
+        # mode checked is that of the file actually read.
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise ConfigError('etcd credentials file %s: %s'
                           % (path, exc.strerror)) from None
@@ -181,6 +190,16 @@ def read_credentials(path: str) -> tuple[str, str]:
         raise ConfigError('etcd credentials file %s: expected '
                           '"user:password" on the first line' % path)
     return text
+
+
+def _warn_clear_text(settings: Settings, where: str) -> None:
+    remote = [url for url in settings.endpoints
+              if http_wire.split_url(url)[1] not in ('127.0.0.1', '::1',
+                                                     'localhost')]
+    if settings.username and not settings.tls and remote:
+        LOG.warning('[%s] etcd credentials of user %r go in clear text to '
+                    '%s: use https:// endpoints', where, settings.username,
+                    ', '.join(remote))
 
 
 def _endpoints(group: Any, where: str) -> tuple[str, ...]:
@@ -212,8 +231,10 @@ def settings_from_conf(group: Any, where: str = 'spp') -> Settings:
                               'etcd_username/etcd_password, not both'
                               % where)
         user, password = read_credentials(group.etcd_credentials_file)
-    return Settings(endpoints=_endpoints(group, where),
-                    ca_file=group.etcd_ca_file or None,
-                    cert_file=group.etcd_cert_file or None,
-                    key_file=group.etcd_key_file or None,
-                    username=user or None, password=password or None)
+    settings = Settings(endpoints=_endpoints(group, where),
+                        ca_file=group.etcd_ca_file or None,
+                        cert_file=group.etcd_cert_file or None,
+                        key_file=group.etcd_key_file or None,
+                        username=user or None, password=password or None)
+    _warn_clear_text(settings, where)
+    return settings

@@ -136,8 +136,11 @@ class JSONClient:
 
     def _get(self) -> tuple[_Connection, bool]:
         with self._lock:
-            if self._pool:
-                return self._pool.pop(), True
+            while self._pool:
+                conn = self._pool.pop()
+                if not conn.idle_closed():
+                    return conn, True
+                conn.close()   # the server closed it while it was idle
         return self._new_connection(), False
 
     def _put(self, conn: _Connection) -> None:
@@ -161,7 +164,7 @@ class JSONClient:
         return TLSFailure('TLS with %s failed: %s' % (self.base_url, exc))
 
     def _once(self, method: str, path: str, body: bytes | None,
-              headers: dict[str, str]) -> Response:
+              headers: dict[str, str], idempotent: bool = True) -> Response:
         try:
             conn, reused = self._get()
         except OSError as exc:
@@ -178,7 +181,7 @@ class JSONClient:
             conn.close()
             if _is_tls_error(exc):
                 raise self._tls_error(exc)
-            if reused and isinstance(exc, _RETRYABLE):
+            if reused and idempotent and isinstance(exc, _RETRYABLE):
                 raise _StaleConnection()
             raise _AfterSend(exc)
         except BadAnswer:
@@ -236,7 +239,8 @@ class JSONClient:
         return '%s: %s' % (type(exc).__name__, exc)
 
     def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> Response:
+                headers: dict[str, str] | None = None,
+                idempotent: bool = True) -> Response:
         """Send one request; retry only while it cannot be delivered.
 
         ``body`` may be bytes or any JSON-serialisable value.  While the
@@ -244,6 +248,9 @@ class JSONClient:
         retry window less than ``down_grace`` seconds ago) a single
         attempt is made, so that a caller plugging hundreds of ports
         during an outage does not wait the whole window for each.
+        ``idempotent=False``: a request that may have reached the server
+        (written, then the connection failed - also a kept-alive one) is
+        not sent again: :class:`Unreachable` with ``sent`` set.
         """
         payload, hdrs = self._encode(body, headers)
         start = time.monotonic()
@@ -253,7 +260,7 @@ class JSONClient:
         while True:
             attempts += 1
             try:
-                resp = self._once(method, path, payload, hdrs)
+                resp = self._once(method, path, payload, hdrs, idempotent)
             except _StaleConnection:
                 # The server closed its side of our pooled connections
                 # (e.g. it restarted): none of them is usable; nothing
@@ -265,7 +272,7 @@ class JSONClient:
                 sent = isinstance(exc, _AfterSend)
                 cause = exc.exc if isinstance(exc, _AfterSend) else exc
                 elapsed = time.monotonic() - start
-                if elapsed + delay > window:
+                if elapsed + delay > window or (sent and not idempotent):
                     self._down_until = time.monotonic() + self.down_grace
                     raise Unreachable(self._reason(cause), attempts,
                                       elapsed, sent=sent)

@@ -213,12 +213,14 @@ class Members:
         return tls_error(member.url, exc)
 
     def send_to(self, member: Member, method: str, path: str, body: Any,
-                headers: dict[str, str]) -> accel_http.Response:
+                headers: dict[str, str],
+                safe: bool = True) -> accel_http.Response:
         """One attempt on ``member``; raises :class:`Failed` when it did
         not answer (or answered that it cannot serve now).
         """
         try:
-            resp = member.http.request(method, path, body, headers)
+            resp = member.http.request(method, path, body, headers,
+                                       idempotent=safe)
         except accel_http.TLSFailure as exc:
             raise self._tls_failure(member, exc) from None
         except accel_http.Unreachable as exc:
@@ -257,7 +259,7 @@ class Members:
                     break
                 try:
                     return member, self.send_to(member, method, path, body,
-                                                headers or {})
+                                                headers or {}, safe)
                 except Failed as exc:
                     self.failed(member)
                     reasons[member.url] = str(exc)
@@ -270,7 +272,8 @@ class Members:
                               member.url, exc)
             if time.monotonic() - start + delay > window:
                 self._down_until = time.monotonic() + self.down_grace
-                raise errors.EtcdUnavailable('no etcd member answered %s: %s'
+                raise errors.EtcdUnavailable('etcd unreachable (no member '
+                                             'answered %s): %s'
                                              % (path, '; '.join(
                                                  '%s: %s' % item
                                                  for item in reasons.items())))

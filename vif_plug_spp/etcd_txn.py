@@ -132,7 +132,10 @@ def settle(client: 'etcd_mod.EtcdClient', body: dict[str, Any],
     if effects is None:
         raise lost
     puts, deletes = effects
-    found, rev = client.read_kvs(keys=list(puts) + deletes)
+    try:
+        found, rev = client.read_kvs(keys=list(puts) + deletes)
+    except errors.EtcdUnavailable:
+        raise lost from None   # still unknown, not "not applied"
     revisions = {found[key].mod_revision for key in puts if key in found}
     if all(key in found and found[key].value == value
            for key, value in puts.items()) and len(revisions) <= 1 and \

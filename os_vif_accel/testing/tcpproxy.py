@@ -24,6 +24,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from typing import Callable
 
 __all__ = ['TcpProxy']
 
@@ -44,10 +45,15 @@ def _reset(sock: socket.socket) -> None:
 class TcpProxy:
     """Forwards ``127.0.0.1:<port>`` to ``upstream`` (host, port)."""
 
-    def __init__(self, upstream: tuple[str, int],
-                 lose_answers: bool = False) -> None:
+    def __init__(self, upstream: tuple[str, int], lose_answers: bool = False,
+                 lose_when: Callable[[bytes], bool] | None = None) -> None:
+        """``lose_when``: lose only the answers of requests whose bytes
+        it accepts (e.g. writes), forwarding the rest.
+        """
         self.upstream = upstream
         self.lose_answers = lose_answers
+        self.lose_when = lose_when
+        self.lost = 0
         self.connections = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -71,19 +77,26 @@ class TcpProxy:
             with self._lock:
                 self.connections += 1
                 self._socks += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server, False),
+            state = {'lose': self.lose_answers}
+            threading.Thread(target=self._pipe,
+                             args=(client, server, False, state),
                              daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, True),
+            threading.Thread(target=self._pipe,
+                             args=(server, client, True, state),
                              daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket,
-              answers: bool) -> None:
+              answers: bool, state: dict[str, bool]) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
                     break
-                if answers and self.lose_answers:
+                if not answers and self.lose_when is not None and \
+                        self.lose_when(data):
+                    state['lose'] = True
+                if answers and state['lose']:
+                    self.lost += 1
                     _reset(dst)
                     break
                 dst.sendall(data)

@@ -165,6 +165,21 @@ def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
         raise builder.BuildError(str(exc))
 
 
+def _write(client: etcd_mod.EtcdClient, args: argparse.Namespace,
+           config: dict[str, Any]) -> dict[str, list[str]]:
+    """:func:`builder.write`, once more if an etcd member failed before
+    answering: the second run reads every key again and its guards
+    decide, so nothing is blindly repeated and a binding made meanwhile
+    is still never overwritten.
+    """
+    try:
+        return builder.write(client, args.host, config, force=args.force)
+    except etcd_mod.EtcdOutcomeUnknown as exc:
+        print('spp-config-build: warning: %s; reading the keys again to '
+              'finish the write' % exc, file=sys.stderr)
+        return builder.write(client, args.host, config, force=args.force)
+
+
 def _destroy(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     if args.dry_run:
         for prefix in [keys.configuration(args.host)] + \
@@ -218,8 +233,7 @@ def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
         for key in slots:
             out(key)
         return 0
-    result = builder.write(_client(args), args.host, config,
-                           force=args.force)
+    result = _write(_client(args), args, config)
     out('# wrote %d key(s), deleted %d stale slot key(s)' % (
         len(result['written']), len(result['deleted'])))
     return 0

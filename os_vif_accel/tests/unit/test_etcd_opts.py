@@ -135,7 +135,30 @@ class TestCredentials(_Conf):
 
     def test_key_without_certificate_is_refused(self):
         self.assertRaisesRegex(etcd_opts.ConfigError, 'without etcd_cert',
-                               self.settings, etcd_key_file='/k.pem')
+                               self.settings, etcd_key_file='/k.pem',
+                               etcd_endpoints=['https://a:1'])
+
+    def test_tls_files_with_http_endpoints_are_refused(self):
+        # Not silently in clear text when TLS was meant.
+        for name in ('etcd_ca_file', 'etcd_cert_file'):
+            self.conf.clear_override('etcd_ca_file', 'spp')
+            self.assertRaisesRegex(etcd_opts.ConfigError, 'use https://',
+                                   self.settings, **{name: '/ca.pem'})
+
+    def test_credentials_over_remote_http_warn(self):
+        self.settings(etcd_username='u', etcd_password=SECRET,
+                      etcd_endpoints=['http://192.0.2.1:2379'])
+        self.assertIn("credentials of user 'u' go in clear text to "
+                      "http://192.0.2.1:2379", self.log.output)
+        self.assertNotIn(SECRET, self.log.output)
+
+    def test_symlinked_credentials_file(self):
+        path = self._file('u:%s\n' % SECRET, 0o600)
+        link = path + '.link'
+        os.symlink(path, link)
+        self.addCleanup(os.unlink, link)
+        got = self.settings(etcd_credentials_file=link)
+        self.assertEqual('u', got.username)
 
     def test_password_never_logged(self):
         self.settings(etcd_username='u', etcd_password=SECRET,
