@@ -44,13 +44,27 @@ class GatewayError(Exception):
 
 
 class _Perm(Protocol):
-    perm: str
-    key: str
-    prefix: bool
+    """One permission (``vif_plug_spp.etcd_roles.Permission``)."""
+
+    @property
+    def perm(self) -> str:
+        """READ, WRITE or READWRITE."""
+
+    @property
+    def key(self) -> str:
+        """The key, or the prefix."""
+
+    @property
+    def prefix(self) -> bool:
+        """True: every key under ``key``."""
 
 
 class _Role(Protocol):
-    name: str
+    """A role (``vif_plug_spp.etcd_roles.Role``)."""
+
+    @property
+    def name(self) -> str:
+        """The role's name."""
 
     @property
     def permissions(self) -> Iterable[_Perm]:
@@ -128,7 +142,8 @@ class Gateway:
                 base64.b64decode(kv.get('value', '')).decode()
                 for kv in res.get('kvs') or []}
 
-    def _watch(self, prefix: str, start_revision: int = 0) -> Any:
+    def _watch(self, prefix: str, start_revision: int = 0,
+               timeout: float | None = None) -> Any:
         if self.user and self.token is None:
             self.authenticate()
         create: dict[str, Any] = {'key': b64(prefix),
@@ -139,7 +154,7 @@ class Gateway:
             self.url + '/v3/watch',
             data=json.dumps({'create_request': create}).encode(),
             method='POST', headers={'Authorization': self.token or ''})
-        return urllib.request.urlopen(req, timeout=self.timeout,
+        return urllib.request.urlopen(req, timeout=timeout or self.timeout,
                                       context=self.ctx)
 
     def watch_first(self, prefix: str) -> dict[str, Any]:
@@ -158,8 +173,8 @@ class Gateway:
         """
         out = []
         self.call('maintenance/status', {})  # a live member, a token
-        with self._watch(prefix, start_revision) as resp:
-            resp.fp.raw._sock.settimeout(quiet)
+        # The socket timeout (also of every read) is the quiet time.
+        with self._watch(prefix, start_revision, quiet) as resp:
             while True:
                 try:
                     line = resp.readline()
