@@ -207,6 +207,11 @@ class TestChaos(secure_base.SecureClusterCase):
         at(0.7)
         c.restart(leader)
         at(0.8)
+        self.lose_quorum(log)
+
+    def lose_quorum(self, log):
+        """The agent's member and the leader down together for 2 s."""
+        c = self.cluster
         served_by = c.serving(self.agent.pid) or [c.leader()]
         both = [served_by[0], c.leader()]
         if both[0] == both[1]:
