@@ -219,7 +219,7 @@ def main() -> int:
     print('  one etcd, restarted at once:          %s' % ms(pct(single,
                                                               0.5)))
     for name, values in recovery.items():
-        print('  cluster, %-16s (member in use died) %s  max %s  ratio %.2f'
+        print('  cluster, %-16s (member in use died) %s  max %s  ratio %.3f'
               % (name, ms(pct(values, 0.5)), ms(max(values)),
                  pct(values, 0.5) / pct(single, 0.5)))
     return 0
