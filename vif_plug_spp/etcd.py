@@ -186,7 +186,7 @@ class EtcdClient:
             if resp.status == 200:
                 break
             kind = etcd_auth.classify_answer(resp)
-            if kind == etcd_auth.RENEW and headers and not renewed:
+            if self.auth.renewable(kind, headers) and not renewed:
                 # Refused, so not applied: authenticate again and resend.
                 self.auth.expired(headers)
                 renewed = True

@@ -140,12 +140,21 @@ class Auth:
             token = self._token
         return {'Authorization': token} if token else {}
 
+    def renewable(self, kind: str | None, headers: dict[str, str]) -> bool:
+        """Whether authenticating (again) may cure answer ``kind``: an
+        expired token, or a cluster that enabled authentication after
+        it told us it had none.
+        """
+        return (kind == RENEW and bool(headers)) or (
+            kind == NEEDED and self.username is not None and self._open)
+
     def expired(self, headers: dict[str, str]) -> None:
         """Forget the token ``headers`` carried (unless already renewed
         by another thread), so the next request authenticates again.
         """
         with self._lock:
-            if headers.get('Authorization') == self._token:
+            self._open = False
+            if headers.get('Authorization', '') == (self._token or ''):
                 self._token = None
 
     def _authenticate(self, send: Send, api_path: str) -> str:

@@ -186,12 +186,17 @@ class Members:
         recent = time.monotonic() - self.down_grace
         return sorted(ring, key=lambda m: m.failed_at > recent)
 
-    def failed(self, member: Member) -> None:
+    def failed(self, member: Member, reason: str = '') -> None:
         """Remember a failure; prefer the next member from now on."""
         member.failed_at = time.monotonic()
         if member is self.preferred and len(self.members) > 1:
             healthy = [m for m in self.order() if m is not member]
             self.preferred = healthy[0]
+            if healthy[0].failed_at:
+                return   # all failing: the request's error says it all
+            LOG.warning('etcd member %s failed%s; using %s from now on',
+                        member.url, ' (%s)' % reason if reason else '',
+                        self.preferred.url)
 
     def _good(self, member: Member) -> None:
         member.failed_at = 0.0
@@ -261,7 +266,7 @@ class Members:
                     return member, self.send_to(member, method, path, body,
                                                 headers or {}, safe)
                 except Failed as exc:
-                    self.failed(member)
+                    self.failed(member, str(exc))
                     reasons[member.url] = str(exc)
                     if exc.sent and not safe:
                         raise errors.EtcdOutcomeUnknown(
