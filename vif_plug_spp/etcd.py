@@ -50,7 +50,10 @@ from os_vif_accel import validate
 
 from vif_plug_spp import etcd_auth
 from vif_plug_spp import etcd_endpoints
-from vif_plug_spp import etcd_errors
+from vif_plug_spp.etcd_errors import (  # noqa: F401 - re-exported
+    EtcdAuthError, EtcdBadAnswer, EtcdConfigError, EtcdError,
+    EtcdOutcomeUnknown, EtcdPermissionDenied, EtcdTLSError,
+    EtcdUnavailable, WatchCompacted)
 from vif_plug_spp import etcd_txn
 from vif_plug_spp import etcd_watch
 from vif_plug_spp import etcdkv
@@ -62,15 +65,6 @@ __all__ = ['EtcdError', 'EtcdUnavailable', 'EtcdOutcomeUnknown',
            'EtcdAuthError', 'EtcdPermissionDenied', 'WatchCompacted',
            'KeyValue', 'Event', 'EtcdClient', 'prefix_end']
 
-EtcdError = etcd_errors.EtcdError
-EtcdUnavailable = etcd_errors.EtcdUnavailable
-EtcdOutcomeUnknown = etcd_errors.EtcdOutcomeUnknown
-EtcdBadAnswer = etcd_errors.EtcdBadAnswer
-EtcdConfigError = etcd_errors.EtcdConfigError
-EtcdTLSError = etcd_errors.EtcdTLSError
-EtcdAuthError = etcd_errors.EtcdAuthError
-EtcdPermissionDenied = etcd_errors.EtcdPermissionDenied
-WatchCompacted = etcd_errors.WatchCompacted
 #: Endpoints whose requests may be sent again after a lost answer:
 #: reads, and lease calls (a second grant leaves a lease that expires).
 _SAFE = frozenset({'kv/range', 'maintenance/status', 'lease/grant',
@@ -186,8 +180,7 @@ class EtcdClient:
             if resp.status == 200:
                 break
             kind = etcd_auth.classify_answer(resp)
-            if kind in (etcd_auth.RENEW, etcd_auth.NEEDED) and \
-                    self.auth.may_renew(headers) and not renewed:
+            if self.auth.renewable(kind, headers) and not renewed:
                 # Refused, so not applied: authenticate again and resend.
                 self.auth.expired(headers)
                 renewed = True

@@ -140,23 +140,21 @@ class Auth:
             token = self._token
         return {'Authorization': token} if token else {}
 
-    def may_renew(self, headers: dict[str, str]) -> bool:
-        """True if a refusal of a request sent with ``headers`` may be
-        cured by authenticating (again): the token expired, or the
-        cluster turned authentication on after it was found off (the
-        migration order of doc/source/admin/etcd-security.rst).
+    def renewable(self, kind: str | None, headers: dict[str, str]) -> bool:
+        """Whether authenticating (again) may cure answer ``kind``: an
+        expired token, or a cluster that enabled authentication after
+        it told us it had none.
         """
-        return bool(headers) or (self.username is not None and self._open)
+        return (kind == RENEW and bool(headers)) or (
+            kind == NEEDED and self.username is not None and self._open)
 
     def expired(self, headers: dict[str, str]) -> None:
         """Forget the token ``headers`` carried (unless already renewed
         by another thread), so the next request authenticates again.
         """
         with self._lock:
-            if not headers and self._open:
-                self._open = False
-                self._token = None
-            elif headers.get('Authorization') == self._token:
+            self._open = False
+            if headers.get('Authorization', '') == (self._token or ''):
                 self._token = None
 
     def _authenticate(self, send: Send, api_path: str) -> str:

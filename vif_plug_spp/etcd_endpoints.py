@@ -27,6 +27,7 @@ they are raised at once, naming the endpoint and the cause.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import ssl
@@ -129,6 +130,17 @@ def _speaks_tls(url: str, timeout: float) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """Timeouts (seconds) of a member list; see :class:`Members`."""
+
+    connect_timeout: float = 1.0
+    read_timeout: float = 5.0
+    retry_window: float = 1.0
+    backoff_max: float = 1.0
+    down_grace: float = 10.0
+
+
 class Member:
     """One endpoint with its keep-alive connection pool."""
 
@@ -150,11 +162,8 @@ class Members:
                  connect_timeout: float = 1.0, read_timeout: float = 5.0,
                  retry_window: float = 1.0, tls: dict[str, Any] | None = None,
                  backoff_max: float = 1.0, down_grace: float = 10.0) -> None:
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.retry_window = retry_window
-        self.backoff_max = backoff_max
-        self.down_grace = down_grace
+        self.policy = Policy(connect_timeout, read_timeout, retry_window,
+                             backoff_max, down_grace)
         self._down_until = 0.0
         self.members = [self._member(url, tls or {}) for url in urls]
         self.preferred = self.members[0]
@@ -162,8 +171,8 @@ class Members:
     def _member(self, url: str, tls: dict[str, Any]) -> Member:
         try:
             http = accel_http.JSONClient(
-                url, connect_timeout=self.connect_timeout,
-                read_timeout=self.read_timeout, retry_window=0.0,
+                url, connect_timeout=self.policy.connect_timeout,
+                read_timeout=self.policy.read_timeout, retry_window=0.0,
                 down_grace=0.0, **(tls if url.startswith('https') else {}))
         except OSError as exc:  # ssl.SSLError is an OSError too
             raise errors.EtcdTLSError(
@@ -183,15 +192,20 @@ class Members:
         """
         start = self.members.index(self.preferred)
         ring = self.members[start:] + self.members[:start]
-        recent = time.monotonic() - self.down_grace
+        recent = time.monotonic() - self.policy.down_grace
         return sorted(ring, key=lambda m: m.failed_at > recent)
 
-    def failed(self, member: Member) -> None:
+    def failed(self, member: Member, reason: str = '') -> None:
         """Remember a failure; prefer the next member from now on."""
         member.failed_at = time.monotonic()
         if member is self.preferred and len(self.members) > 1:
             healthy = [m for m in self.order() if m is not member]
             self.preferred = healthy[0]
+            if healthy[0].failed_at:
+                return   # all failing: the request's error says it all
+            LOG.warning('etcd member %s failed%s; using %s from now on',
+                        member.url, ' (%s)' % reason if reason else '',
+                        self.preferred.url)
 
     def _good(self, member: Member) -> None:
         member.failed_at = 0.0
@@ -205,7 +219,8 @@ class Members:
         that does not (it died meanwhile), a reason to fail over.
         """
         if any(text in str(exc).lower() for text in _HANDSHAKE_EOF):
-            if not _answers_plain_http(member.url, self.connect_timeout):
+            if not _answers_plain_http(member.url,
+                                       self.policy.connect_timeout):
                 return Failed('TLS handshake cut short: %s' % exc, False)
             return errors.EtcdTLSError(
                 'etcd %s: TLS failed: the member serves plain http: use an '
@@ -226,7 +241,7 @@ class Members:
         except accel_http.Unreachable as exc:
             if exc.sent and 'closed before an answer' in exc.reason and \
                     member.url.startswith('http:') and \
-                    _speaks_tls(member.url, self.connect_timeout):
+                    _speaks_tls(member.url, self.policy.connect_timeout):
                 raise errors.EtcdTLSError(
                     'etcd %s: the member serves https: use an https:// '
                     'endpoint (and etcd_ca_file)' % member.url) from None
@@ -249,8 +264,10 @@ class Members:
              safe: bool = True) -> tuple[Member, accel_http.Response]:
         """Send to the first member that answers (see the module doc)."""
         start = time.monotonic()
-        window = 0.0 if start < self._down_until else self.retry_window
-        deadline = start + window + self.connect_timeout + self.read_timeout
+        policy = self.policy
+        window = 0.0 if start < self._down_until else policy.retry_window
+        deadline = start + window + policy.connect_timeout + \
+            policy.read_timeout
         delay = 0.05
         reasons: dict[str, str] = {}
         while True:
@@ -261,7 +278,7 @@ class Members:
                     return member, self.send_to(member, method, path, body,
                                                 headers or {}, safe)
                 except Failed as exc:
-                    self.failed(member)
+                    self.failed(member, str(exc))
                     reasons[member.url] = str(exc)
                     if exc.sent and not safe:
                         raise errors.EtcdOutcomeUnknown(
@@ -271,14 +288,14 @@ class Members:
                     LOG.debug('etcd %s failed (%s); trying the next member',
                               member.url, exc)
             if time.monotonic() - start + delay > window:
-                self._down_until = time.monotonic() + self.down_grace
+                self._down_until = time.monotonic() + self.policy.down_grace
                 raise errors.EtcdUnavailable('etcd unreachable (no member '
                                              'answered %s): %s'
                                              % (path, '; '.join(
                                                  '%s: %s' % item
                                                  for item in reasons.items())))
             time.sleep(delay)
-            delay = min(delay * 2, self.backoff_max)
+            delay = min(delay * 2, self.policy.backoff_max)
 
     def stream(self, path: str, body: Any, read_timeout: float,
                headers: dict[str, str]) -> tuple[Member, accel_http.Stream]:

@@ -230,8 +230,7 @@ class Watch:
         and the watch resumed; missing permissions end it.
         """
         kind = etcd_auth.classify(reason)
-        if kind in (etcd_auth.RENEW, etcd_auth.NEEDED) and \
-                self.client.auth.may_renew(self._headers):
+        if self.client.auth.renewable(kind, self._headers):
             self.client.auth.expired(self._headers)
         elif kind is not None:
             url = self.member.url if self.member else '?'

@@ -191,3 +191,22 @@ class TestJWT(_AuthCase):
         time.sleep(2.5)
         self.assertEqual('v', agent.get(key))
         self.assertEqual(2, agent.authentications)
+
+
+class TestAuthEnabledLater(testtools.TestCase):
+
+    def test_credentials_used_once_the_cluster_enables_auth(self):
+        log = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        server = etcd_server.EtcdServer(extra_args=['--bcrypt-cost', '4'])
+        server.start()
+        self.addCleanup(server.stop)
+        client = etcd_mod.EtcdClient(endpoints=[server.url],
+                                     username='agent-h1', password=AGENT_PW)
+        self.addCleanup(client.close)
+        client.put(SCRATCH + 'a', '1')
+        self.assertIn('authentication is not enabled', log.output)
+        server.enable_auth(ROOT_PW, {'agent-h1': (AGENT_PW, [SCRATCH])})
+        client.put(SCRATCH + 'b', '2')
+        self.assertEqual('2', client.get(SCRATCH + 'b'))
+        self.assertTrue(client.auth._token)
+        self.assertNotIn(AGENT_PW, log.output)
