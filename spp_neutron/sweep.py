@@ -30,7 +30,10 @@ Safety, because a sweep races with binders and releases:
 * An allocation without an ``action`` key may be a bind in progress
   (the vhost taken, its keys not yet written).  It is freed only when
   Neutron has no such port at all, or when two sweeps at least
-  ``grace`` seconds apart saw it unchanged.
+  ``grace`` seconds apart saw it unchanged.  Vhosts held with neither
+  ``bind_port`` nor ``action`` (a bind that stopped half-way) are freed
+  that way even if Neutron binds the port to the host: nothing can wire
+  them, and the port's next bind takes a vhost again.
 * A failed read (etcd or Neutron) changes nothing.
 """
 
@@ -127,6 +130,14 @@ def holdings(found: dict[str, etcd_mod.KeyValue]) -> dict[
     return held
 
 
+def _keyless(item: Held) -> bool:
+    """Vhosts held without any ``bind_port`` or ``action``: a bind that
+    stopped between taking the vhost and writing its keys (or is still
+    between them), even if Neutron binds the port to the host.
+    """
+    return item.bind_port is None and item.action is None
+
+
 class Sweeper:
     """Finds and releases allocations no Neutron binding names.
 
@@ -158,7 +169,7 @@ class Sweeper:
             report.complete = False
             return report
         stale = {pair: item for pair, item in held.items()
-                 if pair not in bound}
+                 if pair not in bound or _keyless(item)}
         self._seen = {pair: seen for pair, seen in self._seen.items()
                       if pair in stale}
         for pair, item in sorted(stale.items()):
@@ -232,10 +243,11 @@ class Sweeper:
             return
         self._seen.pop(pair, None)
         done.append(pair)
-        LOG.warning('Port %s on %s held %s without a binding in Neutron '
-                    '(a release that did not reach etcd?); %s',
-                    item.port_id, item.host,
-                    ', '.join(kv.key for kv in item.vhosts),
+        LOG.warning('Port %s on %s held %s %s; %s', item.port_id,
+                    item.host, ', '.join(kv.key for kv in item.vhosts),
+                    'without binding keys (a bind that stopped half-way?)'
+                    if _keyless(item) else 'without a binding in Neutron '
+                    '(a release that did not reach etcd?)',
                     'asked the agent to unplug it' if item.action
                     else 'freed')
 

@@ -133,6 +133,29 @@ class TestSweep(SweepCase):
             self.lookup).freed))
         self.assertEqual(keys.FREE, self.etcd.get(slot))
 
+    def test_keyless_vhost_of_a_bound_port_is_freed_after_the_grace(self):
+        # Neutron binds the port here, but its bind stopped after taking
+        # the vhost (neutron-server killed): nothing can wire it.  A
+        # half-written networking-spp binding (bind_port, no action) is
+        # the port's own release's to free.
+        port, legacy = str(uuid.uuid4()), str(uuid.uuid4())
+        self.bound.update((port, legacy))
+        slot, legacy_slot = (keys.vhost(self.host, 'phys1', n)
+                             for n in (0, 1))
+        self.etcd.put(slot, port)
+        self.etcd.put(legacy_slot, legacy)
+        self.etcd.put(keys.bind_port(self.host, legacy),
+                      '{"mac_address": "%s", "vhost_id": 1}' % MAC)
+        now = [0.0]
+        sweeper = self.sweeper(grace=60, clock=lambda: now[0])
+        self.assertEqual([port], self.mine(sweeper.sweep(
+            self.lookup).waiting))
+        now[0] += 60
+        report = sweeper.sweep(self.lookup)
+        self.assertEqual([port], self.mine(report.freed))
+        self.assertEqual([keys.FREE, legacy], [self.etcd.get(k) for k in
+                                               (slot, legacy_slot)])
+
     def test_a_change_restarts_the_grace(self):
         port = str(uuid.uuid4())
         self.existing.add(port)
