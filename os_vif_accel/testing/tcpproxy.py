@@ -9,14 +9,16 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""A loopback TCP forwarder that tests can kill or make lose answers.
+"""A loopback TCP forwarder that tests can kill, cut or make lose answers.
 
 It stands for one etcd member in failover tests without a second etcd:
 behind it is a real member, so what arrives is applied for real.
 ``lose_answers``: requests reach the member, its answers are dropped and
 the client's connection is reset - the "sent, no reply" case a client
 must not blindly repeat a write after.  :meth:`kill` closes the listener
-and every connection, like a member that died.
+and every connection, like a member that died; :meth:`cut` drops every
+connection and closes new ones at once until :meth:`restore` (one client
+loses its link while the test keeps talking to the server directly).
 """
 
 from __future__ import annotations
@@ -45,14 +47,21 @@ def _reset(sock: socket.socket) -> None:
 class TcpProxy:
     """Forwards ``127.0.0.1:<port>`` to ``upstream`` (host, port)."""
 
-    def __init__(self, upstream: tuple[str, int], lose_answers: bool = False,
+    def __init__(self, upstream: tuple[str, int] | str,
+                 upstream_port: int | None = None, lose_answers: bool = False,
                  lose_when: Callable[[bytes], bool] | None = None) -> None:
-        """``lose_when``: lose only the answers of requests whose bytes
-        it accepts (e.g. writes), forwarding the rest.
+        """``upstream``: (host, port), or the host with ``upstream_port``.
+        ``lose_when``: lose only the answers of requests whose bytes it
+        accepts (e.g. writes), forwarding the rest.
         """
+        if isinstance(upstream, str):
+            assert upstream_port is not None
+            upstream = (upstream, upstream_port)
         self.upstream = upstream
         self.lose_answers = lose_answers
         self.lose_when = lose_when
+        self.host = '127.0.0.1'
+        self._cut = False
         self.lost = 0
         self.connections = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -64,6 +73,22 @@ class TcpProxy:
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
+    @property
+    def accepted(self) -> int:
+        return self.connections
+
+    def cut(self) -> None:
+        """Drop every relayed connection; close new ones at once."""
+        with self._lock:
+            self._cut = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _reset(sock)
+
+    def restore(self) -> None:
+        with self._lock:
+            self._cut = False
+
     def url(self, scheme: str = 'http') -> str:
         return '%s://127.0.0.1:%d' % (scheme, self.port)
 
@@ -71,9 +96,16 @@ class TcpProxy:
         while True:
             try:
                 client, _addr = self._listener.accept()
+            except OSError:
+                return   # killed
+            if self._cut:
+                client.close()
+                continue
+            try:
                 server = socket.create_connection(self.upstream, 5)
             except OSError:
-                return
+                client.close()
+                continue
             with self._lock:
                 self.connections += 1
                 self._socks += [client, server]
@@ -107,6 +139,9 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def close(self) -> None:
+        self.kill()
 
     def kill(self) -> None:
         """Stop listening (connects are refused) and reset every
