@@ -58,6 +58,12 @@ STALL_TIMEOUT = 1500.0
 _KEEPALIVE_COUNT = 3
 
 
+class _Renewed(ConnectionResetError):
+    """etcd refused the watch's expired token; it was dropped, so the
+    watch is re-created at once with a new one (same member).
+    """
+
+
 class _Liveness:
     """Watches over one open stream from a helper thread; closes it when
     the member stops answering, so the reader resumes elsewhere.
@@ -232,7 +238,8 @@ class Watch:
         kind = etcd_auth.classify(reason)
         if self.client.auth.renewable(kind, self._headers):
             self.client.auth.expired(self._headers)
-        elif kind is not None:
+            raise _Renewed('watch token expired: %s' % reason)
+        if kind is not None:
             url = self.member.url if self.member else '?'
             raise self.client.auth.error(
                 kind, url, {'create_request': etcd_mod._range_req(
@@ -303,13 +310,15 @@ class Watch:
                 self._close()
                 if self._stopped.is_set():
                     break
-                if self.member is not None:  # resume on another member
+                if self.member is not None and \
+                        not isinstance(exc, _Renewed):  # go elsewhere
                     self.client.members.failed(self.member)
                 self.reconnects += 1
                 if self._healthy:   # the stream had worked: no backoff
                     delay = 0.05
                 # After a failed probe the liveness warning said it all.
-                log = LOG.debug if self.closed_by_probe else LOG.warning
+                log = LOG.debug if self.closed_by_probe or isinstance(
+                    exc, _Renewed) else LOG.warning
                 self.closed_by_probe = False
                 log('etcd watch on %s dropped (%s); resuming from revision '
                     '%d in %.2fs', self.prefix, exc or type(exc).__name__,
