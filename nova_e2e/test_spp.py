@@ -29,6 +29,7 @@ from nova_e2e import base
 try:
     from os_vif_accel.testing import etcd as etcd_server
     from os_vif_accel.testing import spp_neutron
+    from os_vif_accel.testing import spp_wiring
     from vif_plug_spp import builder
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
@@ -158,16 +159,6 @@ class TestSppPlug(base.NovaE2ETestCase):
     def classifier(self, sec_id: int) -> list[dict[str, Any]]:
         return list(self.sppctl.snapshot()[sec_id]['classifier_table'])
 
-    def vhost_behind(self, sec_id: int, ring: str) -> str:
-        """The vhost port the forwarder fed by ``ring`` sends to."""
-        for comp in self.sppctl.snapshot()[sec_id]['components']:
-            rx = [p['port'] for p in comp.get('rx_port', [])]
-            tx = [p['port'] for p in comp.get('tx_port', [])]
-            if rx == [ring] and len(tx) == 1 and tx[0].startswith('vhost:'):
-                return str(tx[0])
-        raise AssertionError('no forwarder reads %s in spp_vf %d'
-                             % (ring, sec_id))
-
     def status(self, vif: model.VIF) -> str | None:
         return self.etcd.get(keys.port_status(self.host, vif['id']))
 
@@ -177,7 +168,8 @@ class TestSppPlug(base.NovaE2ETestCase):
         table = self.classifier(sec_id)
         self.assertEqual([entry], [{k: e[k] for k in ('type', 'value')}
                                    for e in table])
-        vhost = self.vhost_behind(sec_id, table[0]['port'])
+        vhost = spp_wiring.vhost_behind(self.sppctl.snapshot()[sec_id],
+                                        table[0]['port'])
         self.assertEqual('vhost:%d' % vhost_id, vhost)
         # QEMU opens the socket of exactly that vhost, as its server.
         xml = self.interface_xml(vif)
