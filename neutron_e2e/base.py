@@ -71,6 +71,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         self.etcd = etcd_mod.EtcdClient(self.server.host, self.server.port)
         self.addCleanup(self.etcd.close)
         self.host = 'spp-%s' % uuid.uuid4().hex[:8]
+        self.spps = {}   # host -> its spp-ctl emulator's client
         # The driver's watcher, but its callbacks run on the test thread:
         # the test database is one in-memory SQLite connection.
         self.ups = queue.Queue()
@@ -97,6 +98,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
             '--configuration', conf_file], b'listening')
         self.spp = sppctl.SppCtlClient('http://127.0.0.1:%d' % port)
         self.addCleanup(self.spp.close)
+        self.spps[host] = self.spp
         if agent:
             agent_conf = os.path.join(tmp, 'agent.conf')
             with open(agent_conf, 'w') as f:
@@ -194,6 +196,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         return {kv.key: kv.value for kv in kvs
                 if port_id in kv.key or kv.value == port_id}
 
-    def macs(self):
+    def macs(self, host=None):
+        spp = self.spps[host] if host else self.spp
         return sorted(e['value'] for sec in (1, 2)
-                      for e in self.spp.vf_status(sec)['classifier_table'])
+                      for e in spp.vf_status(sec)['classifier_table'])
