@@ -226,6 +226,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         return {kv.key: kv.value for kv in kvs
                 if port_id in kv.key or kv.value == port_id}
 
-    def macs(self):
+    def macs(self, host=None):
+        spp = self.hosts[host].spp if host else self.spp
         return sorted(e['value'] for sec in (1, 2)
-                      for e in self.spp.vf_status(sec)['classifier_table'])
+                      for e in spp.vf_status(sec)['classifier_table'])
