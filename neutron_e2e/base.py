@@ -221,10 +221,11 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         self.fail('timed out waiting for %s' % what)
 
     def port_keys(self, port_id, host=None):
-        host = host or self.host
+        """The port's keys (its vhosts included), on ``host`` if given."""
         kvs, _rev = self.etcd.get_prefix(keys.ROOT)
         return {kv.key: kv.value for kv in kvs
-                if port_id in kv.key or kv.value == port_id}
+                if (port_id in kv.key or kv.value == port_id) and
+                (host is None or '/%s/' % host in kv.key)}
 
     def macs(self, host=None):
         spp = self.hosts[host].spp if host else self.spp

@@ -12,8 +12,9 @@
 """The two servers of the full-stack tests around Neutron's plugin.
 
 :class:`NeutronServer` serves Neutron's API as neutron-server does (the
-``api-paste.ini`` Neutron installs, ``auth_strategy = noauth``) on
-loopback, from a thread of the test process, one request at a time (the
+``api-paste.ini`` Neutron installs; no Keystone: its ``noauth`` pipeline
+behind Neutron's ``keystonecontext`` filter, given the headers auth_token
+would set for Nova's service user) on loopback, from a thread of the test process, one request at a time (the
 test database is one in-memory SQLite connection; the test thread waits
 while Nova's requests run).  :class:`NovaCompute` is nova-compute of one
 SPP host: :mod:`neutron_e2e.nova_compute` as a process with its own
@@ -28,6 +29,7 @@ import threading
 from wsgiref import simple_server
 
 import fixtures
+from neutron import auth
 from oslo_config import cfg
 from paste import deploy
 
@@ -51,6 +53,25 @@ spp_ctl_retry_window = 2.0
 """
 
 
+#: The identity keystonemiddleware's auth_token would confirm for Nova's
+#: ``[neutron]`` service user (the roles a deployment gives it: Neutron's
+#: port-bindings API is for ``service``).  There is no Keystone here;
+#: Neutron's own ``keystonecontext`` filter turns these headers into the
+#: request context, as behind auth_token.
+NOVA_IDENTITY = {'HTTP_X_IDENTITY_STATUS': 'Confirmed',
+                 'HTTP_X_USER_ID': 'nova', 'HTTP_X_USER_NAME': 'nova',
+                 'HTTP_X_PROJECT_ID': 'service',
+                 'HTTP_X_PROJECT_NAME': 'service',
+                 'HTTP_X_ROLES': 'admin,member,reader,service'}
+
+
+def _as_nova(app):
+    def call(environ, start_response):
+        environ.update(NOVA_IDENTITY)
+        return app(environ, start_response)
+    return call
+
+
 class _QuietHandler(simple_server.WSGIRequestHandler):
 
     def log_message(self, *args):
@@ -66,8 +87,9 @@ class NeutronServer(fixtures.Fixture):
         cfg.CONF.set_override('auth_strategy', 'noauth')
         paste_ini = os.path.join(sys.prefix, 'etc', 'neutron',
                                  'api-paste.ini')
-        app = deploy.loadapp('config:' + paste_ini, name='neutron')
-        httpd = simple_server.make_server('127.0.0.1', 0, app,
+        app = auth.NeutronKeystoneContext(
+            deploy.loadapp('config:' + paste_ini, name='neutron'))
+        httpd = simple_server.make_server('127.0.0.1', 0, _as_nova(app),
                                           handler_class=_QuietHandler)
         self.url = 'http://127.0.0.1:%d' % httpd.server_port
         thread = threading.Thread(target=httpd.serve_forever,

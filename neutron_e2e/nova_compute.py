@@ -54,10 +54,23 @@ READY = json.dumps({'ready': True})
 
 
 def _instance(spec):
-    return objects.Instance(
+    """The instance; ``network_info`` is its info cache (what Nova keeps
+    of the ports since the boot), if the caller has it.
+    """
+    inst = objects.Instance(
         uuid=spec['uuid'], project_id=spec['project_id'], id=7,
-        host=spec['host'], vm_state='building',
+        host=spec['host'], vm_state='active', availability_zone='nova',
         display_name='full-stack-vm', info_cache=None)
+    if spec.get('network_info'):
+        inst.info_cache = objects.InstanceInfoCache(
+            instance_uuid=inst.uuid,
+            network_info=model.NetworkInfo.hydrate(spec['network_info']))
+    return inst
+
+
+def _migration(source, dest):
+    return objects.Migration(source_compute=source, dest_compute=dest,
+                             migration_type='live-migration')
 
 
 class Compute:
@@ -82,6 +95,68 @@ class Compute:
 
     def unplug(self, instance, vif):
         self.driver.unplug(_instance(instance), model.VIF.hydrate(vif))
+
+    # -- live migration with multiple port bindings (nova/compute/
+    # manager.py of Nova 34: the network steps, in the order it runs them)
+    def bind_ports_to_host(self, instance, host):
+        """The conductor's inactive bindings on the destination."""
+        return self.api.bind_ports_to_host(
+            nova_context.get_admin_context(), _instance(instance), host)
+
+    def pre_live_migration(self, instance, bindings):
+        """Destination: the libvirt driver plugs the VIFs Nova makes from
+        the source VIFs and the destination bindings, then the manager
+        sets up the networks on this host; the VIFs it plugged.
+        """
+        inst = _instance(instance)
+        vifs = model.NetworkInfo()
+        for vif in inst.get_network_info():
+            binding = bindings[vif['id']]
+            vifs.append(objects.VIFMigrateData(
+                port_id=vif['id'], vnic_type=binding['vnic_type'],
+                vif_type=binding['vif_type'],
+                vif_details=binding['vif_details'],
+                profile=binding['profile'], host=binding['host'],
+                source_vif=vif).get_dest_vif())
+        for vif in vifs:
+            self.driver.plug(inst, vif)
+        self.api.setup_networks_on_host(nova_context.get_admin_context(),
+                                        inst, cfg.CONF.host)
+        return json.loads(vifs.json())
+
+    def post_live_migration(self, instance, dest):
+        """Source: activate the destination's bindings, then
+        post_live_migration_at_source unplugs the source VIFs.
+        """
+        inst = _instance(instance)
+        self.api.migrate_instance_start(nova_context.get_admin_context(),
+                                        inst, _migration(inst.host, dest))
+        for vif in inst.get_network_info():
+            self.driver.unplug(inst, vif)
+
+    def post_live_migration_at_destination(self, instance):
+        """Destination: finish, move the instance, tear down the source
+        (which deletes its now inactive bindings).
+        """
+        ctx = nova_context.get_admin_context()
+        inst = _instance(instance)
+        self.api.setup_networks_on_host(ctx, inst, cfg.CONF.host)
+        self.api.migrate_instance_finish(
+            ctx, inst, _migration(inst.host, cfg.CONF.host),
+            provider_mappings=None)
+        source, inst.host = inst.host, cfg.CONF.host
+        self.api.setup_networks_on_host(ctx, inst, source, teardown=True)
+
+    def rollback_live_migration_at_destination(self, instance, vifs):
+        """Destination, migration aborted: tear down this host's
+        networks (deletes its inactive bindings), unplug what
+        pre_live_migration plugged.
+        """
+        inst = _instance(instance)
+        self.api.setup_networks_on_host(nova_context.get_admin_context(),
+                                        inst, cfg.CONF.host, teardown=True)
+        for vif in model.NetworkInfo.hydrate(vifs):
+            self.driver.unplug(inst, vif)
 
     def to_osvif(self, vif):
         obj = os_vif_util.nova_to_osvif_vif(model.VIF.hydrate(vif))

@@ -47,8 +47,9 @@ class FullStackCase(base.SppMl2Case):
             host, self.hosts[host], self.server, self.neutron.url))
         return host
 
-    def nova(self, call, host=None, **args):
-        return self.computes[host or self.host].call(call, **args)
+    def nova(self, call, on=None, **args):
+        """Nova's step ``call`` in the nova-compute of host ``on``."""
+        return self.computes[on or self.host].call(call, **args)
 
     def create(self, net_id, host=None):
         """An instance and its port, bound to the host (what Nova's
@@ -222,3 +223,73 @@ class TestFailures(FullStackCase):
         vhost_id = self.vhost_id(port['id'])
         self.assertEqual([('vlan', '270/' + base.MAC.upper(),
                            'vhost:%d' % vhost_id)], self.wiring())
+
+
+class TestLiveMigration(FullStackCase):
+    """Two SPP hosts (an agent and an emulator each), one etcd; Nova's
+    network steps of a live migration with multiple port bindings, each
+    in the nova-compute process that runs it.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.dst = self.start_host('dst-%s' % uuid.uuid4().hex[:8])
+        self.src = self.start_host()
+
+    def start_migration(self):
+        """A booted VLAN port on the source, the destination's binding
+        (conductor) and the destination's pre_live_migration plug.
+        """
+        inst, port = self.create(self.network('vlan', 'physnet2', 280))
+        inst['network_info'] = [self.plug(inst, port)]
+        bindings = self.nova('bind_ports_to_host', self.dst, instance=inst,
+                             host=self.dst)
+        self.assertEqual('INACTIVE', bindings[port['id']]['status'])
+        dest_vifs = self.nova('pre_live_migration', self.dst,
+                              instance=inst, bindings=bindings)
+        dst_vhost = self.vhost_id(port['id'], self.dst)
+        self.assertEqual('/tmp/sock%d' % dst_vhost,
+                         dest_vifs[0]['details']['vhostuser_socket'])
+        self.assertEqual(self.entry(280, dst_vhost), self.wiring(self.dst))
+        return inst, port, dest_vifs
+
+    def entry(self, vlan, vhost_id):
+        return [('vlan', '%d/%s' % (vlan, base.MAC.upper()),
+                 'vhost:%d' % vhost_id)]
+
+    def test_source_released_wiring_only_on_destination(self):
+        inst, port, _vifs = self.start_migration()
+        src_vhost = self.vhost_id(port['id'], self.src)
+
+        self.nova('post_live_migration', self.src, instance=inst,
+                  dest=self.dst)
+        self.nova('post_live_migration_at_destination', self.dst,
+                  instance=inst)
+
+        self.wait_for(lambda: not self.port_keys(port['id'], self.src),
+                      20, 'the source agent to release the port')
+        self.assertEqual(keys.FREE, self.etcd.get(
+            keys.vhost(self.src, 'physnet2', src_vhost)))
+        self.assertEqual([], self.wiring(self.src))
+        dst_vhost = self.vhost_id(port['id'], self.dst)
+        self.assertEqual(self.entry(280, dst_vhost), self.wiring(self.dst))
+        self.assertEqual([keys.vhost(self.dst, 'physnet2', dst_vhost)],
+                         self.held_vhosts(port['id'], self.dst))
+        shown = self.wait_status(port['id'], 'ACTIVE')
+        self.assertEqual((self.dst, '/tmp/sock%d' % dst_vhost),
+                         (shown['binding:host_id'],
+                          shown['binding:vif_details']['vhostuser_socket']))
+
+    def test_aborted_migration_releases_the_destination(self):
+        inst, port, dest_vifs = self.start_migration()
+        src_vhost = self.vhost_id(port['id'], self.src)
+
+        self.nova('rollback_live_migration_at_destination', self.dst,
+                  instance=inst, vifs=dest_vifs)
+
+        self.wait_for(lambda: not self.port_keys(port['id'], self.dst),
+                      20, 'the destination agent to release the port')
+        self.assertEqual([], self.wiring(self.dst))
+        self.assertEqual(self.entry(280, src_vhost), self.wiring(self.src))
+        shown = self.wait_status(port['id'], 'ACTIVE')
+        self.assertEqual(self.src, shown['binding:host_id'])
