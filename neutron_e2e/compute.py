@@ -14,11 +14,12 @@
 :class:`NeutronServer` serves Neutron's API as neutron-server does (the
 ``api-paste.ini`` Neutron installs; no Keystone: its ``noauth`` pipeline
 behind Neutron's ``keystonecontext`` filter, given the headers auth_token
-would set for Nova's service user) on loopback, from a thread of the test process, one request at a time (the
-test database is one in-memory SQLite connection; the test thread waits
-while Nova's requests run).  :class:`NovaCompute` is nova-compute of one
-SPP host: :mod:`neutron_e2e.nova_compute` as a process with its own
-``nova.conf``, driven with JSON lines.
+would set for Nova's service user) on loopback, from a thread of the test
+process, one request at a time (the test database is one in-memory SQLite
+connection; the test thread waits while Nova's requests run).
+:class:`NovaCompute` is nova-compute of one SPP host:
+:mod:`neutron_e2e.nova_compute` as a process with its own ``nova.conf``,
+driven with JSON lines.
 """
 
 import json
@@ -154,8 +155,8 @@ class NovaCompute(fixtures.Fixture):
         """Run one of Nova's steps (see nova_compute.Compute)."""
         while not self._ready:
             self._ready = self._line() == READY
-        self.proc.stdin.write(json.dumps(dict(args, call=call)).encode()
-                              + b'\n')
+        request = json.dumps(dict(args, call=call)) + '\n'
+        self.proc.stdin.write(request.encode())
         self.proc.stdin.flush()
         answer = json.loads(self._line())
         if 'error' in answer:
