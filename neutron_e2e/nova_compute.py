@@ -26,6 +26,9 @@ as in a cloud, this process is the compute host: Nova 34 (with
 - ``plug`` / ``unplug``: the libvirt VIF driver, i.e.
   ``nova_to_osvif_vif`` and ``os_vif.plug``/``unplug`` with the plugin
   it names;
+- the network steps of a live migration with multiple port bindings,
+  each in the process that runs it in a cloud (conductor, destination,
+  source; see the methods);
 - ``to_osvif``: what ``nova_to_osvif_vif`` made of a VIF.
 
 Requests and answers are JSON lines on stdin/stdout; an error answers
