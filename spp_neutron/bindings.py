@@ -89,7 +89,7 @@ class PendingReleases:
 
     KEY = 'spp_deleted_bindings'
 
-    def __init__(self, model: type, vif_types: Iterable[str],
+    def __init__(self, model: Any, vif_types: Iterable[str],
                  release: Callable[[str, str], None]) -> None:
         self.model = model
         self.vif_types = frozenset(vif_types)
