@@ -38,6 +38,7 @@ import base64
 from typing import Any, TYPE_CHECKING
 
 from vif_plug_spp import etcd_errors as errors
+from vif_plug_spp import etcdkv as kvs_mod
 
 if TYPE_CHECKING:
     from vif_plug_spp import etcd as etcd_mod
@@ -123,6 +124,46 @@ def _effects(body: dict[str, Any]
     return puts, deletes
 
 
+def _applied(found: dict[str, Any], puts: dict[str, str],
+             deletes: list[str]) -> int | None:
+    """The revision that wrote ``puts`` if ``found`` (key -> KeyValue)
+    holds them all, from one revision, and none of ``deletes``; else
+    None.  0: nothing to date it by (only deletes).
+    """
+    revisions = {found[key].mod_revision for key in puts if key in found}
+    if all(key in found and found[key].value == value
+           for key, value in puts.items()) and len(revisions) <= 1 and \
+            not any(key in found for key in deletes):
+        return revisions.pop() if revisions else 0
+    return None
+
+
+def _resend(client: 'etcd_mod.EtcdClient', body: dict[str, Any],
+            puts: dict[str, str], deletes: list[str]) -> tuple[bool, int]:
+    """Send ``body`` again, its failure branch also reading the keys it
+    writes: the lost request may be committed between our read and this
+    one (a member that was slow, not dead), and then the compare fails
+    although it is our own write - the caller would read a conflict and
+    leak what it had won.  Read in the same transaction, that case is
+    told apart atomically.
+    """
+    watched = list(puts) + deletes
+    failure = list(body.get('failure') or [])
+    again = dict(body, failure=failure + [
+        {'request_range': range_req(key, False)} for key in watched])
+    res = client.call('kv/txn', again, safe=False)
+    rev = int(res.get('header', {}).get('revision', 0))
+    if res.get('succeeded', False):
+        return True, rev
+    found = {kv.key: kv for item in (res.get('responses') or [])[
+        len(failure):] for kv in kvs_mod.kvs(
+            (item.get('response_range') or {}).get('kvs'))}
+    applied = _applied(found, puts, deletes)
+    if applied is None:
+        return False, rev
+    return True, applied or rev
+
+
 def settle(client: 'etcd_mod.EtcdClient', body: dict[str, Any],
            lost: errors.EtcdOutcomeUnknown) -> tuple[bool, int]:
     """(succeeded, revision) of a transaction whose answer was ``lost``
@@ -136,11 +177,7 @@ def settle(client: 'etcd_mod.EtcdClient', body: dict[str, Any],
         found, rev = client.read_kvs(keys=list(puts) + deletes)
     except errors.EtcdUnavailable:
         raise lost from None   # still unknown, not "not applied"
-    revisions = {found[key].mod_revision for key in puts if key in found}
-    if all(key in found and found[key].value == value
-           for key, value in puts.items()) and len(revisions) <= 1 and \
-            not any(key in found for key in deletes):
-        return True, revisions.pop() if revisions else rev
-    res = client.call('kv/txn', body, safe=False)
-    return (bool(res.get('succeeded', False)),
-            int(res.get('header', {}).get('revision', 0)))
+    applied = _applied(found, puts, deletes)
+    if applied is not None:
+        return True, applied or rev
+    return _resend(client, body, puts, deletes)

@@ -39,6 +39,30 @@ class _Reads:
 LOST = etcd_errors.EtcdOutcomeUnknown('lost')
 
 
+class _LateCommit(_Reads):
+    """The lost request was not dead but slow: it commits (``late``)
+    after settle's read and before the resend, whose compare then fails.
+    Answers the resend like etcd: the failure branch's ranges.
+    """
+
+    def __init__(self, late):
+        super().__init__({})
+        self.late = late
+
+    def call(self, endpoint, body, safe=None):
+        self.sent.append(body)
+        self.store.update(self.late)
+        responses = []
+        for op in body['failure']:
+            key = t._text(op['request_range']['key'])
+            responses.append({'response_range': {'kvs': [
+                {'key': t.b64(k), 'value': t.b64(v),
+                 'mod_revision': str(r), 'create_revision': str(r)}
+                for k, (v, r) in self.store.items() if k == key]}})
+        return {'succeeded': False, 'header': {'revision': '8'},
+                'responses': responses}
+
+
 class TestSettle(testtools.TestCase):
 
     def body(self, compare, success):
@@ -62,7 +86,32 @@ class TestSettle(testtools.TestCase):
         body = self.body([t.cmp_value('/x', 'plug')],
                          [t.op_put('/a', '1'), t.op_put('/b', '2')])
         self.assertEqual((False, 100), t.settle(client, body, LOST))
-        self.assertEqual([body], client.sent)   # its compare decides
+        # Sent again, its compare decides; its failure branch reads the
+        # keys it writes.
+        [again] = client.sent
+        self.assertEqual((body['compare'], body['success']),
+                         (again['compare'], again['success']))
+        self.assertEqual([{'request_range': t.range_req(k, False)}
+                          for k in ('/a', '/b')], again['failure'])
+
+    def test_own_write_committed_late_is_not_a_conflict(self):
+        # vhost 0 was free; our CAS gave it to port-1 but its answer was
+        # lost and it committed only after settle's read: the resend's
+        # compare fails on our own write.  Reported as a conflict, the
+        # caller would look for another vhost and leak this one.
+        slot = '/spp/openstack/vhost/h/phys1/0'
+        body = self.body([t.cmp_value(slot, 'None')],
+                         [t.op_put(slot, 'port-1')])
+        client = _LateCommit({slot: ('port-1', 7)})
+        self.assertEqual((True, 7), t.settle(client, body, LOST))
+        self.assertEqual(1, len(client.sent))
+
+    def test_late_write_of_another_is_a_conflict(self):
+        slot = '/spp/openstack/vhost/h/phys1/0'
+        body = self.body([t.cmp_value(slot, 'None')],
+                         [t.op_put(slot, 'port-1')])
+        client = _LateCommit({slot: ('port-2', 7)})
+        self.assertEqual((False, 8), t.settle(client, body, LOST))
 
     def test_unsettleable_requests_stay_unknown(self):
         client = _Reads({})
