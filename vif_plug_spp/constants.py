@@ -12,8 +12,6 @@
 """Names and defaults shared by the plugin, agent and tools."""
 
 PLUGIN_NAME = 'spp'
-DEFAULT_ETCD_HOST = '127.0.0.1'
-DEFAULT_ETCD_PORT = 2379
 DEFAULT_SPP_CTL_URL = 'http://127.0.0.1:7777'
 # spp_vf's vhost PMD uses /tmp/sock<N>; networking-spp hands Nova the same.
 DEFAULT_SOCKET_TEMPLATE = '/tmp/sock{vhost_id}'

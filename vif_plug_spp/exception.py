@@ -72,6 +72,19 @@ class EtcdUnreachable(SppError):
                 '%(reason)s')
 
 
+class EtcdAccessRefused(SppError):
+    """etcd answered but refused this host's access: TLS (CA, client
+    certificate, http against https), credentials, or a role that does
+    not cover the keys.  Not "unreachable": retrying or waiting for etcd
+    does not help, the configuration must change.  ``reason`` names the
+    endpoint and the cause, never a password or token.
+    """
+
+    msg_fmt = _('etcd refused access while %(operation)s port '
+                '%(port_id)s (fix the [os_vif_spp] etcd_* options or the '
+                'etcd role of this host): %(reason)s')
+
+
 class SppCtlFailed(SppError):
     """spp-ctl refused or did not answer a step of the wiring."""
 

@@ -58,6 +58,9 @@ class PortWiring:
     # -- helpers -----------------------------------------------------------
     def _etcd_error(self, exc: Exception, operation: str,
                     port_id: str) -> Exception:
+        if isinstance(exc, etcd_mod.EtcdConfigError):
+            return exception.EtcdAccessRefused(operation=operation,
+                                               port_id=port_id, reason=exc)
         return exception.EtcdUnreachable(url=self.etcd.url,
                                          operation=operation,
                                          port_id=port_id, reason=exc)

@@ -12,6 +12,7 @@
 """Input validation of the plugin: refused before any I/O."""
 
 import uuid
+from unittest import mock
 
 from os_vif import objects
 from oslo_config import cfg
@@ -20,6 +21,7 @@ import testtools
 
 from os_vif_accel import validate
 from vif_plug_spp import binding
+from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import exception
 from vif_plug_spp import opts
 from vif_plug_spp import protocol
@@ -94,6 +96,61 @@ class TestValidation(testtools.TestCase):
         self.assertIn('vhostuser_socket_template',
                       [o.name for o in groups['os_vif_spp']])
         self.assertIn('etcd_host', [o.name for o in groups['spp']])
+
+
+class TestEtcdErrors(testtools.TestCase):
+    """What Nova's fault record says when etcd cannot be used: refused
+    access (TLS, credentials, role) is a configuration error of its own,
+    not "etcd failed" like an outage.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.plugin = unreachable_plugin(self)
+        self.inst = objects.instance_info.InstanceInfo(
+            uuid=str(uuid.uuid4()), name='vm', project_id=str(uuid.uuid4()))
+        self.vif = objects.vif.VIFVHostUser(
+            id=str(uuid.uuid4()), address='fa:16:3e:00:00:01',
+            plugin='spp', mode='server', path='/tmp/sock0')
+
+    def plug_with(self, error):
+        with mock.patch.object(etcd_mod.EtcdClient, '_request',
+                               side_effect=error):
+            return self.assertRaises(exception.SppError, self.plugin.plug,
+                                     self.vif, self.inst)
+
+    def test_refusals_are_access_errors(self):
+        for error in (
+                etcd_mod.EtcdTLSError('etcd https://10.0.0.5:2379: TLS '
+                                      'failed: certificate verify failed'),
+                etcd_mod.EtcdAuthError('etcd https://10.0.0.5:2379: '
+                                       'authentication of user \'nova\' '
+                                       'failed: wrong user name or '
+                                       'password'),
+                etcd_mod.EtcdPermissionDenied(
+                    'nova', "prefix '/spp/openstack/action/h/'",
+                    'https://10.0.0.5:2379')):
+            exc = self.plug_with(error)
+            self.assertIsInstance(exc, exception.EtcdAccessRefused)
+            self.assertNotIsInstance(exc, exception.EtcdUnreachable)
+            self.assertIn('refused access while plugging port %s'
+                          % self.vif.id, str(exc))
+            self.assertIn('https://10.0.0.5:2379', str(exc))
+            self.assertIn(str(error), str(exc))
+            self.assertNotIn('failed while', str(exc))
+
+    def test_outage_stays_unreachable(self):
+        exc = self.plug_with(etcd_mod.EtcdUnavailable(
+            'etcd unreachable (no member answered)'))
+        self.assertIsInstance(exc, exception.EtcdUnreachable)
+        self.assertIn('failed while plugging port %s' % self.vif.id,
+                      str(exc))
+
+    def test_unanswered_connection_is_unreachable(self):
+        # Nothing listens on port 1: a real refused connection.
+        exc = self.assertRaises(exception.SppError, self.plugin.plug,
+                                self.vif, self.inst)
+        self.assertIsInstance(exc, exception.EtcdUnreachable)
 
 
 class TestBindPortValue(testtools.TestCase):
