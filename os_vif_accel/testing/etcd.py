@@ -35,7 +35,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Sequence
 
-from os_vif_accel.testing import etcd_tls
+from os_vif_accel.testing import etcd_pki
 
 __all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port']
 
@@ -71,7 +71,7 @@ class EtcdServer:
 
     def __init__(self, binary: str = ETCD_BINARY,
                  start_timeout: float = 20.0,
-                 tls: etcd_tls.CertSet | None = None,
+                 tls: etcd_pki.CertSet | None = None,
                  extra_args: Sequence[str] = ()) -> None:
         self.binary = binary
         self.start_timeout = start_timeout
@@ -94,15 +94,16 @@ class EtcdServer:
     def _tls_args(self) -> list[str]:
         if self.tls is None:
             return []
-        return ['--cert-file', self.tls.server_cert,
-                '--key-file', self.tls.server_key,
-                '--trusted-ca-file', self.tls.ca_file, '--client-cert-auth']
+        return ['--cert-file', self.tls.server.cert,
+                '--key-file', self.tls.server.key,
+                '--trusted-ca-file', self.tls.ca.ca.cert,
+                '--client-cert-auth']
 
     def _context(self) -> ssl.SSLContext | None:
         if self.tls is None:
             return None
-        ctx = ssl.create_default_context(cafile=self.tls.ca_file)
-        ctx.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        ctx = ssl.create_default_context(cafile=self.tls.ca.ca.cert)
+        ctx.load_cert_chain(self.tls.client.cert, self.tls.client.key)
         return ctx
 
     def _command(self) -> list[str]:

@@ -9,7 +9,11 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""Certificates for a test etcd cluster, made with the ``openssl`` CLI.
+"""Certificates for test etcd members, made with the ``openssl`` CLI.
+
+One module for both a three-member cluster (:class:`Pki`, used by
+:mod:`etcd_cluster`) and a single TLS member (:func:`make_certs`, used
+by :mod:`etcd`).
 
 Why the CLI and not the ``cryptography`` library: the sandbox and the
 functional venv import only the standard library and the project's
@@ -27,7 +31,7 @@ import itertools
 import os
 import subprocess
 
-__all__ = ['CertPair', 'Pki', 'SERVER_SAN']
+__all__ = ['CertPair', 'CertSet', 'Pki', 'SERVER_SAN', 'make_certs']
 
 SERVER_SAN = 'IP:127.0.0.1,DNS:localhost'
 _SERIAL = itertools.count(1000)
@@ -132,3 +136,29 @@ class Pki:
         endpoint's (hostname checking must refuse it).
         """
         return self.issue(name, san='DNS:etcd.invalid')
+
+
+@dataclasses.dataclass(frozen=True)
+class CertSet:
+    """What a single TLS etcd member and its tests need
+    (:func:`make_certs`).
+    """
+
+    ca: Pki
+    other_ca: Pki
+    server: CertPair
+    client: CertPair
+    expired_server: CertPair
+
+
+def make_certs(directory: str) -> CertSet:
+    """A CA, a server certificate for the IP ``127.0.0.1`` only (so an
+    endpoint named ``localhost`` fails host name checking), a client
+    certificate, an expired server certificate and a second, unrelated
+    CA (the "wrong CA") in ``directory``.
+    """
+    ca = Pki(directory)
+    other = Pki(os.path.join(directory, 'other-ca'), 'another CA')
+    return CertSet(ca, other, ca.issue('server', san='IP:127.0.0.1'),
+                   ca.client('client'),
+                   ca.expired_server('expired-server'))

@@ -11,6 +11,7 @@
 # under the License.
 """TLS to a real etcd: verification, client certificates, clear errors."""
 
+import dataclasses
 import shutil
 import tempfile
 import uuid
@@ -18,7 +19,7 @@ import uuid
 import testtools
 
 from os_vif_accel.testing import etcd as etcd_server
-from os_vif_accel.testing import etcd_tls
+from os_vif_accel.testing import etcd_pki
 from vif_plug_spp import etcd as etcd_mod
 
 
@@ -28,7 +29,7 @@ class TestTLS(testtools.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.dir = tempfile.mkdtemp(prefix='etcd-tls-')
-        cls.certs = etcd_tls.make_certs(cls.dir)
+        cls.certs = etcd_pki.make_certs(cls.dir)
         cls.server = etcd_server.EtcdServer(tls=cls.certs).start()
 
     @classmethod
@@ -38,9 +39,9 @@ class TestTLS(testtools.TestCase):
         super().tearDownClass()
 
     def client(self, url=None, **kwargs):
-        tls = {'ca_file': self.certs.ca_file,
-               'cert_file': self.certs.client_cert,
-               'key_file': self.certs.client_key}
+        tls = {'ca_file': self.certs.ca.ca.cert,
+               'cert_file': self.certs.client.cert,
+               'key_file': self.certs.client.key}
         tls.update(kwargs)
         client = etcd_mod.EtcdClient(endpoints=[url or self.server.url],
                                      retry_window=5.0, **tls)
@@ -67,7 +68,7 @@ class TestTLS(testtools.TestCase):
         self.assertEqual('v', next(iter(watch)).value)
 
     def test_wrong_ca(self):
-        self.refused(self.client(ca_file=self.certs.other_ca_file),
+        self.refused(self.client(ca_file=self.certs.other_ca.ca.cert),
                      'certificate verify failed', 'etcd_ca_file')
 
     def test_host_name_checked(self):
@@ -82,12 +83,9 @@ class TestTLS(testtools.TestCase):
                      'bad certificate', 'etcd_cert_file')
 
     def test_untrusted_client_certificate(self):
-        other = tempfile.mkdtemp(prefix='etcd-tls-other-')
-        self.addCleanup(shutil.rmtree, other, True)
-        ca = (self.certs.other_ca_file,
-              self.certs.other_ca_file[:-4] + '.key')
-        crt, key = etcd_tls.issue(other, ca, 'c', 'stranger')
-        self.refused(self.client(cert_file=crt, key_file=key),
+        stranger = self.certs.other_ca.client('stranger')
+        self.refused(self.client(cert_file=stranger.cert,
+                                 key_file=stranger.key),
                      'bad certificate')
 
     def test_plain_http_to_a_tls_member(self):
@@ -113,17 +111,15 @@ class TestTLSMismatch(testtools.TestCase):
     def test_expired_server_certificate(self):
         tmp = tempfile.mkdtemp(prefix='etcd-tls-')
         self.addCleanup(shutil.rmtree, tmp, True)
-        certs = etcd_tls.make_certs(tmp)
-        import dataclasses
-        expired = dataclasses.replace(certs, server_cert=certs.expired_cert,
-                                      server_key=certs.expired_key)
+        certs = etcd_pki.make_certs(tmp)
+        expired = dataclasses.replace(certs, server=certs.expired_server)
         server = etcd_server.EtcdServer(tls=expired)
         server._wait_healthy = lambda: None   # its /health fails too
         server.start()
         self.addCleanup(server.stop)
         client = etcd_mod.EtcdClient(
-            endpoints=[server.url], ca_file=certs.ca_file,
-            cert_file=certs.client_cert, key_file=certs.client_key)
+            endpoints=[server.url], ca_file=certs.ca.ca.cert,
+            cert_file=certs.client.cert, key_file=certs.client.key)
         self.addCleanup(client.close)
         for _ in range(50):   # until it listens
             try:

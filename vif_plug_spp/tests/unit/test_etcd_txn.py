@@ -37,6 +37,7 @@ class _Reads:
 
 
 LOST = etcd_errors.EtcdOutcomeUnknown('lost')
+SLOT = '/spp/openstack/vhost/h/phys1/0'
 
 
 class _LateCommit(_Reads):
@@ -67,6 +68,11 @@ class TestSettle(testtools.TestCase):
 
     def body(self, compare, success):
         return {'compare': compare, 'success': success, 'failure': []}
+
+    def cas(self):
+        """Port port-1 takes the free vhost SLOT."""
+        return self.body([t.cmp_value(SLOT, 'None')],
+                         [t.op_put(SLOT, 'port-1')])
 
     def test_read_only_transactions_are_safe(self):
         self.assertTrue(t.read_only(self.body(
@@ -99,19 +105,14 @@ class TestSettle(testtools.TestCase):
         # lost and it committed only after settle's read: the resend's
         # compare fails on our own write.  Reported as a conflict, the
         # caller would look for another vhost and leak this one.
-        slot = '/spp/openstack/vhost/h/phys1/0'
-        body = self.body([t.cmp_value(slot, 'None')],
-                         [t.op_put(slot, 'port-1')])
-        client = _LateCommit({slot: ('port-1', 7)})
+        client = _LateCommit({SLOT: ('port-1', 7)})
+        body = self.cas()
         self.assertEqual((True, 7), t.settle(client, body, LOST))
         self.assertEqual(1, len(client.sent))
 
     def test_late_write_of_another_is_a_conflict(self):
-        slot = '/spp/openstack/vhost/h/phys1/0'
-        body = self.body([t.cmp_value(slot, 'None')],
-                         [t.op_put(slot, 'port-1')])
-        client = _LateCommit({slot: ('port-2', 7)})
-        self.assertEqual((False, 8), t.settle(client, body, LOST))
+        client = _LateCommit({SLOT: ('port-2', 7)})
+        self.assertEqual((False, 8), t.settle(client, self.cas(), LOST))
 
     def test_unsettleable_requests_stay_unknown(self):
         client = _Reads({})
