@@ -36,6 +36,7 @@ from spp_neutron import errors as ml2_errors
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import etcd_roles
+from vif_plug_spp import exception as spp_exception
 from vif_plug_spp import keys
 from vif_plug_spp import served
 from vif_plug_spp.tests.functional import secure_base
@@ -197,8 +198,13 @@ class TestClearErrors(secure_base.SecureClusterCase):
             network=objects.network.Network(id=str(uuid.uuid4())))
         inst = objects.instance_info.InstanceInfo(
             uuid=str(uuid.uuid4()), name='vm', project_id='p')
-        return self.assertRaises(osv_exception.PlugException, os_vif.plug,
-                                 vif, inst)
+        exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
+                                vif, inst)
+        # A refusal, not the "etcd failed" of an outage.
+        self.assertIsInstance(exc.kwargs['err'],
+                              spp_exception.EtcdAccessRefused)
+        self.assertIn('refused access while plugging', str(exc))
+        return exc
 
     def test_plugin_wrong_ca(self):
         other = self.cluster.pki.__class__(
