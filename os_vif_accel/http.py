@@ -238,6 +238,19 @@ class JSONClient:
                     (self._host, self._port, self.connect_timeout))
         return '%s: %s' % (type(exc).__name__, exc)
 
+    def _give_up_if(self, exc: OSError | _AfterSend, window_over: bool,
+                    attempts: int, start: float, idempotent: bool) -> None:
+        """Raise :class:`Unreachable` for a failed attempt when the retry
+        window is over or the request may have been processed and must
+        not be sent again.
+        """
+        sent = isinstance(exc, _AfterSend)
+        if window_over or (sent and not idempotent):
+            self._down_until = time.monotonic() + self.down_grace
+            cause = exc.exc if isinstance(exc, _AfterSend) else exc
+            raise Unreachable(self._reason(cause), attempts,
+                              time.monotonic() - start, sent=sent)
+
     def request(self, method: str, path: str, body: Any = None,
                 headers: dict[str, str] | None = None,
                 idempotent: bool = True) -> Response:
@@ -269,13 +282,8 @@ class JSONClient:
                 attempts -= 1
                 continue
             except (OSError, _AfterSend) as exc:
-                sent = isinstance(exc, _AfterSend)
-                cause = exc.exc if isinstance(exc, _AfterSend) else exc
-                elapsed = time.monotonic() - start
-                if elapsed + delay > window or (sent and not idempotent):
-                    self._down_until = time.monotonic() + self.down_grace
-                    raise Unreachable(self._reason(cause), attempts,
-                                      elapsed, sent=sent)
+                self._give_up_if(exc, time.monotonic() - start + delay >
+                                 window, attempts, start, idempotent)
                 time.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
                 continue

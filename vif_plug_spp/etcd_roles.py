@@ -68,6 +68,10 @@ class Permission:
 
 @dataclasses.dataclass(frozen=True)
 class Role:
+    """An etcd role: its name (also the user that gets it in the
+    operator guide and the tests) and every permission it grants.
+    """
+
     name: str
     permissions: tuple[Permission, ...]
 
