@@ -48,12 +48,11 @@ import dataclasses
 from vif_plug_spp import keys
 from vif_plug_spp import served
 
-__all__ = ['READ', 'WRITE', 'READWRITE', 'Permission', 'Role',
+__all__ = ['READ', 'READWRITE', 'Permission', 'Role',
            'agent', 'plugin', 'builder', 'ml2', 'host_roles',
            'etcdctl_commands']
 
 READ = 'READ'
-WRITE = 'WRITE'
 READWRITE = 'READWRITE'
 
 
