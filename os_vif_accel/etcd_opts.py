@@ -58,6 +58,12 @@ def check_endpoint(text: str) -> str:
     mean 80/443, never etcd's 2379).
     """
     url = text.strip()
+    if '@' in url.partition('://')[2].partition('/')[0]:
+        # user:password@ would be in every log line, error and agent
+        # report naming the endpoint: refused, and not echoed.
+        raise ConfigError('an etcd endpoint holds "user:password@": give '
+                          'the credentials as etcd_username/etcd_password '
+                          'or etcd_credentials_file, never in the URL')
     try:
         path = http_wire.split_url(url)[3]
     except ValueError as exc:

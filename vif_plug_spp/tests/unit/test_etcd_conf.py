@@ -89,6 +89,21 @@ class TestComponents(testtools.TestCase):
         self.assertIn('0644', str(exc))
         self.assertNotIn(SECRET, str(exc) + self.log.output)
 
+    def test_password_in_an_endpoint_url_refused_unechoed(self):
+        # user:password@host would be in every error, log line and agent
+        # report naming the endpoint.
+        path = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                            'nova.conf')
+        with open(path, 'w') as f:
+            f.write('[os_vif_spp]\netcd_endpoints = http://nova:%s@'
+                    '192.0.2.1:2379\n' % SECRET)
+        self.conf.register_opts(spp.SppPlugin.CONFIG_OPTS, 'os_vif_spp')
+        self.conf(['--config-file', path])
+        exc = self.assertRaises(cfg.ConfigFileValueError, getattr,
+                                self.conf.os_vif_spp, 'etcd_endpoints')
+        self.assertIn('never in the URL', str(exc))
+        self.assertNotIn(SECRET, str(exc) + self.log.output)
+
     def test_agent(self):
         agent.register_opts(self.conf)
         self.conf.register_opt(agent.HOST_OPT)
@@ -173,6 +188,14 @@ class TestBuilderCLI(testtools.TestCase):
         rc, err, _seen = self.run_build(['--etcd-endpoints', 'http://a'])
         self.assertEqual(2, rc)
         self.assertIn("etcd endpoint 'http://a'", err)
+
+    def test_password_in_an_endpoint_url_refused(self):
+        rc, err, seen = self.run_build(
+            ['--etcd-endpoints', 'http://192.0.2.2:2379,http://builder:%s@'
+             '192.0.2.1:2379' % SECRET])
+        self.assertEqual((2, []), (rc, seen))
+        self.assertIn('never in the URL', err)
+        self.assertNotIn(SECRET, err)
 
     def test_readable_credentials_file_refused(self):
         path = _credentials(self, 0o604)
