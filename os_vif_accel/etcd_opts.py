@@ -175,12 +175,18 @@ def read_credentials(path: str) -> tuple[str, str]:
     try:
         # Symlinks are followed (Kubernetes mounts secrets as links); the
         # mode checked is that of the file actually read.
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: a FIFO put there must not hang the service.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ConfigError('etcd credentials file %s: %s'
                           % (path, exc.strerror)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ConfigError('etcd credentials file %s is not a regular file'
+                          % path)
     with os.fdopen(fd, 'rb') as f:
-        mode = stat.S_IMODE(os.fstat(f.fileno()).st_mode)
+        mode = stat.S_IMODE(st.st_mode)
         if mode & 0o077:
             raise ConfigError(
                 'etcd credentials file %s has mode %04o: group or others '

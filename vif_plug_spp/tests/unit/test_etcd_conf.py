@@ -104,6 +104,18 @@ class TestComponents(testtools.TestCase):
         self.assertIn('never in the URL', str(exc))
         self.assertNotIn(SECRET, str(exc) + self.log.output)
 
+    def test_credentials_path_that_is_no_file(self):
+        # A directory or a FIFO (which would block the open) is a clear
+        # error, not a traceback or a hung nova-compute.
+        tmp = self.useFixture(fixtures.TempDir()).path
+        fifo = os.path.join(tmp, 'fifo')
+        os.mkfifo(fifo, 0o600)
+        os.chmod(tmp, 0o700)
+        for path in (tmp, fifo):
+            exc = self.assertRaises(exception.SppError, self.plugin_client,
+                                    etcd_credentials_file=path)
+            self.assertIn('%s is not a regular file' % path, str(exc))
+
     def test_agent(self):
         agent.register_opts(self.conf)
         self.conf.register_opt(agent.HOST_OPT)
