@@ -72,3 +72,13 @@ class TestRoles(testtools.TestCase):
         for role in etcd_roles.host_roles('compute-1') + [etcd_roles.ml2()]:
             made += etcd_roles.etcdctl_commands(role, role.name)
         self.assertEqual(made, guide)
+
+    def test_guide_option_lines_are_usable_as_written(self):
+        # oslo.config has no inline comments: "x = /path   # note" sets
+        # x to the whole text, and the copied line fails.
+        doc = os.path.dirname(GUIDE)
+        for name in ('etcd-security.rst', 'etcd-connection.rst'):
+            with open(os.path.join(doc, name)) as f:
+                for line in f:
+                    if line.strip().startswith('etcd_') and ' = ' in line:
+                        self.assertNotIn('#', line, name)
