@@ -160,6 +160,17 @@ class TestCredentials(_Conf):
         got = self.settings(etcd_credentials_file=link)
         self.assertEqual('u', got.username)
 
+    def test_symlink_to_a_readable_file_is_refused(self):
+        # A link's own mode is always 0777; the target's is what counts.
+        path = self._file('u:%s\n' % SECRET, 0o644)
+        link = path + '.link'
+        os.symlink(path, link)
+        self.addCleanup(os.unlink, link)
+        exc = self.assertRaises(etcd_opts.ConfigError, self.settings,
+                                etcd_credentials_file=link)
+        self.assertIn('mode 0644', str(exc))
+        self.assertNotIn(SECRET, str(exc))
+
     def test_password_never_logged(self):
         self.settings(etcd_username='u', etcd_password=SECRET,
                       etcd_host='192.0.2.1')
