@@ -123,6 +123,35 @@ class TestLostAnswers(FailoverCase):
         self.assertFalse(self.client.replace(key, 'None', 'port-a'))
         self.assertEqual('port-b', self.etcd.get(key))
 
+    def test_cas_committed_after_the_reread_is_not_a_conflict(self):
+        # A slow member: the claim's answer is lost, settle's read does
+        # not see it yet, then it commits before the resend - whose
+        # compare fails on our own write.  Real etcd answers the resend.
+        key = self.prefix + 'vhost/1'
+        self.etcd.put(key, 'None')
+        c = etcd_mod.EtcdClient(endpoints=[self.direct])
+        self.addCleanup(c.close)
+        real_call, real_read, lost = c.call, c.read_kvs, []
+
+        def call(endpoint, body, safe=None):
+            if endpoint == 'kv/txn' and not lost:
+                lost.append(body)
+                raise etcd_mod.EtcdOutcomeUnknown('answer lost')
+            return real_call(endpoint, body, safe)
+
+        def late_commit(*args, **kwargs):
+            found = real_read(*args, **kwargs)
+            self.assertTrue(self.etcd.txn(lost[0]['compare'],
+                                          lost[0]['success']))
+            return found
+        with mock.patch.object(c, 'call', call), \
+                mock.patch.object(c, 'read_kvs', late_commit):
+            ok, rev = c.txn_rev([c.cmp_value(key, 'None')],
+                                [c.op_put(key, 'port-a')])
+        self.assertEqual((True, rev), (ok, self.etcd.get_kv(key)
+                                       .mod_revision))
+        self.assertEqual('port-a', self.etcd.get(key))
+
     def test_guarded_multi_key_txn_recognised_with_its_revision(self):
         c, p = self.client, self.prefix
         self.etcd.put(p + 'action', 'plug')
