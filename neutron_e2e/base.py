@@ -100,14 +100,23 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         if agent:
             agent_conf = os.path.join(tmp, 'agent.conf')
             with open(agent_conf, 'w') as f:
-                f.write('[DEFAULT]\nhost = %s\n[AGENT]\nreport_interval = 0\n'
+                f.write('[DEFAULT]\nhost = %s\n%s'
                         '[spp]\netcd_host = %s\netcd_port = %d\n'
                         'api_port = %d\nlock_path =\nbackoff_max = 0.3\n' % (
-                            host, self.server.host, self.server.port, port))
-            self.spawn(tmp, 'agent', ['-m', 'vif_plug_spp.cmd.agent',
-                                      '--config-file', agent_conf])
-        self.agent_id = self.report_state(host)
+                            host, self.agent_reports(), self.server.host,
+                            self.server.port, port))
+            self.agent = self.spawn(tmp, 'agent', [
+                '-m', 'vif_plug_spp.cmd.agent', '--config-file', agent_conf])
+        if self.in_process_report:
+            self.agent_id = self.report_state(host)
         return host
+
+    #: One state report delivered by the test itself (fake transport).
+    in_process_report = True
+
+    def agent_reports(self):
+        """agent.conf lines after [DEFAULT] host: no reports of its own."""
+        return '[AGENT]\nreport_interval = 0\n'
 
     def spawn(self, tmp, name, args, ready=None):
         log = os.path.join(tmp, name + '.log')
