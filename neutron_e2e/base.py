@@ -52,6 +52,8 @@ MAC = 'fa:16:3e:a0:da:db'
 class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
 
     _mechanism_drivers = ['spp']
+    #: The builder's NIC mappings for every host of the test.
+    mappings = MAPPINGS
 
     @classmethod
     def setUpClass(cls):
@@ -85,7 +87,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         state report of the agent.
         """
         host = host or self.host
-        conf = builder.build(MAPPINGS)
+        conf = builder.build(self.mappings)
         builder.write(self.etcd, host, conf)
         tmp = self.useFixture(fixtures.TempDir()).path
         conf_file = os.path.join(tmp, 'configuration.json')
