@@ -82,7 +82,7 @@ def concurrent_rounds(client: etcd_mod.EtcdClient, host: str,
     latencies: list[float] = []
     for _round in range(max(1, total // len(binders))):
         got = _one_round(binders, latencies)
-        busy += got.pop('__elapsed__')  # type: ignore[arg-type]
+        busy += got.pop('__elapsed__')
         vhosts = [v for v in got.values() if v is not None]
         bound += len(vhosts)
         failed += len(got) - len(vhosts)

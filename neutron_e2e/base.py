@@ -199,6 +199,17 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
             time.sleep(0.05)
         self.fail('timed out waiting for %s' % what)
 
+    def assert_not_bound_agent_dead(self):
+        """A port for the host fails to bind, the log says the host's
+        agent is not alive, nothing is allocated.
+        """
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('on host %s: the SPP neutron agent of the host is '
+                      'not alive' % self.host, self.log.output)
+        self.assertEqual({}, self.port_keys(port['id']))
+
     def port_keys(self, port_id, host=None):
         host = host or self.host
         kvs, _rev = self.etcd.get_prefix(keys.ROOT)

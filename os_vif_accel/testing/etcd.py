@@ -31,7 +31,8 @@ import time
 import urllib.error
 import urllib.request
 
-__all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port']
+__all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port',
+           'log_tail']
 
 ETCD_BINARY = os.environ.get('OS_VIF_ACCEL_ETCD', '/usr/bin/etcd')
 
@@ -46,6 +47,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return int(sock.getsockname()[1])
+
+
+def log_tail(tmpdir: str | None, name: str) -> str:
+    """The end of a server's log file in ``tmpdir`` ('' if none)."""
+    if not tmpdir:
+        return ''
+    try:
+        with open(os.path.join(tmpdir, name), 'rb') as f:
+            return f.read()[-2000:].decode('utf-8', 'replace')
+    except OSError:
+        return ''
 
 
 class EtcdServer:
@@ -114,13 +126,7 @@ class EtcdServer:
                            % (self.start_timeout, self.log_tail()))
 
     def log_tail(self) -> str:
-        if not self.tmpdir:
-            return ''
-        try:
-            with open(os.path.join(self.tmpdir, 'etcd.log'), 'rb') as f:
-                return f.read()[-2000:].decode('utf-8', 'replace')
-        except OSError:
-            return ''
+        return log_tail(self.tmpdir, 'etcd.log')
 
     def start(self) -> 'EtcdServer':
         if not available():

@@ -156,13 +156,7 @@ class RabbitServer:
         return self
 
     def log_tail(self) -> str:
-        if not self.tmpdir:
-            return ''
-        try:
-            with open(os.path.join(self.tmpdir, 'server.log'), 'rb') as f:
-                return f.read()[-2000:].decode('utf-8', 'replace')
-        except OSError:
-            return ''
+        return etcd_server.log_tail(self.tmpdir, 'server.log')
 
     def stop(self) -> None:
         """Stop the broker, then its epmd (reverse order of start); each
@@ -174,9 +168,3 @@ class RabbitServer:
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
-
-    def __enter__(self) -> 'RabbitServer':
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
