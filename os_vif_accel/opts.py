@@ -21,17 +21,26 @@ from oslo_config import cfg
 
 
 def client_timeout_opts(prefix: str, peer: str, connect: float = 1.0,
-                        read: float = 5.0,
-                        retry: float = 2.0) -> list[cfg.Opt]:
+                        read: float = 5.0, retry: float = 2.0,
+                        helps: tuple[str, str, str] | None = None
+                        ) -> list[cfg.Opt]:
     """The ``<prefix>_connect_timeout``/``_read_timeout``/``_retry_window``
     options of a client talking to ``peer``, with their defaults.
+
+    ``helps`` replaces the three generic help texts, in that order, for a
+    client whose behaviour needs more words (the vRouter agent client
+    never retries a request the agent received).
     """
+    connect_help, read_help, retry_help = helps or (
+        'Seconds to establish a connection to %s.' % peer,
+        'Seconds to wait for each %s answer.' % peer,
+        'Seconds during which requests %s could not receive are '
+        'retried.' % peer)
     return [
         cfg.FloatOpt(prefix + '_connect_timeout', default=connect, min=0.01,
-                     help='Seconds to establish a connection to %s.' % peer),
+                     help=connect_help),
         cfg.FloatOpt(prefix + '_read_timeout', default=read, min=0.01,
-                     help='Seconds to wait for each %s answer.' % peer),
+                     help=read_help),
         cfg.FloatOpt(prefix + '_retry_window', default=retry, min=0.0,
-                     help='Seconds during which requests %s could not '
-                          'receive are retried.' % peer),
+                     help=retry_help),
     ]

@@ -15,8 +15,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from os_vif import objects
+
 from os_vif_accel import exception
 from os_vif_accel import validate
+
+
+def vif_info(vif_class: type, max_version: str,
+             profiles: list[Any] | None = None
+             ) -> objects.host_info.HostVIFInfo:
+    """What :meth:`describe` says a plugin takes of one VIF class:
+    versions 1.0 to ``max_version``, with the given port profiles.
+    """
+    return objects.host_info.HostVIFInfo(
+        vif_object_name=vif_class.__name__,
+        min_version='1.0', max_version=max_version,
+        supported_port_profiles=profiles or [])
 
 
 class PortErrors:

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from typing import Callable
 
 from oslo_log import log as logging
 
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import etcd_watch
+from vif_plug_spp import intake
 from vif_plug_spp import keys
 
 LOG = logging.getLogger(__name__)
@@ -93,7 +93,11 @@ class StatusWatcher:
         self.stopped = self._stop = threading.Event()
         self._watch: etcd_watch.Watch | None = None
         self._queue: queue.Queue[tuple[str, str, int] | None] = queue.Queue()
-        self._retry: dict[tuple[str, str], tuple[float, float, int]] = {}
+        #: Ports whose callback failed, retried with the agent's backoff;
+        #: ``_pending`` holds the newest revision each one is retried at.
+        self._retry: intake.RetrySet[tuple[str, str]] = intake.RetrySet(
+            backoff_max)
+        self._pending: dict[tuple[str, str], int] = {}
         self._threads: list[threading.Thread] = []
 
     def start(self) -> 'StatusWatcher':
@@ -165,23 +169,19 @@ class StatusWatcher:
     # -- dispatching ----------------------------------------------------
     def _dispatch_loop(self) -> None:
         while not self._stop.is_set():
-            wait = min([due for due, _d, _r in self._retry.values()],
-                       default=time.monotonic() + 1.0) - time.monotonic()
             try:
-                item = self._queue.get(timeout=max(wait, 0.01))
+                item = self._queue.get(timeout=max(self._retry.wait(), 0.01))
             except queue.Empty:
                 item = None
             if self._stop.is_set():
                 return
             if item is not None:
-                self._retry.pop(item[:2], None)
+                # A newer revision of the same port replaces its retry.
+                self._retry.done(item[:2])
                 self._deliver(item[0], item[1], item[2], 0.1)
-            now = time.monotonic()
-            for (host, port_id), (due, delay, rev) in list(
-                    self._retry.items()):
-                if due <= now:
-                    del self._retry[(host, port_id)]
-                    self._deliver(host, port_id, rev, delay)
+            for port, delay in self._retry.due():
+                self._retry.done(port)
+                self._deliver(port[0], port[1], self._pending[port], delay)
 
     def _deliver(self, host: str, port_id: str, revision: int,
                  delay: float) -> None:
@@ -191,6 +191,7 @@ class StatusWatcher:
         except Exception as exc:
             LOG.warning('Port %s on %s is up but handling it failed (%s); '
                         'retrying in %.1fs', port_id, host, exc, delay)
-            self._retry[(host, port_id)] = (
-                time.monotonic() + delay, min(delay * 2, self.backoff_max),
-                revision)
+            self._pending[(host, port_id)] = revision
+            self._retry.failed((host, port_id), delay)
+            return
+        self._pending.pop((host, port_id), None)

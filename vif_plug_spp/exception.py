@@ -35,6 +35,10 @@ class UnsupportedVIF(accel_exception.UnsupportedVIF, SppError):
 
 
 class HostNotConfigured(SppError):
+    """The builder has not written ``configuration/<host>`` for this host
+    (or the host names differ): nothing can be wired.
+    """
+
     msg_fmt = _('Host %(host)s has no SPP configuration (%(key)s is missing '
                 'in etcd %(url)s) while plugging port %(port_id)s: run '
                 'spp-config-build for this host, and check that '
@@ -43,6 +47,10 @@ class HostNotConfigured(SppError):
 
 
 class PortNotBound(SppError):
+    """The spp mechanism driver has not written ``bind_port`` for this
+    port on this host, so there is no vhost to plug.
+    """
+
     msg_fmt = _('Port %(port_id)s has no SPP binding on host %(host)s '
                 '(%(key)s is missing in etcd %(url)s): Neutron has not '
                 'bound it here with the spp mechanism driver, or the host '
@@ -50,18 +58,28 @@ class PortNotBound(SppError):
 
 
 class BindingMismatch(SppError):
+    """The binding in etcd is invalid or disagrees with the VIF Nova
+    passed: plugging would wire the wrong port.
+    """
+
     msg_fmt = _('Port %(port_id)s on host %(host)s: %(reason)s')
 
 
 class EtcdUnreachable(SppError):
+    """etcd did not answer; nothing was changed by the failed request."""
+
     msg_fmt = _('etcd %(url)s failed while %(operation)s port %(port_id)s: '
                 '%(reason)s')
 
 
 class SppCtlFailed(SppError):
+    """spp-ctl refused or did not answer a step of the wiring."""
+
     msg_fmt = _('spp-ctl %(url)s could not %(operation)s port %(port_id)s: '
                 '%(reason)s')
 
 
 class HostLockFailed(SppError):
+    """The host lock shared with the spp-agent could not be taken."""
+
     msg_fmt = _('Port %(port_id)s: %(reason)s')

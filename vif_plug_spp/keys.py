@@ -21,6 +21,7 @@ upstream destroy script wipes the wrong host.
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 __all__ = [
     'ROOT', 'FREE', 'PLUG', 'UNPLUG', 'UP', 'InvalidKeyPart',
@@ -69,6 +70,25 @@ def _kind_prefix(kind: str, host: str) -> str:
     return '%s%s/%s/' % (ROOT, kind, _part('host', host))
 
 
+def _per_host_ids(kind: str, what: str) -> tuple[
+        Callable[[str], str], Callable[[str, str], str]]:
+    """The builders of one kind of ``<kind>/<host>/<id>`` key: its
+    per-host prefix and a key under it, the id checked as ``what``.
+
+    Six kinds follow this one pattern; declaring each in one line keeps
+    their spelling in one place.
+    """
+    def prefix(host: str) -> str:
+        return _kind_prefix(kind, host)
+
+    def key(host: str, ident: str) -> str:
+        return prefix(host) + _part(what, ident)
+
+    prefix.__name__ = prefix.__qualname__ = kind + '_prefix'
+    key.__name__ = key.__qualname__ = kind
+    return prefix, key
+
+
 def configuration(host: str) -> str:
     return '%sconfiguration/%s' % (ROOT, _part('host', host))
 
@@ -85,28 +105,9 @@ def vhost(host: str, physnet: str, vhost_id: int) -> str:
     return '%s%d' % (vhost_physnet_prefix(host, physnet), int(vhost_id))
 
 
-def bind_port_prefix(host: str) -> str:
-    return _kind_prefix('bind_port', host)
-
-
-def bind_port(host: str, port_id: str) -> str:
-    return bind_port_prefix(host) + _part('port id', port_id)
-
-
-def action_prefix(host: str) -> str:
-    return _kind_prefix('action', host)
-
-
-def action(host: str, port_id: str) -> str:
-    return action_prefix(host) + _part('port id', port_id)
-
-
-def port_status_prefix(host: str) -> str:
-    return _kind_prefix('port_status', host)
-
-
-def port_status(host: str, port_id: str) -> str:
-    return port_status_prefix(host) + _part('port id', port_id)
+bind_port_prefix, bind_port = _per_host_ids('bind_port', 'port id')
+action_prefix, action = _per_host_ids('action', 'port id')
+port_status_prefix, port_status = _per_host_ids('port_status', 'port id')
 
 
 def port_status_root() -> str:
@@ -134,28 +135,9 @@ def mirror(host: str, mirror_id: int) -> str:
     return '%s%d' % (mirror_prefix(host), int(mirror_id))
 
 
-def tap_info_prefix(host: str) -> str:
-    return _kind_prefix('tap_info', host)
-
-
-def tap_info(host: str, tap_flow_id: str) -> str:
-    return tap_info_prefix(host) + _part('tap flow id', tap_flow_id)
-
-
-def tap_action_prefix(host: str) -> str:
-    return _kind_prefix('tap_action', host)
-
-
-def tap_action(host: str, tap_flow_id: str) -> str:
-    return tap_action_prefix(host) + _part('tap flow id', tap_flow_id)
-
-
-def tap_status_prefix(host: str) -> str:
-    return _kind_prefix('tap_status', host)
-
-
-def tap_status(host: str, tap_flow_id: str) -> str:
-    return tap_status_prefix(host) + _part('tap flow id', tap_flow_id)
+tap_info_prefix, tap_info = _per_host_ids('tap_info', 'tap flow id')
+tap_action_prefix, tap_action = _per_host_ids('tap_action', 'tap flow id')
+tap_status_prefix, tap_status = _per_host_ids('tap_status', 'tap flow id')
 
 
 def host_prefixes(host: str) -> list[str]:

@@ -133,10 +133,8 @@ class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
     def describe(self) -> objects.host_info.HostPluginInfo:
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
-            vif_info=[objects.host_info.HostVIFInfo(
-                vif_object_name=objects.vif.VIFVHostUser.__name__,
-                min_version='1.0', max_version='1.1',
-                supported_port_profiles=[])])
+            vif_info=[accel_plugin.vif_info(objects.vif.VIFVHostUser,
+                                            '1.1')])
 
     def plug(self, vif: Any, instance_info: Any) -> None:
         port_id = self._check(vif)

@@ -35,35 +35,57 @@ class UnsupportedVIF(accel_exception.UnsupportedVIF, VrouterError):
 
 
 class AgentRefused(VrouterError):
+    """The agent answered with an error status; the message carries the
+    status and the agent's own error text.
+    """
+
     msg_fmt = _('vRouter agent %(url)s refused %(operation)s of port '
                 '%(port_id)s: HTTP %(status)s: %(error)s')
 
 
 class AgentUnreachable(VrouterError):
+    """No HTTP answer at all (refused, reset or timed out): the agent may
+    be down or restarting.
+    """
+
     msg_fmt = _('vRouter agent %(url)s unreachable for %(operation)s of '
                 'port %(port_id)s (no HTTP status): %(reason)s')
 
 
 class AgentBadAnswer(VrouterError):
+    """An answer this client cannot parse (framing or body): whether the
+    agent acted on the request is unknown, so the error says so.
+    """
+
     msg_fmt = _('vRouter agent %(url)s gave an invalid answer to '
                 '%(operation)s of port %(port_id)s (HTTP status '
                 '%(status)s): %(reason)s')
 
 
 class PortFileError(VrouterError):
+    """The agent replays port files after its restart, so a port file
+    that cannot be read, written or removed is an error naming its path.
+    """
+
     msg_fmt = _('Cannot %(operation)s port file %(path)s of port '
                 '%(port_id)s: %(reason)s')
 
 
 class SriovError(VrouterError):
+    """Base of every fault in the host's SR-IOV tree (sysfs) for one device."""
+
     msg_fmt = _('SR-IOV device %(address)s: %(reason)s')
 
 
 class PciDeviceNotFound(SriovError):
+    """The PCI address Nova passed has no device under the sysfs root."""
+
     msg_fmt = _('PCI device %(address)s (under %(root)s): %(reason)s')
 
 
 class NotSwitchdev(SriovError):
+    """A VF has a representor only when its PF is in switchdev mode."""
+
     msg_fmt = _('PF %(pf)s of VF %(vf)s is not in switchdev mode (none of '
                 'its netdevs has a phys_switch_id), so the VF has no '
                 'representor; switch it with "devlink dev eswitch set '
@@ -71,6 +93,10 @@ class NotSwitchdev(SriovError):
 
 
 class RepresentorNotFound(SriovError):
+    """Names which phys_port_name forms were tried, so the operator can
+    compare them with ``ip -d link`` on the host.
+    """
+
     msg_fmt = _('No representor netdev for VF %(vf)s (PF %(pf)s, VF index '
                 '%(index)s, switch id %(switch_id)s): no netdev with that '
                 'switch id has phys_port_name pfNvf%(index)s, vf%(index)s '
@@ -78,21 +104,35 @@ class RepresentorNotFound(SriovError):
 
 
 class OffloadError(VrouterError):
+    """Base of the SmartNIC offload faults (VFIO binding, representor)."""
+
     msg_fmt = _('SmartNIC offload of port %(port_id)s failed: %(reason)s')
 
 
 class RepresentorNameTaken(OffloadError):
+    """Renaming over another netdev would break that one: refused, nothing
+    changed.
+    """
+
     msg_fmt = _('Cannot rename representor %(ifname)s of VF %(vf)s to '
                 '%(name)s for port %(port_id)s: another netdev already has '
                 'that name; the host was left as it was')
 
 
 class VFInUse(OffloadError):
+    """A VF bound to a driver this port did not bind belongs to someone
+    else: refused, nothing changed.
+    """
+
     msg_fmt = _('VF %(vf)s of port %(port_id)s is bound to driver '
                 '%(driver)s, which this port did not do (in use by another '
                 'port or guest?); the host was left as it was')
 
 
 class HostStepFailed(OffloadError):
+    """Names the failed step and what the rollback did, so the operator
+    knows whether the host is as it was.
+    """
+
     msg_fmt = _('SmartNIC offload of port %(port_id)s failed at step '
                 '"%(step)s": %(reason)s; %(rollback)s')

@@ -26,6 +26,7 @@ from os_vif import plugin
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from os_vif_accel import opts as accel_opts
 from os_vif_accel import plugin as accel_plugin
 from os_vif_accel import validate
 
@@ -73,18 +74,16 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                    help='Base URL of the vRouter agent port API. The agent '
                         'listens on port 9091 of every IPv4 address; '
                         'use https:// only behind a TLS proxy.'),
-        cfg.FloatOpt('agent_connect_timeout', default=1.0, min=0.01,
-                     help='Seconds to wait for a TCP connection to the '
-                          'agent.'),
-        cfg.FloatOpt('agent_read_timeout', default=10.0, min=0.01,
-                     help='Seconds to wait for the agent to answer one '
-                          'request. An agent that does not answer in '
-                          'time fails the plug (no retry).'),
-        cfg.FloatOpt('agent_retry_window', default=3.0, min=0.0,
-                     help='Seconds during which a request the agent could '
-                          'not receive (connection refused or reset) is '
-                          'retried with exponential backoff. Answers, '
-                          'including errors, are never retried.'),
+        *accel_opts.client_timeout_opts(
+            'agent', 'the agent', connect=1.0, read=10.0, retry=3.0, helps=(
+                'Seconds to wait for a TCP connection to the agent.',
+                'Seconds to wait for the agent to answer one request. An '
+                'agent that does not answer in time fails the plug (no '
+                'retry).',
+                'Seconds during which a request the agent could not '
+                'receive (connection refused or reset) is retried with '
+                'exponential backoff. Answers, including errors, are never '
+                'retried.')),
         cfg.StrOpt('agent_ca_file',
                    help='CA bundle to verify an https agent_url.'),
         cfg.StrOpt('agent_cert_file',
@@ -196,18 +195,11 @@ class VrouterPlugin(accel_plugin.PortErrors, plugin.PluginBase):
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
             vif_info=[
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFGeneric.__name__,
-                    min_version='1.0', max_version='1.0',
-                    supported_port_profiles=[]),
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFVHostUser.__name__,
-                    min_version='1.0', max_version='1.1',
-                    supported_port_profiles=profiles),
-                objects.host_info.HostVIFInfo(
-                    vif_object_name=objects.vif.VIFHostDevice.__name__,
-                    min_version='1.0', max_version='1.0',
-                    supported_port_profiles=profiles),
+                accel_plugin.vif_info(objects.vif.VIFGeneric, '1.0'),
+                accel_plugin.vif_info(objects.vif.VIFVHostUser, '1.1',
+                                      profiles),
+                accel_plugin.vif_info(objects.vif.VIFHostDevice, '1.0',
+                                      profiles),
             ])
 
     def plug(self, vif: Any, instance_info: Any) -> None:
@@ -394,7 +386,5 @@ class ContrailVrouterPlugin(VrouterPlugin):
     def describe(self) -> objects.host_info.HostPluginInfo:
         return objects.host_info.HostPluginInfo(
             plugin_name=self.NAME,
-            vif_info=[objects.host_info.HostVIFInfo(
-                vif_object_name=objects.vif.VIFVHostUser.__name__,
-                min_version='1.0', max_version='1.1',
-                supported_port_profiles=[])])
+            vif_info=[accel_plugin.vif_info(objects.vif.VIFVHostUser,
+                                            '1.1')])

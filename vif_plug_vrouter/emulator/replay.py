@@ -23,7 +23,7 @@ from typing import Callable
 from vif_plug_vrouter.emulator import sync
 from vif_plug_vrouter.emulator import wire
 
-_Adder = Callable[[bytes, bool, bool], int]
+Adder = Callable[[bytes, bool, bool], int]
 
 
 class Replay(sync.StaleCleaner):
@@ -49,7 +49,7 @@ class Replay(sync.StaleCleaner):
                     self._replay_dir(sub, self.add_vm_json)
         return added
 
-    def _replay_dir(self, path: str, add: _Adder) -> int:
+    def _replay_dir(self, path: str, add: Adder) -> int:
         added = 0
         for name in sorted(os.listdir(path)):
             full = os.path.join(path, name)

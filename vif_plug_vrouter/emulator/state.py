@@ -36,6 +36,17 @@ __all__ = ['AgentState', 'boost_uuid', 'NIL_UUID']
 _U = wire.UUID_RE
 
 
+def _post(add_json: replay.Adder) -> Callable[[bytes], wire.Reply]:
+    """A POST route (rest_server.cc 63-75 for ``/port``, 146-158 for
+    ``/vm``): unlike the replay, it adds without the netdev check and
+    writes the port file.
+    """
+    def post(body: bytes) -> wire.Reply:
+        # check_port=False, write_file=True
+        return wire.answer(lambda: add_json(body, False, True))
+    return post
+
+
 class AgentState(replay.Replay, gateway.Gateways):
     """Subscription tables, port files and the stale cleaner.
 
@@ -59,13 +70,13 @@ class AgentState(replay.Replay, gateway.Gateways):
                                          Callable[..., wire.Reply]]]:
         """``RESTHandlers_`` (rest_server.cc 244-305), first match wins."""
         table: list[tuple[str, str, Callable[..., wire.Reply]]] = [
-            ('POST', '/port', self.post_port),
+            ('POST', '/port', _post(self.add_port_json)),
             ('POST', '/syncports', self.syncports),
             ('DELETE', '/port/(%s)' % _U, self.delete_port),
             ('GET', '/port/(%s)' % _U, self.get_port),
             ('POST', '/gateway', self.post_gateway),
             ('DELETE', '/gateway', self.delete_gateway),
-            ('POST', '/vm', self.post_vm),
+            ('POST', '/vm', _post(self.add_vm_json)),
             ('DELETE', '/vm/(%s)' % _U, self.delete_vm),
             ('GET', '/vm/(%s)' % _U, self.get_vm),
             ('GET', '/vm/(%s)/(%s)' % (_U, _U), self.get_vm),

@@ -92,14 +92,11 @@ class VmiPorts(base.Tables):
             doc, 'link-state', 0 if port['type'] == 2 else 1) & 0xFF
         return port
 
-    def post_port(self, body: bytes) -> wire.Reply:
-        """``AddPortFromJson`` (pih 205-242) via rest_server.cc 63-75."""
-        return wire.answer(lambda: self.add_port_json(
-            body, check_port=False, write_file=True))
-
     def add_port_json(self, body: bytes, check_port: bool,
                       write_file: bool) -> int:
-        """Add an object or an all-or-none array; returns ports added."""
+        """``AddPortFromJson`` (pih 205-242): add an object or an
+        all-or-none array; returns ports added.
+        """
         text, doc = wire.parse_body(body)
         if isinstance(doc, list):
             # pih 180-203, 219-232: validate every element first; an

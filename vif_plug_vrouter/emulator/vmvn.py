@@ -50,14 +50,11 @@ class VmVnPorts(vmi.VmiPorts):
         entry['vmi-uuid'] = wire.get_uuid(doc, 'vmi-uuid')
         return entry
 
-    def post_vm(self, body: bytes) -> wire.Reply:
-        """``AddVmVnPort`` (pih 812-841) via rest_server.cc 146-158."""
-        return wire.answer(lambda: self.add_vm_json(
-            body, check_port=False, write_file=True))
-
     def add_vm_json(self, body: bytes, check_port: bool,
                     write_file: bool) -> int:
-        """Parse and add one vm-vn entry; returns 1 if it was added."""
+        """``AddVmVnPort`` (pih 812-841): parse and add one vm-vn entry;
+        returns 1 if it was added.
+        """
         text, doc = wire.parse_body(body)
         if not isinstance(doc, dict):
             # pih 821-825 (an array is not an object either, so the

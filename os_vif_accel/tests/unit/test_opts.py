@@ -28,3 +28,11 @@ class TestClientTimeoutOpts(testtools.TestCase):
             [(o.name, o.default, o.type.min) for o in built])
         self.assertEqual('Seconds to wait for each spp-ctl answer.',
                          built[1].help)
+
+    def test_helps_replace_the_generic_texts_in_order(self) -> None:
+        built = opts.client_timeout_opts('agent', 'the agent',
+                                         helps=('c', 'r', 'w'))
+        self.assertEqual([('agent_connect_timeout', 'c'),
+                          ('agent_read_timeout', 'r'),
+                          ('agent_retry_window', 'w')],
+                         [(o.name, o.help) for o in built])
