@@ -11,17 +11,19 @@
 # under the License.
 """SPP benchmark (not a test): real etcd + the spp-ctl emulator.
 
-1. Agent: ``action=plug`` written -> ``port_status=up`` seen, over N ports
-   cycling through the 13 vhosts of a two-NIC host (flat and VLAN
-   alternating; each port is unbound again by the agent).  Side by side
-   (N/5 more ports): how often the upstream driver's "watch created after
-   the puts" waiter misses the agent's ``up`` (upstream then waits its
-   full 20 s and fails the binding).
+1. Agent: a binding written by the ML2 driver's core
+   (:class:`spp_neutron.core.Binder`) -> ``port_status=up`` seen, over N
+   ports cycling through the 13 vhosts of a two-NIC host (flat and VLAN
+   alternating; each port is released again through the agent).  Side by
+   side (N/5 more ports): how often the upstream driver's "watch created
+   after the puts" waiter misses the agent's ``up`` (upstream then waits
+   its full 20 s and fails the binding).
 2. Plugin: ``os_vif.plug`` with plugin ``spp`` on a port the agent already
    wired (verify only) and on a port whose spp_vf wiring was lost
    (repair); ``noop`` (what stock Nova uses for these ports) for scale.
-3. vhost allocation by CAS with 8 concurrent allocators: upstream's
-   ordered scan versus our port-dependent start offset.
+3. 8 concurrent binders on one host, 200 vhosts: networking-spp's bind
+   (ordered CAS scan, then two puts) versus the core's bind (CAS from a
+   port-dependent start, one transaction); neither ever shares a vhost.
 
 Usage: python benchmarks/bench_spp.py [--ports 200]
 """
@@ -38,7 +40,6 @@ import uuid
 from typing import Any
 
 from os_vif_accel.testing import etcd as etcd_server
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
@@ -46,6 +47,8 @@ from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import sppctl
 from vif_plug_spp.emulator import server as emu_server
+
+from spp_neutron import core
 
 
 def pct(values: list[float], q: float) -> float:
@@ -82,6 +85,27 @@ def legacy_wait(client: etcd_mod.EtcdClient, key: str,
         watch.stop()
 
 
+def legacy_bind(client: etcd_mod.EtcdClient, host: str, physnet: str,
+                port_id: str, mac: str) -> int | None:
+    """networking-spp's bind (NS ``mech_driver/mech_spp.py``
+    ``_try_to_bind``/``_add_bind_port``; reference spp.md 1.4 steps 4-5):
+    CAS the first free vhost in etcd's key order, then put ``bind_port``
+    and ``action`` one after the other.
+    """
+    if client.get(keys.bind_port(host, port_id)) is not None:
+        return None
+    kvs, _rev = client.get_prefix(keys.vhost_physnet_prefix(host, physnet))
+    for kv in kvs:
+        if kv.value == keys.FREE and client.replace(kv.key, keys.FREE,
+                                                    port_id):
+            vid = keys.parse_vhost(kv.key, host)[1]
+            client.put(keys.bind_port(host, port_id),
+                       protocol.bind_port_value(mac, vid, None))
+            client.put(keys.action(host, port_id), keys.PLUG)
+            return vid
+    return None
+
+
 def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
               emu: emu_server.SppCtlEmulator, lock: str,
               etcd: etcd_server.EtcdServer) -> dict[str, Any]:
@@ -99,27 +123,23 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
                            'legacy_miss': 0, 'ours_miss': 0, 'legacy_n': 0}
     # ``ports`` ports measured with our waiter, then ports/5 more with the
     # upstream waiter side by side (only its hit/miss count matters).
+    binder = core.Binder(client)
     for i in range(ports + ports // 5):
         port = str(uuid.uuid4())
         physnet = 'phys1' if i % 2 == 0 else 'phys2'
         vlan = None if i % 4 < 2 else 100 + i
         mac = 'fa:16:3e:%02x:%02x:%02x' % (i >> 16 & 255, i >> 8 & 255,
                                            i & 255)
-        vid = spp_neutron.allocate_vhost(client, host, physnet, port)
-        assert vid is not None, 'no vhost free'
-        ops = [client.op_put(keys.bind_port(host, port),
-                             protocol.bind_port_value(mac, vid, vlan)),
-               client.op_put(keys.action(host, port), keys.PLUG)]
-        status_key = keys.port_status(host, port)
         start = time.monotonic()
-        res = client.call('kv/txn', {'compare': [], 'success': ops})
-        rev = int(res['header']['revision'])
+        alloc = binder.bind(host, port, mac, physnet, vlan)
+        vid = alloc.vhost_id
+        status_key = keys.port_status(host, port)
         if i >= ports:
             out['legacy_n'] += 1
             if not legacy_wait(client, status_key, 1.0):
                 out['legacy_miss'] += 1
-            spp_neutron.wait_for_value(client, status_key, keys.UP, rev, 5.0)
-        elif spp_neutron.wait_for_value(client, status_key, keys.UP, rev, 5.0):
+            binder.wait_up(alloc, 5.0)
+        elif binder.wait_up(alloc, 5.0):
             out['up'].append(time.monotonic() - start)
         else:
             out['ours_miss'] += 1
@@ -140,7 +160,7 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
         start = time.monotonic()
         os_vif.plug(vif, inst)
         out['noop'].append(time.monotonic() - start)
-        spp_neutron.request_unplug(client, host, port)
+        binder.release(host, port)
         deadline = time.monotonic() + 10
         while client.get(keys.bind_port(host, port)) is not None:
             assert time.monotonic() < deadline, 'agent did not unplug'
@@ -148,9 +168,13 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
     return out
 
 
-def bench_alloc(client: etcd_mod.EtcdClient, slots: int, spread: bool
-                ) -> tuple[list[float], int]:
+def bench_binders(client: etcd_mod.EtcdClient, slots: int, ours: bool
+                  ) -> tuple[list[float], int]:
+    """8 threads binding ``slots`` ports on one host with ``slots`` free
+    vhosts on ``physx``: latency per bind, vhosts handed out.
+    """
     host = 'alloc-%s' % uuid.uuid4().hex[:6]
+    builder.write(client, host, builder.build('00:04.0#physx#1#0x3e'))
     for i in range(slots):
         client.put(keys.vhost(host, 'physx', i), keys.FREE)
     lat: list[float] = []
@@ -159,10 +183,15 @@ def bench_alloc(client: etcd_mod.EtcdClient, slots: int, spread: bool
 
     def worker() -> None:
         mine = etcd_mod.EtcdClient(client.host, client.port)
+        binder = core.Binder(mine)
         for _ in range(slots // 8):
+            port, mac = str(uuid.uuid4()), 'fa:16:3e:00:00:01'
             start = time.monotonic()
-            vid = spp_neutron.allocate_vhost(mine, host, 'physx',
-                                             str(uuid.uuid4()), spread=spread)
+            if ours:
+                vid: int | None = binder.bind(host, port, mac,
+                                              'physx').vhost_id
+            else:
+                vid = legacy_bind(mine, host, 'physx', port, mac)
             with lock:
                 lat.append(time.monotonic() - start)
                 if vid is not None:
@@ -200,7 +229,7 @@ def main() -> int:
         print('SPP benchmark: etcd %s, emulator %s, %d ports through %s'
               % (etcd.url, emu.url, args.ports, MAPPINGS))
         res = run_ports(client, host, args.ports, emu, tmp + '/lock', etcd)
-        print(line('agent: action=plug -> port_status=up', res['up']))
+        print(line('core bind -> agent port_status=up', res['up']))
         print('  binding waiter misses (no up within 1 s): '
               'watch-after-put (networking-spp) %d/%d, '
               'watch-from-own-revision (ours) %d/%d' % (
@@ -214,14 +243,15 @@ def main() -> int:
         print('  ratio spp/noop (p50, already wired): %.0fx' % (
             statistics.median(res['warm']) /
             max(statistics.median(res['noop']), 1e-9)))
-        old, old_n = bench_alloc(client, 200, spread=False)
-        new, new_n = bench_alloc(client, 200, spread=True)
-        print(line('alloc x8: ordered scan (networking-spp)', old))
-        print(line('alloc x8: port-dependent start (ours)', new))
-        print('  ratio ordered/ours (p99): %.2fx; vhosts handed out %d and '
-              '%d of 200, never twice' % (pct(old, 0.99) /
-                                          max(pct(new, 0.99), 1e-9),
-                                          old_n, new_n))
+        old, old_n = bench_binders(client, 200, ours=False)
+        new, new_n = bench_binders(client, 200, ours=True)
+        print(line('bind x8: ordered scan + 2 puts (networking-spp)', old))
+        print(line('bind x8: spp_neutron.core (ours)', new))
+        print('  ratio networking-spp/ours (p50): %.2fx, (p99): %.2fx; '
+              'vhosts handed out %d and %d of 200, never twice' % (
+                  pct(old, 0.5) / max(pct(new, 0.5), 1e-9),
+                  pct(old, 0.99) / max(pct(new, 0.99), 1e-9),
+                  old_n, new_n))
         agent.stop()
         thread.join(10)
     shutil.rmtree(tmp, ignore_errors=True)

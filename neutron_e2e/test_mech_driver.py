@@ -188,7 +188,7 @@ class TestStatusWorker(base.SppMl2Case):
 
     def test_worker_process_runs_the_one_watch(self):
         workers = self.mech.get_workers()
-        self.assertEqual([1], [w.worker_process_count for w in workers])
+        self.assertEqual([1, 1], [w.worker_process_count for w in workers])
         workers[0].start()
         self.addCleanup(workers[0].stop)
         self.assertTrue(self.mech.watcher.ready.wait(20))

@@ -28,12 +28,13 @@ from nova_e2e import base
 
 try:
     from os_vif_accel.testing import etcd as etcd_server
-    from os_vif_accel.testing import spp_neutron
     from vif_plug_spp import builder
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
     from vif_plug_spp import served
     from vif_plug_spp.emulator import server as sppctl_emulator
+
+    from spp_neutron import core
     _MISSING = ''
 except ImportError as exc:  # the spp branch is not merged
     _MISSING = str(exc)
@@ -146,13 +147,14 @@ class TestSppPlug(base.NovaE2ETestCase):
     # -- Neutron side ----------------------------------------------------
     def bind(self, physnet: str, vlan: int | None = None,
              flag: Any = True) -> tuple[model.VIF, int]:
-        """Bind a new port as networking-spp does; Nova's VIF for it."""
+        """Bind a new port with the ML2 driver's core; Nova's VIF for
+        it.
+        """
         vif = base.nova_vif(model.VIF_TYPE_VHOSTUSER)
-        vhost_id = spp_neutron.bind(self.etcd, self.host, physnet, vif['id'],
-                                 vif['address'], vlan, wait=False)
-        self.assertIsNotNone(vhost_id)
+        vhost_id = core.Binder(self.etcd).bind(
+            self.host, vif['id'], vif['address'], physnet, vlan).vhost_id
         vif['details'] = spp_details('/tmp/sock%d' % vhost_id, flag)
-        return vif, int(vhost_id)
+        return vif, vhost_id
 
     # -- spp_vf side -----------------------------------------------------
     def classifier(self, sec_id: int) -> list[dict[str, Any]]:

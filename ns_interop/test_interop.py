@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import uuid
 
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import keys
 from vif_plug_spp import served
 from vif_plug_spp.emulator import state as emu_state
+
+from spp_neutron import core
 
 from ns_interop import base
 
@@ -30,8 +31,9 @@ class TestMixedFleet(base.InteropCase):
         a, b = self.new_host('ns'), self.new_host('ours')
         a.start_ns_agent()
         b.start_our_agent()
-        # Their driver binds on both hosts; our Neutron-side protocol
-        # (the sandbox's binding simulation) binds on both too.
+        # Their driver binds on both hosts; our ML2 driver's core binds
+        # on both too.
+        binder = core.Binder(self.etcd)
         ports = {
             'theirs@A': (a, 'phys2') + self.their_bind(a, 'phys2', 100),
             'theirs@B': (b, 'phys2') + self.their_bind(b, 'phys2', 200),
@@ -40,10 +42,10 @@ class TestMixedFleet(base.InteropCase):
                 ('ours@A', a, 'phys1', 'fa:16:3e:0a:00:01', None),
                 ('ours@B', b, 'phys1', 'fa:16:3e:0b:00:01', None)):
             port = str(uuid.uuid4())
-            vid = spp_neutron.bind(self.etcd, host.name, physnet, port,
-                                   mac, vlan, timeout=15)
-            self.assertIsNotNone(vid, '%s not reported up' % name)
-            ports[name] = (host, physnet, port, mac, int(vid))
+            alloc = binder.bind(host.name, port, mac, physnet, vlan)
+            self.assertTrue(binder.wait_up(alloc, 15),
+                            '%s not reported up' % name)
+            ports[name] = (host, physnet, port, mac, alloc.vhost_id)
         # Each spp_vf carries exactly its own host's two ports.
         for host in (a, b):
             self.assertEqual(
@@ -65,7 +67,7 @@ class TestMixedFleet(base.InteropCase):
             if name.startswith('theirs'):
                 self.their_unbind(host, port)
             else:
-                spp_neutron.request_unplug(self.etcd, host.name, port)
+                self.assertEqual('unplug', binder.release(host.name, port))
             self.assert_released(host, port, physnet, vid)
         self.assertTrue(a.ns_agent_alive(), 'networking-spp agent exited')
         self.assertEqual(set(), a.macs() | b.macs())

@@ -11,9 +11,12 @@
 # under the License.
 """The neutron-server side of SPP: the ML2 mechanism driver ``spp``.
 
-:mod:`spp_neutron.core` (vhost allocation and the binding keys) and
-:mod:`spp_neutron.status` (one watch of every host's ``port_status``)
-import nothing from Neutron, so the sandbox and tests use them without a
-Neutron install; only :mod:`spp_neutron.mech_driver` imports Neutron.
-Nothing in ``vif_plug_spp`` or ``os_vif_accel`` imports this package.
+:mod:`spp_neutron.core` (vhost allocation and the binding keys),
+:mod:`spp_neutron.status` (one watch of every host's ``port_status``) and
+:mod:`spp_neutron.sweep` (release of allocations no binding names) import
+nothing from Neutron, so the sandbox and tests use them without a Neutron
+install; only :mod:`spp_neutron.mech_driver` and
+:mod:`spp_neutron.sweep_worker` import Neutron.  No library module of
+``vif_plug_spp`` or ``os_vif_accel`` imports this package (their tests
+and the sandbox do).
 """

@@ -50,6 +50,13 @@ OPTS = [copy.deepcopy(opt) for opt in spp.SppPlugin.CONFIG_OPTS
                  help='Seconds without any message on the port state '
                       'watch after which etcd is asked whether it is '
                       'alive.'),
+    cfg.FloatOpt('allocation_sweep_interval', default=300.0, min=0.0,
+                 help='Seconds between sweeps that release vhosts still '
+                      'allocated to a port Neutron no longer binds to '
+                      'that host (a release that could not reach etcd). '
+                      'An allocation the agent never acted on is freed '
+                      'only after two sweeps saw it unchanged, or when '
+                      'the port is gone. 0 disables the sweep.'),
 ]
 
 

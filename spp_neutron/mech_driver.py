@@ -45,6 +45,7 @@ from spp_neutron import config
 from spp_neutron import core
 from spp_neutron import errors
 from spp_neutron import status
+from spp_neutron import sweep_worker
 
 LOG = logging.getLogger(__name__)
 
@@ -93,8 +94,12 @@ class SppMechanismDriver(api.MechanismDriver):
         return portbindings.CONNECTIVITY_L2
 
     def get_workers(self) -> list[worker.BaseWorker]:
-        """One process that runs the port state watch for the server."""
-        return [StatusWorker(self)]
+        """One process that runs the port state watch for the server,
+        one that sweeps unreleased allocations (unless disabled).
+        """
+        interval = self.conf.allocation_sweep_interval
+        return [StatusWorker(self)] + ([sweep_worker.SweepWorker(
+            self.etcd, interval)] if interval > 0 else [])
 
     # -- port state ---------------------------------------------------------
     def start_status_watcher(self) -> status.StatusWatcher:

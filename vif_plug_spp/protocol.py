@@ -15,8 +15,8 @@ them.
 Parsing of ``bind_port`` JSON (and of every JSON-object value) and the
 value the ML2 driver writes.  The binding rules live in
 :mod:`vif_plug_spp.binding`; the Neutron side of a binding (allocation,
-``bind_port``/``action`` puts, waiting for ``up``) is a test double in
-:mod:`os_vif_accel.testing.spp_neutron`.
+``bind_port``/``action`` writes, release) is the ML2 driver's
+:mod:`spp_neutron.core`, which this package never imports.
 """
 
 from __future__ import annotations

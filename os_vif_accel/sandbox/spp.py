@@ -13,8 +13,10 @@
 
 Real etcd + the spp-ctl emulator on loopback, the worked-example host
 configuration from the builder, the Neutron side of two bindings (flat on
-phys1, VLAN 100 on phys2), the agent, and os-vif's plug/unplug through
-the ``spp`` plugin - printing what etcd and spp_vf hold at each stage.
+phys1, VLAN 100 on phys2) through the ML2 driver's Neutron-free core
+(:mod:`spp_neutron.core`, the code neutron-server runs), the agent, and
+os-vif's plug/unplug through the ``spp`` plugin - printing what etcd and
+spp_vf hold at each stage.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ import time
 import uuid
 from typing import Any, Callable
 
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 from vif_plug_spp import sppctl
+
+from spp_neutron import core
 
 __all__ = ['run', 'MAPPINGS']
 
@@ -172,17 +175,18 @@ def _bind_ports(out: Callable[..., Any], client: etcd_mod.EtcdClient,
     ports: list[_Port] = [
         (str(uuid.uuid4()), 'fa:16:3e:00:00:01', 'phys1', None),
         (str(uuid.uuid4()), 'fa:16:3e:00:00:02', 'phys2', 100)]
+    binder = core.Binder(client)
     vids = []
     for port_id, mac, physnet, vlan in ports:
         start = time.monotonic()
-        vid = spp_neutron.bind(client, host, physnet, port_id, mac, vlan,
-                               timeout=10)
-        out('  Neutron bind %s (%s%s) -> vhost %s, agent up in %.1f ms'
+        alloc = binder.bind(host, port_id, mac, physnet, vlan)
+        up = binder.wait_up(alloc, 10.0)
+        out('  Neutron bind %s (%s%s) -> vhost %d, agent up %s in %.1f ms'
             % (port_id, physnet, ', vlan %d' % vlan if vlan else '',
-               vid, (time.monotonic() - start) * 1000))
-        if vid is None:
-            raise RuntimeError('binding of %s failed' % port_id)
-        vids.append(vid)
+               alloc.vhost_id, up, (time.monotonic() - start) * 1000))
+        if not up:
+            raise RuntimeError('the agent did not report %s up' % port_id)
+        vids.append(alloc.vhost_id)
     return ports, vids
 
 
@@ -218,8 +222,9 @@ def _plug_and_unplug(out: Callable[..., Any], client: etcd_mod.EtcdClient,
 def _unbind_ports(out: Callable[..., Any], client: etcd_mod.EtcdClient,
                   host: str, ports: list[_Port]) -> None:
     """Neutron's side: unbind each port and wait for the agent."""
+    binder = core.Binder(client)
     for port_id, _mac, _physnet, _vlan in ports:
-        spp_neutron.request_unplug(client, host, port_id)
+        asked = binder.release(host, port_id)
         gone = _wait_gone(client, keys.bind_port(host, port_id))
-        out('  Neutron unbind %s -> agent released it: %s'
-            % (port_id, gone))
+        out('  Neutron unbind %s -> %s, agent released it: %s'
+            % (port_id, asked, gone))

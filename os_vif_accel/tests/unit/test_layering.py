@@ -101,7 +101,7 @@ class TestLayering(testtools.TestCase):
         found = modules()
         # The walk found the tree (not an empty directory somewhere).
         self.assertIn('vif_plug_spp.protocol', found)
-        self.assertIn('os_vif_accel.testing.spp_neutron', found)
+        self.assertIn('os_vif_accel.testing.spp_taas', found)
         self.assertEqual([], problems(found))
 
     def _tree(self, files: dict[str, str]) -> dict[str, str]:
@@ -118,7 +118,7 @@ class TestLayering(testtools.TestCase):
             'vif_plug_spp/__init__.py': '',
             'vif_plug_spp/agent.py':
                 'def f():\n'
-                '    from os_vif_accel.testing import spp_neutron\n',
+                '    from os_vif_accel.testing import spp_taas\n',
             'vif_plug_spp/wiring.py': 'from .tests import hostile\n',
             'vif_plug_spp/tests/__init__.py': '',
             'vif_plug_spp/tests/hostile.py':
@@ -127,7 +127,7 @@ class TestLayering(testtools.TestCase):
             ['library module vif_plug_spp.agent imports a test double, '
              'emulator or demo: os_vif_accel.testing',
              'library module vif_plug_spp.agent imports a test double, '
-             'emulator or demo: os_vif_accel.testing.spp_neutron',
+             'emulator or demo: os_vif_accel.testing.spp_taas',
              'library module vif_plug_spp.wiring imports a test double, '
              'emulator or demo: vif_plug_spp.tests',
              'library module vif_plug_spp.wiring imports a test double, '

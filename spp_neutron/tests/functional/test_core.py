@@ -157,6 +157,38 @@ class TestSharedPhysnet(CoreCase):
                           str(uuid.uuid4()), MAC, 'phys1')
 
 
+class TestManyBinders(CoreCase):
+    # One NIC with 32 vhosts (2 cores each + classifier + merger).
+    mappings = '00:04.0#physx#32#%s' % hex((1 << 68) - 2)
+
+    def test_eight_binders_never_share_a_vhost(self):
+        results, lock = {}, threading.Lock()
+
+        def bind(worker):
+            binder = core.Binder(self.etcd)
+            for n in range(5):
+                port = '%d-%d-%s' % (worker, n, uuid.uuid4().hex[:6])
+                try:
+                    vid = binder.bind(self.host, port, MAC, 'physx').vhost_id
+                except errors.NoFreeVhost:
+                    vid = None
+                with lock:
+                    results[port] = vid
+        threads = [threading.Thread(target=bind, args=(w,))
+                   for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        got = {port: vid for port, vid in results.items() if vid is not None}
+        self.assertEqual(40, len(results))
+        self.assertEqual(list(range(32)), sorted(got.values()))
+        self.assertEqual({keys.vhost(self.host, 'physx', vid): port
+                          for port, vid in got.items()}, self.held())
+        for port in set(results) - set(got):
+            self.assertEqual({}, self.port_keys(port))
+
+
 class TestRelease(CoreCase):
 
     def test_release_without_agent_action_frees_at_once(self):

@@ -29,6 +29,8 @@ from vif_plug_spp import served
 from vif_plug_spp import sppctl
 from vif_plug_spp.emulator import server as emu_server
 
+from spp_neutron import core
+
 MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
 
 
@@ -108,6 +110,23 @@ class SppCase(EtcdClassCase):
 
     def table(self, sec_id):
         return self.status(sec_id)['classifier_table']
+
+    def neutron_bind(self, port_id, mac, physnet, vlan_id=None, wait=True,
+                     timeout=20.0):
+        """neutron-server's side of a binding, through the ML2 driver's
+        Neutron-free core; the vhost id (once the agent said ``up`` when
+        ``wait``).
+        """
+        binder = core.Binder(self.etcd)
+        alloc = binder.bind(self.host, port_id, mac, physnet, vlan_id)
+        if wait:
+            self.assertTrue(binder.wait_up(alloc, timeout),
+                            'no up for port %s' % port_id)
+        return alloc.vhost_id
+
+    def neutron_release(self, port_id):
+        """neutron-server's side of an unbind or delete."""
+        return core.Binder(self.etcd).release(self.host, port_id)
 
     def is_up(self, port_id):
         return self.etcd.get(keys.port_status(self.host, port_id)) == 'up'

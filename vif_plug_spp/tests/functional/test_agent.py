@@ -15,11 +15,9 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 from vif_plug_spp import served
@@ -85,10 +83,8 @@ class TestAgent(base.SppCase):
     def test_plug_unplug_flat_and_vlan_on_two_nics(self):
         self.start_agent()
         p1, p2 = str(uuid.uuid4()), str(uuid.uuid4())
-        v1 = spp_neutron.bind(self.etcd, self.host, 'phys1', p1, MAC1, None,
-                           timeout=10)
-        v2 = spp_neutron.bind(self.etcd, self.host, 'phys2', p2, MAC2, 100,
-                           timeout=10)
+        v1 = self.neutron_bind(p1, MAC1, 'phys1')
+        v2 = self.neutron_bind(p2, MAC2, 'phys2', 100)
         self.assertIn(v1, (0, 1))
         self.assertIn(v2, (2, 3))
         self.assertEqual([{'type': 'mac', 'value': MAC1.upper(),
@@ -102,8 +98,7 @@ class TestAgent(base.SppCase):
         self.assertEqual(p1, self.etcd.get(keys.vhost(self.host, 'phys1',
                                                       v1)))
         for port in (p1, p2):
-            self.assertTrue(spp_neutron.request_unplug(self.etcd, self.host,
-                                                    port))
+            self.assertEqual('unplug', self.neutron_release(port))
         self.wait_for(lambda: self.etcd.get(keys.bind_port(self.host, p2))
                       is None and self.etcd.get(keys.bind_port(self.host,
                                                                p1)) is None,
@@ -118,22 +113,22 @@ class TestAgent(base.SppCase):
 
     def test_replay_on_start(self):
         port = str(uuid.uuid4())
-        spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1, 7,
-                      wait=False)
+        self.neutron_bind(port, MAC1, 'phys2', 7, wait=False)
         self.start_agent()
         self.wait_for(lambda: self.is_up(port), what='replayed plug')
         self.assertEqual('7/' + MAC1.upper(), self.table(2)[0]['value'])
 
-    def test_unplug_request_without_action_is_ignored(self):
-        self.assertFalse(spp_neutron.request_unplug(self.etcd, self.host,
-                                                 str(uuid.uuid4())))
+    def test_release_of_an_unknown_port_writes_nothing(self):
+        _kvs, before = self.etcd.get_prefix(keys.ROOT)
+        self.assertEqual('absent', self.neutron_release(str(uuid.uuid4())))
+        _kvs, after = self.etcd.get_prefix(keys.ROOT)
+        self.assertEqual(before, after)
 
     def test_spp_ctl_error_mid_plug_leaves_nothing_half_wired(self):
         agent = self.start_agent(backoff_max=0.2)
         self.emu.fail('PUT', 'classifier_table', count=1000)
         port = str(uuid.uuid4())
-        spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1, 300,
-                      wait=False)
+        self.neutron_bind(port, MAC1, 'phys2', 300, wait=False)
         self.wait_for(lambda: sum(1 for r in self.emu.requests
                                   if 'classifier_table' in r[1]) >= 3,
                       what='failed attempts')
@@ -148,13 +143,12 @@ class TestAgent(base.SppCase):
     def test_etcd_restart_while_watching_loses_no_event(self):
         self.start_agent()
         ports = [str(uuid.uuid4()) for _ in range(4)]
-        spp_neutron.bind(self.etcd, self.host, 'phys1', ports[0], MAC1,
-                      wait=False)
+        self.neutron_bind(ports[0], MAC1, 'phys1', wait=False)
         self.server.restart(down_for=0.5)
         for i, port in enumerate(ports[1:], 1):
             physnet = 'phys1' if i < 2 else 'phys2'
-            spp_neutron.bind(self.etcd, self.host, physnet, port,
-                          'fa:16:3e:00:01:%02x' % i, wait=False)
+            self.neutron_bind(port, 'fa:16:3e:00:01:%02x' % i, physnet,
+                              wait=False)
         self.wait_for(lambda: all(self.is_up(p) for p in ports),
                       what='all ports up after etcd restart')
         self.assertEqual(2, len(self.table(1)))
@@ -163,8 +157,7 @@ class TestAgent(base.SppCase):
     def test_spp_vf_restart_is_repaired_by_resync(self):
         self.start_agent(resync_interval=0.5)
         port = str(uuid.uuid4())
-        vid = spp_neutron.bind(self.etcd, self.host, 'phys1', port, MAC1, 12,
-                            timeout=10)
+        vid = self.neutron_bind(port, MAC1, 'phys1', 12)
         self.emu.restart(reset_vfs=True)
         self.assertEqual([], self.table(1))
         self.wait_for(lambda: self.table(1) == [{
@@ -176,38 +169,10 @@ class TestAgent(base.SppCase):
         self.emu.stop()
         agent = self.start_agent()
         port = str(uuid.uuid4())
-        spp_neutron.bind(self.etcd, self.host, 'phys1', port, MAC1, wait=False)
+        self.neutron_bind(port, MAC1, 'phys1', wait=False)
         self.emu.start()
         self.wait_for(lambda: self.is_up(port), what='plug after spp-ctl')
         self.assertIsNotNone(agent.handlers.datapath)
-
-    def test_concurrent_allocators_never_share_a_vhost(self):
-        for i in range(32):
-            self.etcd.put(keys.vhost(self.host, 'physx', i), keys.FREE)
-        results = {}
-        lock = threading.Lock()
-
-        def allocate(worker):
-            for n in range(5):
-                port = '%d-%d-%s' % (worker, n, uuid.uuid4().hex[:6])
-                vid = spp_neutron.allocate_vhost(self.etcd, self.host, 'physx',
-                                              port)
-                with lock:
-                    results[port] = vid
-        threads = [threading.Thread(target=allocate, args=(w,))
-                   for w in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        got = [v for v in results.values() if v is not None]
-        self.assertEqual(40, len(results))
-        self.assertEqual(32, len(got))
-        self.assertEqual(sorted(range(32)), sorted(got))
-        for port, vid in results.items():
-            if vid is not None:
-                self.assertEqual(port, self.etcd.get(
-                    keys.vhost(self.host, 'physx', vid)))
 
 
 class TestAgentProcess(base.SppCase):
@@ -240,8 +205,7 @@ class TestAgentProcess(base.SppCase):
         # the tag/strip changes) long enough to kill the agent there.
         self.emu.delay('PUT', 'classifier_table', 2.0)
         port = str(uuid.uuid4())
-        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC2, 42,
-                            wait=False)
+        vid = self.neutron_bind(port, MAC2, 'phys2', 42, wait=False)
         self.wait_for(lambda: any('classifier_table' in r[1]
                                   for r in self.emu.requests),
                       what='agent reaching the classifier step')
@@ -288,7 +252,8 @@ class TestHandle(base.SppCase):
 
     def test_unknown_action_is_ignored(self):
         port = str(uuid.uuid4())
-        vid = spp_neutron.allocate_vhost(self.etcd, self.host, 'phys1', port)
+        vid = 0
+        self.etcd.put(keys.vhost(self.host, 'phys1', vid), port)
         self.etcd.put(keys.bind_port(self.host, port),
                       protocol.bind_port_value(MAC1, vid, None))
         self.etcd.put(keys.action(self.host, port), 'reboot')
@@ -296,8 +261,7 @@ class TestHandle(base.SppCase):
 
     def test_unplug_does_not_free_a_vhost_someone_else_holds(self):
         port = str(uuid.uuid4())
-        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MAC1,
-                            timeout=10)
+        vid = self.neutron_bind(port, MAC1, 'phys2')
         slot = keys.vhost(self.host, 'phys2', vid)
         self.etcd.put(slot, 'new-owner')
         self.etcd.put(keys.action(self.host, port), 'unplug')

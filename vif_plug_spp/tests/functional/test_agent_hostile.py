@@ -19,18 +19,21 @@ import base64
 import json
 import threading
 import time
+from unittest import mock
 import uuid
 
 import hypothesis
 from hypothesis import strategies as st
 
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 from vif_plug_spp import sppctl
 from vif_plug_spp.tests.functional import base
+
+from spp_neutron import core
+from spp_neutron import errors
 
 PORTS = 100
 
@@ -83,9 +86,8 @@ class TestHostileKeys(base.SppCase):
     def bind(self, ports):
         for port in ports:
             self.macs = getattr(self, 'macs', 0) + 1
-            spp_neutron.bind(self.etcd, self.host, 'phys1', port,
-                          'fa:16:3e:00:%02x:%02x' % divmod(self.macs, 256),
-                          wait=False)
+            self.neutron_bind(port, 'fa:16:3e:00:%02x:%02x'
+                              % divmod(self.macs, 256), 'phys1', wait=False)
 
     def test_bad_keys_do_not_stop_the_host(self):
         prefix = keys.action_prefix(self.host).encode()
@@ -151,7 +153,15 @@ class TestHostileKeys(base.SppCase):
         for bad in ('[1]', 'null', '{"vf": [1]}', '[' * 5000):
             self.etcd.put(keys.configuration(self.host), bad)
             port = str(uuid.uuid4())
-            self.bind([port])
+            # The ML2 driver refuses new bindings on such a host ...
+            exc = self.assertRaises(errors.BadConfiguration, self.bind,
+                                    [port])
+            self.assertIn(self.host, str(exc))
+            # ... but one whose configuration it read just before the
+            # corruption still reaches an agent that keeps serving.
+            with mock.patch.object(core.Binder, 'physnets',
+                                   return_value=['phys1']):
+                self.bind([port])
             self.wait_for(lambda: self.is_up(port),
                           what='port up with configuration %r' % bad[:10])
 
@@ -175,8 +185,7 @@ class TestHostileConfigurationAtStart(base.SppCase):
         self.etcd.put(keys.configuration(self.host), good)
         self.assertTrue(agent.ready.wait(20))
         port = str(uuid.uuid4())
-        spp_neutron.bind(self.etcd, self.host, 'phys1', port,
-                      'fa:16:3e:00:00:01', wait=False)
+        self.neutron_bind(port, 'fa:16:3e:00:00:01', 'phys1', wait=False)
         self.wait_for(lambda: self.is_up(port), what='port up')
 
 

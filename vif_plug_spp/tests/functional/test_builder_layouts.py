@@ -33,10 +33,10 @@ from os_vif import objects
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
-from os_vif_accel.testing import spp_neutron
-from vif_plug_spp import builder
 from vif_plug_spp import keys
 from vif_plug_spp.tests.functional import base
+
+from spp_neutron import errors
 
 MACS = ['fa:16:3e:00:0a:%02x' % i for i in range(3)]
 
@@ -62,17 +62,16 @@ class TestTwoNicsOnePhysnet(_SharedCase):
     def test_ports_on_both_nics_are_wired_and_released(self):
         self.start_agent()
         ports = [str(uuid.uuid4()) for _ in MACS]
-        vids = [spp_neutron.bind(self.etcd, self.host, 'phys1', port, mac,
-                              vlan, timeout=15)
+        vids = [self.neutron_bind(port, mac, 'phys1', vlan)
                 for port, mac, vlan in zip(ports[:2], MACS, (None, 40))]
         self.assertEqual([0, 1], sorted(vids))
         # vhost 0 is NIC 1's (spp_vf 1), vhost 1 is NIC 2's (spp_vf 2).
         self.assertEqual(self._want(vids, (None, 40)), self._entries())
         # Both NICs full: the physnet has no free vhost left.
-        self.assertIsNone(spp_neutron.bind(self.etcd, self.host, 'phys1',
-                                        ports[2], MACS[2], timeout=2))
+        self.assertRaises(errors.NoFreeVhost, self.neutron_bind, ports[2],
+                          MACS[2], 'phys1')
         for port in ports[:2]:
-            spp_neutron.request_unplug(self.etcd, self.host, port)
+            self.assertEqual('unplug', self.neutron_release(port))
         self.wait_for(lambda: self._entries() == {1: [], 2: []},
                       what='both NICs unwired')
         self.wait_for(lambda: [self.etcd.get(keys.vhost(
@@ -102,8 +101,7 @@ class TestPluginTwoNicsOnePhysnet(_SharedCase):
         vifs, vids = [], []
         for mac, vlan in zip(MACS[:2], (7, None)):
             port = str(uuid.uuid4())
-            vid = spp_neutron.bind(self.etcd, self.host, 'phys1', port, mac,
-                                vlan, wait=False)
+            vid = self.neutron_bind(port, mac, 'phys1', vlan, wait=False)
             vifs.append(objects.vif.VIFVHostUser(
                 id=port, address=mac, plugin='spp', vif_name='nicx',
                 mode='server', path='/tmp/sock%d' % vid,
@@ -128,8 +126,7 @@ class TestCoresAbove31(base.SppCase):
         self.assertEqual({1: [40, 41, 42, 43], 2: [124, 125, 126, 127]},
                          cores)
         port = str(uuid.uuid4())
-        vid = spp_neutron.bind(self.etcd, self.host, 'phys2', port, MACS[0],
-                            timeout=15)
+        vid = self.neutron_bind(port, MACS[0], 'phys2')
         self.assertEqual(1, vid)
         self.assertEqual([(MACS[0], 'ring:2')], self._entries(2))
 
@@ -147,24 +144,26 @@ class TestClassifierNameOfSpp1808_4(base.SppCase):
         types = {c['name']: c['type'] for c in self.status(1)['components']}
         self.assertEqual('classifier', types['classifier'])
         port = str(uuid.uuid4())
-        spp_neutron.bind(self.etcd, self.host, 'phys1', port, MACS[0], 5,
-                      timeout=15)
+        self.neutron_bind(port, MACS[0], 'phys1', 5)
         self.assertTrue(self.is_up(port))
         self.assertEqual(1, len(self.table(1)))
 
 
-class TestAllocationOrderOnSharedPhysnet(base.EtcdClassCase):
-    """networking-spp's mech driver takes the first free key of the
-    physnet prefix in etcd's order, which is byte order (NS
-    ``mech_driver/mech_spp.py`` 49-57): with ten or more vhosts,
-    ``…/10`` (NIC 2 here) comes before ``…/2`` (NIC 1).
+class TestTwelveVhostsOnSharedPhysnet(base.SppCase):
+    """Two NICs of six vhosts on one physnet: the ML2 driver's core hands
+    out all twelve (NIC 1's 0-5 and NIC 2's 6-11), each once, and names
+    the host when none is left.  (networking-spp's driver scanned in
+    etcd's byte order, NS ``mech_driver/mech_spp.py`` 49-57, so ``…/10``
+    came before ``…/2``; ours starts at a port-dependent offset, which
+    keeps concurrent binders apart.)
     """
+    mappings = '00:04.0#phys1#6#0x7fff,00:05.0#phys1#6#%s' % hex(
+        1 | 0x3fff << 16)
 
-    def test_upstream_order_crosses_nics_by_key_bytes(self):
-        maps = '00:04.0#phys1#6#0x7fff,00:05.0#phys1#6#%s' % hex(
-            1 | 0x3fff << 16)
-        builder.write(self.etcd, self.host, builder.build(maps))
-        got = [spp_neutron.allocate_vhost(self.etcd, self.host, 'phys1',
-                                       str(uuid.uuid4()), spread=False)
-               for _ in range(5)]
-        self.assertEqual([0, 1, 10, 11, 2], got)
+    def test_every_vhost_of_both_nics_is_handed_out_once(self):
+        got = [self.neutron_bind(str(uuid.uuid4()), MACS[0], 'phys1',
+                                 wait=False) for _ in range(12)]
+        self.assertEqual(list(range(12)), sorted(got))
+        exc = self.assertRaises(errors.NoFreeVhost, self.neutron_bind,
+                                str(uuid.uuid4()), MACS[0], 'phys1')
+        self.assertIn(self.host, str(exc))

@@ -21,7 +21,6 @@ from oslo_config import cfg
 from oslo_config import fixture as config_fixture
 
 from os_vif_accel.testing import etcd as etcd_server
-from os_vif_accel.testing import spp_neutron
 from vif_plug_spp import builder
 from vif_plug_spp import datapath
 from vif_plug_spp import keys
@@ -58,8 +57,7 @@ class TestPlugin(base.SppCase):
 
     def bind(self, physnet='phys2', vlan=None):
         port = str(uuid.uuid4())
-        vid = spp_neutron.bind(self.etcd, self.host, physnet, port, MAC, vlan,
-                            wait=False)
+        vid = self.neutron_bind(port, MAC, physnet, vlan, wait=False)
         return port, vid
 
     def test_plug_wires_and_reports_up_unplug_keeps_allocation(self):
@@ -150,7 +148,7 @@ class TestPlugin(base.SppCase):
 
     def test_port_being_unbound(self):
         port, vid = self.bind('phys1')
-        spp_neutron.request_unplug(self.etcd, self.host, port)
+        self.assertEqual('unplug', self.neutron_release(port))
         exc = self.assertRaises(osv_exception.PlugException, os_vif.plug,
                                 self.vif(port, vid), self.inst)
         self.assertIn('Neutron is unbinding the port', str(exc))
@@ -166,7 +164,7 @@ class TestPlugin(base.SppCase):
 
         def plug_then_unbound(dp, *args):
             changed = real_plug(dp, *args)
-            spp_neutron.request_unplug(self.etcd, self.host, port)
+            self.neutron_release(port)
             for key in (keys.bind_port(self.host, port),
                         keys.action(self.host, port),
                         keys.port_status(self.host, port)):

@@ -22,7 +22,11 @@ class TestSandbox(testtools.TestCase):
         lines = []
         sandbox.run(lines.append)
         text = '\n'.join(lines)
-        self.assertEqual(2, text.count('-> agent released it: True'))
+        # Bound and released through spp_neutron.core, answered by the
+        # agent both ways.
+        self.assertEqual(2, text.count(', agent up True in '))
+        self.assertEqual(2, text.count('-> unplug, agent released it: '
+                                       'True'))
         self.assertIn("'value': '100/FA:16:3E:00:00:02'", text)
         self.assertIn('merger rx VLAN ops', text)
         self.assertEqual(2, text.count('os_vif.plug('))

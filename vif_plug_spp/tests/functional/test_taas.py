@@ -14,7 +14,7 @@
 import json
 import uuid
 
-from os_vif_accel.testing import spp_neutron
+from os_vif_accel.testing import spp_taas
 from vif_plug_spp import builder
 from vif_plug_spp import datapath
 from vif_plug_spp import keys
@@ -49,10 +49,8 @@ class TestTaas(base.SppCase):
         self.addCleanup(self.emu.stop)
         self.agent = self.start_agent()
         self.src, self.svc = str(uuid.uuid4()), str(uuid.uuid4())
-        self.s = spp_neutron.bind(self.etcd, self.host, 'phys1', self.src,
-                               'fa:16:3e:00:00:01', timeout=10)
-        self.d = spp_neutron.bind(self.etcd, self.host, 'phys2', self.svc,
-                               'fa:16:3e:00:00:02', timeout=10)
+        self.s = self.neutron_bind(self.src, 'fa:16:3e:00:00:01', 'phys1')
+        self.d = self.neutron_bind(self.svc, 'fa:16:3e:00:00:02', 'phys2')
 
     def everything(self):
         out = {('vf', k): v for k, v in self.emu.snapshot().items()}
@@ -63,7 +61,7 @@ class TestTaas(base.SppCase):
     def test_both_directions_wired_and_removed(self):
         before = _norm(self.everything())
         tap = str(uuid.uuid4())
-        ids = spp_neutron.create_tap_flow(self.etcd, self.host, tap, self.svc,
+        ids = spp_taas.create_tap_flow(self.etcd, self.host, tap, self.svc,
                                        self.src, 'BOTH', timeout=10)
         self.assertIsNotNone(ids)
         i, j = ids['mirror_in'], ids['mirror_out']
@@ -87,7 +85,7 @@ class TestTaas(base.SppCase):
         self.assertEqual(sorted(['ring:%d' % (2 * d), a_i, a_j]),
                          sorted(_ports(vf2, 'forward_%d_tx' % d, 'rx')))
 
-        self.assertTrue(spp_neutron.delete_tap_flow(self.etcd, self.host, tap))
+        self.assertTrue(spp_taas.delete_tap_flow(self.etcd, self.host, tap))
         self.wait_for(lambda: self.etcd.get(keys.tap_info(self.host, tap))
                       is None, what='tap flow removed')
         for key in (keys.tap_action(self.host, tap),
@@ -110,10 +108,10 @@ class TestTaas(base.SppCase):
 
     def test_port_unplug_takes_its_tap_flows(self):
         tap = str(uuid.uuid4())
-        ids = spp_neutron.create_tap_flow(self.etcd, self.host, tap, self.svc,
+        ids = spp_taas.create_tap_flow(self.etcd, self.host, tap, self.svc,
                                        self.src, 'IN', timeout=10)
         self.assertIsNone(ids['mirror_out'])
-        spp_neutron.request_unplug(self.etcd, self.host, self.src)
+        self.neutron_release(self.src)
         self.wait_for(lambda: self.etcd.get(keys.tap_info(self.host, tap))
                       is None, what='tap flow removed with the port')
         self.assertEqual('None', self.etcd.get(
@@ -126,11 +124,11 @@ class TestTaas(base.SppCase):
                                     'tx'))
 
     def test_no_mirror_free(self):
-        first = spp_neutron.create_tap_flow(self.etcd, self.host,
+        first = spp_taas.create_tap_flow(self.etcd, self.host,
                                          str(uuid.uuid4()), self.svc,
                                          self.src, 'BOTH', timeout=10)
         self.assertIsNotNone(first)
-        self.assertIsNone(spp_neutron.create_tap_flow(
+        self.assertIsNone(spp_taas.create_tap_flow(
             self.etcd, self.host, str(uuid.uuid4()), self.svc, self.src,
             'IN', timeout=1))
 
