@@ -104,8 +104,9 @@ class TestAgentStateOverRabbitMQ(base.SppMl2Case):
         self.start_host()
         # The first report (a call, start_flag) and a periodic cast.
         self.wait_reports(2)
-        self.agent.kill()
-        self.agent.wait(10)
+        agent = self.hosts[self.host].agent
+        agent.kill()
+        agent.wait(10)
         # Reports dispatched so far are in the table; the test database
         # is one SQLite connection, read it only once nothing writes.
         self.driver.conn_reports.close()

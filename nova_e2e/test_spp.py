@@ -28,6 +28,7 @@ from nova_e2e import base
 
 try:
     from os_vif_accel.testing import etcd as etcd_server
+    from os_vif_accel.testing import spp_wiring
     from vif_plug_spp import builder
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
@@ -42,6 +43,16 @@ except ImportError as exc:  # the spp branch is not merged
 VHOST_ID = 3
 #: Two NICs as DPDK_PORT_MAPPINGS: phys1 (flat) and phys2 (VLAN).
 MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
+
+
+def classifier(sppctl: Any, sec_id: int) -> list[dict[str, Any]]:
+    """The classifier table of spp_vf ``sec_id`` of an spp-ctl emulator."""
+    return list(sppctl.snapshot()[sec_id]['classifier_table'])
+
+
+def vhost_behind(sppctl: Any, sec_id: int, ring: str) -> str:
+    """The vhost port the forwarder fed by ``ring`` sends to."""
+    return spp_wiring.vhost_behind(sppctl.snapshot()[sec_id], ring)
 
 
 def spp_details(socket: str, flag: Any = True) -> dict[str, Any]:
@@ -90,14 +101,8 @@ class TestNovaSppConversion(base.NovaE2ETestCase):
                       'NoMatchingPlugin')
 
 
-class TestSppPlug(base.NovaE2ETestCase):
-    """Nova plugs an SPP port: real etcd, spp-ctl emulator, plugin spp.
-
-    The Neutron side (networking-spp's mechanism driver: vhost allocation
-    by CAS, ``bind_port`` and ``action`` keys) is played with the
-    protocol helpers of ``vif_plug_spp``; Nova gets the binding details
-    that driver sets plus ``vhostuser_spp_plug``.
-    """
+class SppEtcdCase(base.NovaE2ETestCase):
+    """A real etcd for the class; SPP support must be in the tree."""
 
     etcd_proc: Any = None
 
@@ -122,6 +127,19 @@ class TestSppPlug(base.NovaE2ETestCase):
         if self.etcd_proc is None:
             self.fail('no etcd binary at %s: install the Debian package '
                       'etcd-server' % etcd_server.ETCD_BINARY)
+
+
+class TestSppPlug(SppEtcdCase):
+    """Nova plugs an SPP port: real etcd, spp-ctl emulator, plugin spp.
+
+    The Neutron side (networking-spp's mechanism driver: vhost allocation
+    by CAS, ``bind_port`` and ``action`` keys) is played with the
+    protocol helpers of ``vif_plug_spp``; Nova gets the binding details
+    that driver sets plus ``vhostuser_spp_plug``.
+    """
+
+    def setUp(self) -> None:
+        super().setUp()
         self.host = 'e2e-%s' % uuid.uuid4().hex[:8]
         self.etcd = spp_etcd.EtcdClient(self.etcd_proc.host,
                                         self.etcd_proc.port,
@@ -158,17 +176,10 @@ class TestSppPlug(base.NovaE2ETestCase):
 
     # -- spp_vf side -----------------------------------------------------
     def classifier(self, sec_id: int) -> list[dict[str, Any]]:
-        return list(self.sppctl.snapshot()[sec_id]['classifier_table'])
+        return classifier(self.sppctl, sec_id)
 
     def vhost_behind(self, sec_id: int, ring: str) -> str:
-        """The vhost port the forwarder fed by ``ring`` sends to."""
-        for comp in self.sppctl.snapshot()[sec_id]['components']:
-            rx = [p['port'] for p in comp.get('rx_port', [])]
-            tx = [p['port'] for p in comp.get('tx_port', [])]
-            if rx == [ring] and len(tx) == 1 and tx[0].startswith('vhost:'):
-                return str(tx[0])
-        raise AssertionError('no forwarder reads %s in spp_vf %d'
-                             % (ring, sec_id))
+        return vhost_behind(self.sppctl, sec_id, ring)
 
     def status(self, vif: model.VIF) -> str | None:
         return self.etcd.get(keys.port_status(self.host, vif['id']))

@@ -18,6 +18,13 @@ networking-spp's driver it does not wait for the agent inside
 ``L2`` provisioning block, which the status worker's single watch of all
 hosts (:mod:`spp_neutron.status`) completes when the agent writes ``up``;
 Neutron then sets the port ACTIVE (``Ml2Plugin._port_provisioned``).
+
+Live migration (Neutron's multiple port bindings, :mod:`spp_neutron.bindings`):
+every binding row holds its own vhost.  The destination's inactive row is
+bound like any other but leaves the port's provisioning alone; activation
+keeps both vhosts and completes the destination's block; deleting a row
+(the source's after the migration, the destination's on abort) releases
+that host's vhost.
 """
 
 from __future__ import annotations
@@ -29,18 +36,26 @@ from neutron_lib.api.definitions import portbindings
 from neutron_lib.callbacks import resources
 from neutron_lib import constants as n_const
 from neutron_lib import context as n_context
+from neutron_lib.db import api as db_api
+from neutron_lib.plugins import directory
 from neutron_lib.plugins.ml2 import api
 from neutron_lib import worker
 from oslo_config import cfg
 from oslo_log import log as logging
+from sqlalchemy.orm import session as sa_session
 
 from neutron.db import provisioning_blocks
 from neutron.objects import ports as ports_obj
+from neutron.plugins.ml2 import db as ml2_db
+from neutron.plugins.ml2 import models as ml2_models
+
+from os_vif_accel import etcd_opts
 
 from vif_plug_spp import constants
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
 
+from spp_neutron import bindings
 from spp_neutron import config
 from spp_neutron import core
 from spp_neutron import errors
@@ -53,6 +68,8 @@ __all__ = ['SppMechanismDriver', 'StatusWorker', 'VHOST_USER_SPP_PLUG']
 
 #: The binding detail nova_patches/0001 turns into plugin "spp".
 VHOST_USER_SPP_PLUG = 'vhostuser_spp_plug'
+#: The driver's name (setup.cfg neutron.ml2.mechanism_drivers).
+DRIVER_NAME = 'spp'
 #: Neutron's entity for "the L2 agent wired it" (Nova is told about
 #: ports it completes during a live migration).
 ENTITY = provisioning_blocks.L2_AGENT_ENTITY
@@ -74,8 +91,8 @@ class SppMechanismDriver(api.MechanismDriver):
         config.register_opts(cfg.CONF)
         conf: Any = cfg.CONF.spp
         self.conf = conf
-        self.etcd = etcd_mod.EtcdClient(
-            conf.etcd_host, conf.etcd_port,
+        self.etcd = etcd_mod.EtcdClient.from_settings(
+            etcd_opts.settings_from_conf(conf, config.GROUP),
             connect_timeout=conf.etcd_connect_timeout,
             read_timeout=conf.etcd_read_timeout)
         self.binder = core.Binder(self.etcd,
@@ -87,6 +104,20 @@ class SppMechanismDriver(api.MechanismDriver):
         # here (etcd timeouts, an agent that does not release) is not
         # going to change within one request.
         self._failed: dict[tuple[str, str], float] = {}
+        self._watch_deleted_bindings()
+
+    def _watch_deleted_bindings(self) -> None:
+        """Release a host's vhost when its binding row is deleted (ML2
+        calls no driver for ``DELETE /ports/{id}/bindings/{host}``).
+        """
+        pending = bindings.PendingReleases(ml2_models.PortBinding,
+                                           _MAYBE_OURS, self._release)
+        db_api.sqla_listen(sa_session.Session, 'after_flush',
+                           pending.flushed)
+        db_api.sqla_listen(sa_session.Session, 'after_commit',
+                           pending.committed)
+        db_api.sqla_listen(sa_session.Session, 'after_soft_rollback',
+                           pending.rolled_back)
 
     @property
     def connectivity(self) -> str:
@@ -116,21 +147,41 @@ class SppMechanismDriver(api.MechanismDriver):
 
     def port_up(self, host: str, port_id: str, revision: int) -> None:
         """The agent of ``host`` reported the port wired: complete its
-        provisioning block if the port is bound there; release the keys
-        of a port Neutron no longer has (deleted while it was bound).
+        provisioning block if the port's active binding is there; tell
+        Nova if ``host`` is not (a migration's destination); release the
+        keys of a port Neutron no longer has (deleted while it was bound).
         """
         ctx = n_context.get_admin_context()
-        if not ports_obj.PortBinding.objects_exist(ctx, port_id=port_id,
-                                                   host=host):
-            if not ports_obj.Port.objects_exist(ctx, id=port_id):
-                LOG.info('Port %s is up on %s but no longer exists; '
-                         'releasing it', port_id, host)
-                self.binder.release(host, port_id)
+        binding = ports_obj.PortBinding.get_object(ctx, port_id=port_id,
+                                                   host=host)
+        if binding is not None and binding.status == n_const.ACTIVE:
+            if provisioning_blocks.is_object_blocked(ctx, port_id,
+                                                     resources.PORT):
+                provisioning_blocks.provisioning_complete(
+                    ctx, port_id, resources.PORT, ENTITY)
             return
-        if provisioning_blocks.is_object_blocked(ctx, port_id,
-                                                 resources.PORT):
-            provisioning_blocks.provisioning_complete(
-                ctx, port_id, resources.PORT, ENTITY)
+        port = ml2_db.get_port(ctx, port_id)
+        if port is None:
+            LOG.info('Port %s is up on %s but no longer exists; '
+                     'releasing it', port_id, host)
+            self.binder.release(host, port_id)
+            return
+        self._tell_nova_plugged(port, host)
+
+    @staticmethod
+    def _tell_nova_plugged(port: Any, host: str) -> None:
+        """Nova waits for ``network-vif-plugged`` from the destination
+        before it starts a live migration; the port's status stays its
+        active binding's.  Neutron's own agents' rule (neutron 29.0.0
+        plugins/ml2/rpc.py 301-323).
+        """
+        LOG.info('Port %s is wired on %s, where its binding is not active '
+                 '(a live migration destination): telling Nova', port.id,
+                 host)
+        notifier = getattr(directory.get_plugin(), 'nova_notifier', None)
+        if notifier is not None and \
+                cfg.CONF.notify_nova_on_port_status_changes:
+            notifier.notify_port_active_direct(port)
 
     # -- binding --------------------------------------------------------
     def bind_port(self, context: Any) -> None:
@@ -189,32 +240,51 @@ class SppMechanismDriver(api.MechanismDriver):
     def _bind(self, context: Any, segment: dict[str, Any]) -> None:
         port = context.current
         host = context.host
-        # The block goes in before the agent can answer, so an early up
-        # cannot complete a block that does not exist yet.
-        provisioning_blocks.add_provisioning_component(
-            context.plugin_context, port['id'], resources.PORT, ENTITY)
+        # An inactive binding (a migration's destination) leaves the
+        # port's status, and so its block, to the active one.
+        active = self._bind_mode(context) == bindings.ACTIVE
+        if active:
+            # The block goes in before the agent can answer, so an early
+            # up cannot complete a block that does not exist yet.
+            provisioning_blocks.add_provisioning_component(
+                context.plugin_context, port['id'], resources.PORT, ENTITY)
         try:
             alloc = self.binder.bind(host, port['id'], port['mac_address'],
                                      segment[api.PHYSICAL_NETWORK],
                                      segment.get(api.SEGMENTATION_ID))
-            self._check_still_wanted(host, port['id'])
+            self._check_still_wanted(host, port['id'], active)
         except errors.BindError:
-            provisioning_blocks.remove_provisioning_component(
-                context.plugin_context, port['id'], resources.PORT, ENTITY)
+            if active:
+                provisioning_blocks.remove_provisioning_component(
+                    context.plugin_context, port['id'], resources.PORT,
+                    ENTITY)
             raise
         context.set_binding(segment[api.ID],
                             portbindings.VIF_TYPE_VHOST_USER,
                             self.vif_details(alloc.vhost_id))
 
-    def _check_still_wanted(self, host: str, port_id: str) -> None:
+    @staticmethod
+    def _bind_mode(context: Any) -> str:
+        """:data:`bindings.ACTIVE` or :data:`bindings.INACTIVE`."""
+        rows = ports_obj.PortBinding.get_objects(
+            n_context.get_admin_context(), port_id=context.current['id'])
+        return bindings.bind_mode(
+            [bindings.Row(row.host, row.status, row.vif_type)
+             for row in rows], context.host, context.original is not None)
+
+    def _check_still_wanted(self, host: str, port_id: str,
+                            active: bool = True) -> None:
         """Release what was just written if the port was deleted or moved
         off the host meanwhile: ML2 drops such a binding without telling
         the driver, and the release of the delete or update may have run
-        before the keys existed.
+        before the keys existed.  An inactive binding's row is written
+        after ``bind_port`` returns, so there only the port must exist.
         """
         ctx = n_context.get_admin_context()
         if ports_obj.PortBinding.objects_exist(ctx, port_id=port_id,
-                                               host=host):
+                                               host=host) or \
+                (not active and ports_obj.Port.objects_exist(ctx,
+                                                             id=port_id)):
             return
         self.binder.release(host, port_id)
         raise errors.ReleasedWhileBinding(
@@ -233,10 +303,38 @@ class SppMechanismDriver(api.MechanismDriver):
             details[VHOST_USER_SPP_PLUG] = True
         return details
 
-    # -- release ----------------------------------------------------------
+    # -- activation and release -------------------------------------------
+    @staticmethod
+    def _activated(context: Any) -> bool:
+        """True for ML2's ``activate`` of our binding on another host:
+        the only update whose context is already bound on a host other
+        than the original one (a host change is bound in a later commit).
+        """
+        return bool(context.original_host and
+                    context.host != context.original_host and
+                    context.vif_type == portbindings.VIF_TYPE_VHOST_USER and
+                    any(level[api.BOUND_DRIVER] == DRIVER_NAME
+                        for level in context.binding_levels or ()))
+
+    def update_port_precommit(self, context: Any) -> None:
+        """At activation Neutron sets the port DOWN: block it until the
+        destination's agent has wired it (as Neutron's agent drivers do,
+        neutron 29.0.0 plugins/ml2/drivers/mech_agent.py 69-95).
+        """
+        if self._activated(context) and \
+                context.current['status'] != n_const.PORT_STATUS_ACTIVE:
+            provisioning_blocks.add_provisioning_component(
+                context.plugin_context, context.current['id'],
+                resources.PORT, ENTITY)
+
     def update_port_postcommit(self, context: Any) -> None:
         port = context.current
         old_host = context.original_host
+        if self._activated(context):
+            # The source keeps its vhost while its (now inactive) binding
+            # exists: deleting that binding releases it.
+            self._complete_if_up(context.host, port['id'])
+            return
         moved = old_host and (
             old_host != context.host or
             context.original['mac_address'] != port['mac_address'])

@@ -22,8 +22,13 @@ the ports etcd holds Neutron still binds to which host (:data:`Lookup`).
 Safety, because a sweep races with binders and releases:
 
 * etcd is read first, in one snapshot, and Neutron afterwards.  A vhost
-  is taken only after ML2 committed the port's binding host, so a port
-  in the snapshot that Neutron no longer binds there really lost it.
+  of a port's active binding is taken only after ML2 committed the
+  port's binding host, so a port in the snapshot that Neutron has no
+  longer at all really lost it.  An inactive binding (a live migration's
+  destination) is different: ML2 stores its row only after ``bind_port``
+  wrote the keys (neutron 29.0.0 plugins/ml2/plugin.py 2839-2842), so a
+  port Neutron has but does not bind to the host is released only when
+  two sweeps at least ``grace`` seconds apart saw it unchanged.
 * Every write compares what the snapshot showed (revisions of the
   vhosts, ``bind_port`` and ``action``): a binding written after the
   snapshot, even of the same port on the same host, is never touched.
@@ -188,11 +193,13 @@ class Sweeper:
             LOG.warning('Port %s on %s: unplug requested but the agent has '
                         'not released it yet', item.port_id, item.host)
             report.pending.append(pair)
+        elif exists and not self._stale_long_enough(item):
+            # A bind in progress, or an inactive binding whose row ML2
+            # has not stored yet: look again one grace later.
+            report.waiting.append(pair)
         elif item.action is not None:
             self._apply(item, self._unplug_ops(item), report.unplugged,
                         report)
-        elif exists and not self._stale_long_enough(item):
-            report.waiting.append(pair)
         else:
             self._apply(item, self._free_ops(item), report.freed, report)
 

@@ -89,13 +89,22 @@ class TestSweep(SweepCase):
         report = self.sweeper().sweep(self.lookup)
         self.assertEqual([], self.mine(report.unplugged + report.freed))
 
-    def test_port_bound_elsewhere_is_unplugged_here(self):
+    def test_port_bound_elsewhere_is_unplugged_here_after_the_grace(self):
         # A host change whose release on the old host was lost: the
-        # port exists, bound to another host.
+        # port exists, bound to another host.  So does a live
+        # migration's destination binding until ML2 stores its row
+        # (after bind_port wrote the keys): the first sweep waits.
         port = str(uuid.uuid4())
         self.binder.bind(self.host, port, MAC, 'phys1')
         self.existing.add(port)
-        report = self.sweeper().sweep(self.lookup)
+        now = [1000.0]
+        sweeper = self.sweeper(grace=300, clock=lambda: now[0])
+        report = sweeper.sweep(self.lookup)
+        self.assertEqual([port], self.mine(report.waiting))
+        self.assertEqual(keys.PLUG,
+                         self.etcd.get(keys.action(self.host, port)))
+        now[0] += 300
+        report = sweeper.sweep(self.lookup)
         self.assertEqual([port], self.mine(report.unplugged))
         self.assertEqual(keys.UNPLUG,
                          self.etcd.get(keys.action(self.host, port)))

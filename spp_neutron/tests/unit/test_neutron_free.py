@@ -27,7 +27,7 @@ TOP = test_layering._TOP
 #: What the sandbox and tests import; only mech_driver may use Neutron.
 NEUTRON_FREE = ('spp_neutron.core', 'spp_neutron.status',
                 'spp_neutron.sweep', 'spp_neutron.config',
-                'spp_neutron.errors')
+                'spp_neutron.errors', 'spp_neutron.bindings')
 
 
 def path_of(name: str, top: str = TOP) -> str | None:
