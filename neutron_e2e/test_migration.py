@@ -48,6 +48,17 @@ class MigrationCase(base.SppMl2Case):
             action='activate', data={'port_id': port_id}
         ).get_response(self.api)
 
+    def migrating_to(self, port_id, host):
+        """The port's ``binding:profile`` ``migrating_to`` (Nova's
+        setup_networks_on_host before the migration; cleared after it):
+        ML2 binds the active binding again on the same host.
+        """
+        res = self._service_req('PUT', 'ports', id=port_id, data={
+            'port': {portbindings.PROFILE: (
+                {'migrating_to': host} if host else {})}}
+        ).get_response(self.api)
+        self.assertEqual(200, res.status_int, res.body)
+
     def delete_binding(self, port_id, host):
         return self._service_req(
             'DELETE', 'ports', id=port_id, subresource='bindings',
@@ -99,6 +110,7 @@ class MigrationCase(base.SppMl2Case):
         res = self.create_binding(port['id'], self.dst)
         self.assertEqual(201, res.status_int, res.body)
         self.wait_up(self.dst, port['id'])
+        self.migrating_to(port['id'], self.dst)
         return port, src_keys, self.deserialize(self.fmt, res)['binding']
 
 
@@ -188,6 +200,8 @@ class TestActivateAndFinish(MigrationCase):
         # Activation releases nothing: both hosts keep their vhost until
         # Nova deletes the source's binding.
         self.assertEqual(src_keys, self.host_keys(self.src, port['id']))
+        self.assertEqual(dst_keys, self.host_keys(self.dst, port['id']))
+        self.migrating_to(port['id'], None)
         self.assertEqual(dst_keys, self.host_keys(self.dst, port['id']))
 
         self.delete_and_check(port['id'], self.src, self.dst, dst_keys)
