@@ -26,6 +26,9 @@ from oslo_config import cfg
 
 from vif_plug_spp import keys
 
+from spp_neutron import sweep
+from spp_neutron import sweep_worker
+
 from neutron_e2e import base
 
 
@@ -251,3 +254,20 @@ class TestAbort(MigrationCase):
         self.wait_gone(self.dst, port['id'])
         self.wait_gone(self.src, port['id'])
         self.assertEqual([], self.macs(self.src) + self.macs(self.dst))
+
+
+class TestSweepDuringMigration(MigrationCase):
+
+    def test_the_sweep_leaves_both_bindings_alone(self):
+        port, src_keys, _binding = self.migrating_port()
+        dst_keys = self.host_keys(self.dst, port['id'])
+
+        report = sweep.Sweeper(self.mech.etcd, grace=300).sweep(
+            sweep_worker.neutron_lookup)
+
+        self.assertTrue(report.complete)
+        self.assertEqual([], [pair for pair in report.unplugged +
+                              report.freed + report.waiting
+                              if pair[1] == port['id']])
+        self.assert_intact(self.src, port['id'], src_keys)
+        self.assert_intact(self.dst, port['id'], dst_keys)
