@@ -113,7 +113,7 @@ def run_ports(client: etcd_mod.EtcdClient, host: str, ports: int,
     from os_vif import objects
     from oslo_config import cfg
     os_vif.initialize()
-    for name, value in (('etcd_host', etcd.host), ('etcd_port', etcd.port),
+    for name, value in (('etcd_endpoints', [etcd.url]),
                         ('spp_ctl_url', emu.url), ('host', host),
                         ('lock_path', lock)):
         cfg.CONF.set_override(name, value, group='os_vif_spp')

@@ -15,6 +15,7 @@ emulator, our agent, and the agent's state report delivered to Neutron's
 ``report_state`` RPC endpoint over oslo.messaging's in-process transport.
 """
 
+import dataclasses
 import json
 import os
 import queue
@@ -49,6 +50,18 @@ MAPPINGS = '00:04.0#physnet1#2#0xfe,00:05.0#physnet2#2#0xfc02'
 MAC = 'fa:16:3e:a0:da:db'
 
 
+@dataclasses.dataclass
+class SppHost:
+    """One SPP compute host of a test: its emulator and agent."""
+
+    spp: sppctl.SppCtlClient
+    url: str
+    tmp: str
+    lock_path: str
+    agent_args: list = dataclasses.field(default_factory=list)
+    agent: subprocess.Popen | None = None
+
+
 class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
 
     _mechanism_drivers = ['spp']
@@ -71,19 +84,20 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         self.etcd = etcd_mod.EtcdClient(self.server.host, self.server.port)
         self.addCleanup(self.etcd.close)
         self.host = 'spp-%s' % uuid.uuid4().hex[:8]
-        self.spps = {}   # host -> its spp-ctl emulator's client
         # The driver's watcher, but its callbacks run on the test thread:
         # the test database is one in-memory SQLite connection.
         self.ups = queue.Queue()
         self.watcher = status.StatusWatcher(
             self.mech.etcd, lambda *up: self.ups.put(up)).start()
         self.addCleanup(self.watcher.stop)
+        self.hosts = {}
 
     # -- the SPP host -------------------------------------------------------
     def start_host(self, host=None, agent=True):
         """The builder's configuration in etcd, spp-ctl-emulator and
         spp-agent as processes (the test process runs eventlet), and one
-        state report of the agent.
+        state report of the agent.  ``self.hosts[host]`` keeps what a test
+        needs to reach them again (emulator URL, agent process).
         """
         host = host or self.host
         conf = builder.build(MAPPINGS)
@@ -96,20 +110,34 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         self.spawn(tmp, 'emulator', [
             '-m', 'vif_plug_spp.cmd.emulator', '--port', str(port),
             '--configuration', conf_file], b'listening')
-        self.spp = sppctl.SppCtlClient('http://127.0.0.1:%d' % port)
+        url = 'http://127.0.0.1:%d' % port
+        self.spp = sppctl.SppCtlClient(url)
         self.addCleanup(self.spp.close)
-        self.spps[host] = self.spp
+        # The plugin and the agent serialise their spp_vf changes on one
+        # lock file per host, as on a real compute node.
+        self.hosts[host] = spp_host = SppHost(
+            spp=self.spp, url=url, tmp=tmp,
+            lock_path=os.path.join(tmp, 'spp.lock'))
         if agent:
             agent_conf = os.path.join(tmp, 'agent.conf')
             with open(agent_conf, 'w') as f:
                 f.write('[DEFAULT]\nhost = %s\n[AGENT]\nreport_interval = 0\n'
                         '[spp]\netcd_host = %s\netcd_port = %d\n'
-                        'api_port = %d\nlock_path =\nbackoff_max = 0.3\n' % (
-                            host, self.server.host, self.server.port, port))
-            self.spawn(tmp, 'agent', ['-m', 'vif_plug_spp.cmd.agent',
-                                      '--config-file', agent_conf])
+                        'api_port = %d\nlock_path = %s\nbackoff_max = 0.3\n'
+                        % (host, self.server.host, self.server.port, port,
+                           spp_host.lock_path))
+            spp_host.agent_args = ['-m', 'vif_plug_spp.cmd.agent',
+                                   '--config-file', agent_conf]
+            self.start_agent(host)
         self.agent_id = self.report_state(host)
         return host
+
+    def start_agent(self, host):
+        """(Re)start the host's spp-agent process."""
+        spp_host = self.hosts[host]
+        spp_host.agent = self.spawn(spp_host.tmp, 'agent',
+                                    spp_host.agent_args)
+        return spp_host.agent
 
     def spawn(self, tmp, name, args, ready=None):
         log = os.path.join(tmp, name + '.log')
@@ -159,12 +187,14 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
                                  arg_list=tuple(args), **args)
         return net['network']['id']
 
-    def port(self, net_id, host=None, mac=MAC):
-        port = self._make_port(
-            self.fmt, net_id, as_admin=True,
-            arg_list=(portbindings.HOST_ID, 'device_owner', 'mac_address'),
-            **{portbindings.HOST_ID: host or self.host,
-               'device_owner': 'compute:nova', 'mac_address': mac})
+    def port(self, net_id, host=None, mac=MAC, device_id=None):
+        """A port bound to the host, as Nova's update leaves it."""
+        fields = {portbindings.HOST_ID: host or self.host,
+                  'device_owner': 'compute:nova', 'mac_address': mac}
+        if device_id:
+            fields['device_id'] = device_id
+        port = self._make_port(self.fmt, net_id, as_admin=True,
+                               arg_list=tuple(fields), **fields)
         return port['port']
 
     def show(self, port_id):
@@ -191,12 +221,13 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         self.fail('timed out waiting for %s' % what)
 
     def port_keys(self, port_id, host=None):
-        host = host or self.host
+        """The port's keys (its vhosts included), on ``host`` if given."""
         kvs, _rev = self.etcd.get_prefix(keys.ROOT)
         return {kv.key: kv.value for kv in kvs
-                if port_id in kv.key or kv.value == port_id}
+                if (port_id in kv.key or kv.value == port_id) and
+                (host is None or '/%s/' % host in kv.key)}
 
     def macs(self, host=None):
-        spp = self.spps[host] if host else self.spp
+        spp = self.hosts[host].spp if host else self.spp
         return sorted(e['value'] for sec in (1, 2)
                       for e in spp.vf_status(sec)['classifier_table'])

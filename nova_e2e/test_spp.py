@@ -28,6 +28,7 @@ from nova_e2e import base
 
 try:
     from os_vif_accel.testing import etcd as etcd_server
+    from os_vif_accel.testing import spp_wiring
     from vif_plug_spp import builder
     from vif_plug_spp import etcd as spp_etcd
     from vif_plug_spp import keys
@@ -51,13 +52,7 @@ def classifier(sppctl: Any, sec_id: int) -> list[dict[str, Any]]:
 
 def vhost_behind(sppctl: Any, sec_id: int, ring: str) -> str:
     """The vhost port the forwarder fed by ``ring`` sends to."""
-    for comp in sppctl.snapshot()[sec_id]['components']:
-        rx = [p['port'] for p in comp.get('rx_port', [])]
-        tx = [p['port'] for p in comp.get('tx_port', [])]
-        if rx == [ring] and len(tx) == 1 and tx[0].startswith('vhost:'):
-            return str(tx[0])
-    raise AssertionError('no forwarder reads %s in spp_vf %d'
-                         % (ring, sec_id))
+    return spp_wiring.vhost_behind(sppctl.snapshot()[sec_id], ring)
 
 
 def spp_details(socket: str, flag: Any = True) -> dict[str, Any]:

@@ -37,7 +37,8 @@ from typing import Any
 from os_vif_accel import http_wire
 from os_vif_accel.http_wire import BadAnswer, Response, Stream
 
-__all__ = ['Response', 'Stream', 'Unreachable', 'BadAnswer', 'JSONClient']
+__all__ = ['Response', 'Stream', 'Unreachable', 'BadAnswer', 'NoAnswer',
+           'TLSFailure', 'JSONClient']
 
 _RETRYABLE = (ConnectionRefusedError, ConnectionResetError,
               ConnectionAbortedError, BrokenPipeError, socket.gaierror)
@@ -46,18 +47,42 @@ _split_url = http_wire.split_url
 
 
 class Unreachable(Exception):
-    """The request could not be delivered within the retry window."""
+    """The request could not be delivered within the retry window.
 
-    def __init__(self, reason: str, attempts: int, elapsed: float) -> None:
+    ``sent`` is True when the last attempt had written the request before
+    the connection failed: the server may have processed it.
+    """
+
+    def __init__(self, reason: str, attempts: int, elapsed: float,
+                 sent: bool = False) -> None:
         self.reason = reason
         self.attempts = attempts
         self.elapsed = elapsed
+        self.sent = sent
         super().__init__('%s (%d attempt%s in %.1fs)' % (
             reason, attempts, '' if attempts == 1 else 's', elapsed))
 
 
+class NoAnswer(BadAnswer):
+    """The request was sent but no answer came within the read timeout."""
+
+
+class TLSFailure(BadAnswer):
+    """TLS with the server failed (untrusted or expired certificate, wrong
+    host name, a plain-HTTP server): a configuration error, not an outage.
+    """
+
+
 class _StaleConnection(Exception):
     """A pooled connection turned out to be closed by the server."""
+
+
+class _AfterSend(Exception):
+    """The connection failed after the request was written."""
+
+    def __init__(self, exc: OSError) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
 
 
 def _is_tls_error(exc: BaseException) -> bool:
@@ -111,8 +136,11 @@ class JSONClient:
 
     def _get(self) -> tuple[_Connection, bool]:
         with self._lock:
-            if self._pool:
-                return self._pool.pop(), True
+            while self._pool:
+                conn = self._pool.pop()
+                if not conn.idle_closed():
+                    return conn, True
+                conn.close()   # the server closed it while it was idle
         return self._new_connection(), False
 
     def _put(self, conn: _Connection) -> None:
@@ -133,10 +161,10 @@ class JSONClient:
     def _tls_error(self, exc: BaseException) -> BadAnswer:
         # An untrusted certificate or a wrong key does not heal by
         # retrying and is not "agent down": it must fail the caller.
-        return BadAnswer('TLS with %s failed: %s' % (self.base_url, exc))
+        return TLSFailure('TLS with %s failed: %s' % (self.base_url, exc))
 
     def _once(self, method: str, path: str, body: bytes | None,
-              headers: dict[str, str]) -> Response:
+              headers: dict[str, str], idempotent: bool = True) -> Response:
         try:
             conn, reused = self._get()
         except OSError as exc:
@@ -148,14 +176,14 @@ class JSONClient:
                                         headers)
         except (socket.timeout, TimeoutError):
             conn.close()
-            raise BadAnswer('no answer within %.1fs' % self.read_timeout)
+            raise NoAnswer('no answer within %.1fs' % self.read_timeout)
         except OSError as exc:
             conn.close()
             if _is_tls_error(exc):
                 raise self._tls_error(exc)
-            if reused and isinstance(exc, _RETRYABLE):
+            if reused and idempotent and isinstance(exc, _RETRYABLE):
                 raise _StaleConnection()
-            raise
+            raise _AfterSend(exc)
         except BadAnswer:
             conn.close()
             raise
@@ -166,21 +194,29 @@ class JSONClient:
         return resp
 
     def stream(self, method: str, path: str, body: Any = None,
-               read_timeout: float | None = None) -> Stream:
+               read_timeout: float | None = None,
+               headers: dict[str, str] | None = None) -> Stream:
         """Send one request and return its answer as a :class:`Stream`.
 
         ``read_timeout`` bounds the wait for each piece of the answer
         (default: the client's).  Not retried: the caller decides how to
         resume a dropped stream.
         """
-        payload, hdrs = self._encode(body, None)
-        conn = _Connection(self._host, self._port, self.connect_timeout,
-                           read_timeout or self.read_timeout, self._tls)
+        payload, hdrs = self._encode(body, headers)
+        try:
+            conn = _Connection(self._host, self._port, self.connect_timeout,
+                               read_timeout or self.read_timeout, self._tls)
+        except OSError as exc:
+            if _is_tls_error(exc):
+                raise self._tls_error(exc)
+            raise
         try:
             _, status, _, headers = conn.send(method, self._prefix + path,
                                               payload, hdrs)
-        except BaseException:
+        except BaseException as exc:
             conn.close()
+            if isinstance(exc, OSError) and _is_tls_error(exc):
+                raise self._tls_error(exc)
             raise
         return Stream(conn, status, headers)
 
@@ -203,7 +239,8 @@ class JSONClient:
         return '%s: %s' % (type(exc).__name__, exc)
 
     def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> Response:
+                headers: dict[str, str] | None = None,
+                idempotent: bool = True) -> Response:
         """Send one request; retry only while it cannot be delivered.
 
         ``body`` may be bytes or any JSON-serialisable value.  While the
@@ -211,6 +248,9 @@ class JSONClient:
         retry window less than ``down_grace`` seconds ago) a single
         attempt is made, so that a caller plugging hundreds of ports
         during an outage does not wait the whole window for each.
+        ``idempotent=False``: a request that may have reached the server
+        (written, then the connection failed - also a kept-alive one) is
+        not sent again: :class:`Unreachable` with ``sent`` set.
         """
         payload, hdrs = self._encode(body, headers)
         start = time.monotonic()
@@ -220,7 +260,7 @@ class JSONClient:
         while True:
             attempts += 1
             try:
-                resp = self._once(method, path, payload, hdrs)
+                resp = self._once(method, path, payload, hdrs, idempotent)
             except _StaleConnection:
                 # The server closed its side of our pooled connections
                 # (e.g. it restarted): none of them is usable; nothing
@@ -228,11 +268,14 @@ class JSONClient:
                 self.close()
                 attempts -= 1
                 continue
-            except OSError as exc:
+            except (OSError, _AfterSend) as exc:
+                sent = isinstance(exc, _AfterSend)
+                cause = exc.exc if isinstance(exc, _AfterSend) else exc
                 elapsed = time.monotonic() - start
-                if elapsed + delay > window:
+                if elapsed + delay > window or (sent and not idempotent):
                     self._down_until = time.monotonic() + self.down_grace
-                    raise Unreachable(self._reason(exc), attempts, elapsed)
+                    raise Unreachable(self._reason(cause), attempts,
+                                      elapsed, sent=sent)
                 time.sleep(delay)
                 delay = min(delay * 2, self._backoff_max)
                 continue

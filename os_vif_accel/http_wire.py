@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 from typing import Any, Iterator
 
@@ -123,6 +124,16 @@ class Connection:
     def close(self) -> None:
         self.file.close()
         self.sock.close()
+
+    def idle_closed(self) -> bool:
+        """True if the server closed (or wrote to) this idle connection:
+        between answers nothing may arrive but the server's close.
+        """
+        try:
+            readable, _w, _x = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def _line(self) -> bytes:
         line = self.file.readline(_MAX_LINE + 1)

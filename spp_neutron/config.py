@@ -12,8 +12,10 @@
 """``[spp]`` options of the ``spp`` mechanism driver (ml2_conf.ini).
 
 ``etcd_host`` and ``etcd_port`` keep networking-spp's names and group, so
-an ml2_conf.ini written for networking-spp's driver works unchanged; the
-etcd and socket options are the os-vif ``spp`` plugin's own.
+an ml2_conf.ini written for networking-spp's driver works unchanged
+(deprecated: ``etcd_endpoints`` is the list that fails over); the etcd
+connection options are those of every SPP component
+(:mod:`os_vif_accel.etcd_opts`), the socket option the plugin's.
 Neutron-free: the sample config generator reads it without Neutron.
 """
 
@@ -24,6 +26,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from os_vif_accel import etcd_opts
 from vif_plug_spp import spp
 
 __all__ = ['GROUP', 'OPTS', 'register_opts', 'list_opts']
@@ -31,8 +34,8 @@ __all__ = ['GROUP', 'OPTS', 'register_opts', 'list_opts']
 GROUP = 'spp'
 
 #: The os-vif plugin's options that mean the same here.
-_SHARED = ('etcd_host', 'etcd_port', 'etcd_connect_timeout',
-           'etcd_read_timeout', 'vhostuser_socket_template')
+_SHARED = tuple(opt.name for opt in etcd_opts.connection_opts()) + (
+    'etcd_connect_timeout', 'etcd_read_timeout', 'vhostuser_socket_template')
 
 OPTS = [copy.deepcopy(opt) for opt in spp.SppPlugin.CONFIG_OPTS
         if opt.name in _SHARED] + [

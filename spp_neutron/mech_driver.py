@@ -49,6 +49,8 @@ from neutron.objects import ports as ports_obj
 from neutron.plugins.ml2 import db as ml2_db
 from neutron.plugins.ml2 import models as ml2_models
 
+from os_vif_accel import etcd_opts
+
 from vif_plug_spp import constants
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
@@ -89,8 +91,8 @@ class SppMechanismDriver(api.MechanismDriver):
         config.register_opts(cfg.CONF)
         conf: Any = cfg.CONF.spp
         self.conf = conf
-        self.etcd = etcd_mod.EtcdClient(
-            conf.etcd_host, conf.etcd_port,
+        self.etcd = etcd_mod.EtcdClient.from_settings(
+            etcd_opts.settings_from_conf(conf, config.GROUP),
             connect_timeout=conf.etcd_connect_timeout,
             read_timeout=conf.etcd_read_timeout)
         self.binder = core.Binder(self.etcd,

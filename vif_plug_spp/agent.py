@@ -43,6 +43,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from os_vif_accel import etcd_opts
 from os_vif_accel import validate
 
 from vif_plug_spp import binding
@@ -62,10 +63,7 @@ __all__ = ['GROUP', 'AGENT_OPTS', 'Agent', 'register_opts']
 
 GROUP = 'spp'
 AGENT_OPTS = [
-    cfg.StrOpt('etcd_host', default=constants.DEFAULT_ETCD_HOST,
-               help='etcd server (same option as networking-spp).'),
-    cfg.PortOpt('etcd_port', default=constants.DEFAULT_ETCD_PORT,
-                help='etcd client port.'),
+    *etcd_opts.connection_opts('etcd server'),
     cfg.StrOpt('api_ip_addr', default='127.0.0.1',
                help='spp-ctl address (same option as networking-spp).'),
     cfg.PortOpt('api_port', default=7777, help='spp-ctl REST API port.'),
@@ -255,8 +253,9 @@ class Agent:
 def from_conf(conf: cfg.ConfigOpts) -> Agent:
     """Build an agent from ``[spp]`` and ``[DEFAULT] host``."""
     group: Any = getattr(conf, GROUP)
-    etcd = etcd_mod.EtcdClient(group.etcd_host, group.etcd_port,
-                               read_timeout=group.request_timeout)
+    etcd = etcd_mod.EtcdClient.from_settings(
+        etcd_opts.settings_from_conf(group, GROUP),
+        read_timeout=group.request_timeout)
     spp = sppctl.SppCtlClient('http://%s:%d' % (group.api_ip_addr,
                                                group.api_port),
                               read_timeout=group.request_timeout)

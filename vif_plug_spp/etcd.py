@@ -21,83 +21,63 @@ waits on its queue forever (``client.py`` 656-665): an agent built on it
 stops reacting without a word, and resuming is left to the caller.  It
 also talks to one ``host:port`` with no endpoint list to fail over to and
 has no etcd authentication (user/password or token; ``client.py``
-56-67).  This client has neither yet either - one ``etcd_host`` and
-``etcd_port``, as networking-spp's options name them, plain HTTP - so
-those are not gains of today, only features switching would not bring.
-The gRPC ``etcd3`` library drags in grpcio and is unmaintained.
-The JSON gateway needs nothing beyond the
+56-67).  This client takes an endpoint list and fails over between
+members (:mod:`vif_plug_spp.etcd_endpoints`), speaks TLS with server
+verification and client certificates, and authenticates with a
+user/password token renewed when it expires
+(:mod:`vif_plug_spp.etcd_auth`).  The gRPC ``etcd3`` library drags in
+grpcio and is unmaintained.  The JSON gateway needs nothing beyond the
 standard library: unary calls go through the shared keep-alive
-:class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts,
-retries only for undelivered requests), and
-:class:`vif_plug_spp.etcd_watch.Watch` owns one streaming connection,
-resuming from the last delivered revision + 1 after any drop or etcd
-restart - so no event is lost, none is delivered twice, and nothing hangs
-silently - while an idle watch stays up.
+:class:`os_vif_accel.http.JSONClient` (bounded connect/read timeouts),
+and :class:`vif_plug_spp.etcd_watch.Watch` owns one streaming
+connection, resuming - on another member if its own is gone - from the
+last delivered revision + 1 after any drop or etcd restart, so no event
+is lost, none is delivered twice, and nothing hangs silently, while an
+idle watch stays up.  A write whose answer was lost is never sent again
+blindly (:mod:`vif_plug_spp.etcd_txn`).
 """
 
 from __future__ import annotations
 
-import base64
 import threading
-import time
 from typing import Any, Sequence
 
 from oslo_log import log as logging
 
+from os_vif_accel import etcd_opts
 from os_vif_accel import http as accel_http
 from os_vif_accel import validate
 
+from vif_plug_spp import etcd_auth
+from vif_plug_spp import etcd_endpoints
+from vif_plug_spp.etcd_errors import (  # noqa: F401 - re-exported
+    EtcdAuthError, EtcdBadAnswer, EtcdConfigError, EtcdError,
+    EtcdOutcomeUnknown, EtcdPermissionDenied, EtcdTLSError,
+    EtcdUnavailable, WatchCompacted)
+from vif_plug_spp import etcd_txn
 from vif_plug_spp import etcd_watch
 from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['EtcdError', 'EtcdUnavailable', 'EtcdBadAnswer',
-           'WatchCompacted', 'KeyValue', 'Event', 'EtcdClient',
-           'prefix_end']
+__all__ = ['EtcdError', 'EtcdUnavailable', 'EtcdOutcomeUnknown',
+           'EtcdBadAnswer', 'EtcdConfigError', 'EtcdTLSError',
+           'EtcdAuthError', 'EtcdPermissionDenied', 'WatchCompacted',
+           'KeyValue', 'Event', 'EtcdClient', 'prefix_end']
 
-
-class EtcdError(Exception):
-    """Base class of every error of this module."""
-
-
-class EtcdUnavailable(EtcdError):
-    """etcd could not be reached or did not answer in time."""
-
-
-class EtcdBadAnswer(EtcdError):
-    """etcd answered with an error status or an unexpected body."""
-
-
-class WatchCompacted(EtcdError):
-    """The revision to resume from was compacted away: re-read and
-    restart from ``compact_revision`` (the caller must resynchronise).
-    """
-
-    def __init__(self, compact_revision: int) -> None:
-        self.compact_revision = compact_revision
-        super().__init__('watch start revision compacted (oldest '
-                         'available revision %d); re-read the prefix'
-                         % compact_revision)
+#: Endpoints whose requests may be sent again after a lost answer:
+#: reads, and lease calls (a second grant leaves a lease that expires).
+_SAFE = frozenset({'kv/range', 'maintenance/status', 'lease/grant',
+                   'lease/keepalive', 'lease/revoke', 'lease/timetolive'})
 
 
 KeyValue = etcdkv.KeyValue
 Event = etcdkv.Event
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
-def prefix_end(prefix: str) -> str:
-    """The range end that selects every key starting with ``prefix``."""
-    raw = bytearray(prefix.encode('utf-8'))
-    while raw:
-        if raw[-1] < 0xff:
-            raw[-1] += 1
-            return raw.decode('utf-8', 'surrogateescape')
-        raw.pop()
-    return '\x00'
+prefix_end = etcd_txn.prefix_end
+_b64 = etcd_txn.b64
+_range_req = etcd_txn.range_req
 
 
 def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
@@ -107,64 +87,136 @@ def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
         raise EtcdBadAnswer('etcd answer: %s' % exc) from None
 
 
-def _range_req(key: str, prefix: bool) -> dict[str, Any]:
-    req = {'key': _b64(key)}
-    if prefix:
-        req['range_end'] = _b64(prefix_end(key))
-    return req
-
-
 class EtcdClient:
-    """Unary etcd v3 operations with bounded timeouts.
+    """Unary etcd v3 operations on a cluster, with bounded timeouts.
 
-    :param retry_window: seconds during which a request that could not be
-        delivered (connection refused/reset) is retried; answers are never
-        retried, so a put is never applied twice.
+    ``EtcdClient(host, port)`` talks to one member as before;
+    ``endpoints=[...]`` (``http(s)://host:port``) to a cluster, failing
+    over between members (:mod:`vif_plug_spp.etcd_endpoints`).  ``ca_file``,
+    ``cert_file``, ``key_file``: TLS for https endpoints (the server
+    certificate and host name are verified).  ``username``/``password``:
+    etcd authentication (:mod:`vif_plug_spp.etcd_auth`).
+
+    :param retry_window: seconds during which rounds over all members
+        are retried while none can be reached; answers are never
+        retried, and a write whose answer was lost is not sent again
+        blindly (:class:`EtcdOutcomeUnknown`, or settled for guarded
+        transactions, see :meth:`txn_rev`).
     """
 
-    def __init__(self, host: str, port: int, connect_timeout: float = 1.0,
-                 read_timeout: float = 5.0, retry_window: float = 1.0,
-                 api_path: str | None = None) -> None:
-        self.host = host or '127.0.0.1'
-        self.port = int(port)
-        self.url = 'http://%s:%d' % (self.host, self.port)
+    def __init__(self, host: str = etcd_opts.DEFAULT_HOST,
+                 port: int = etcd_opts.DEFAULT_PORT,
+                 connect_timeout: float = 1.0, read_timeout: float = 5.0,
+                 retry_window: float = 1.0, api_path: str | None = None,
+                 *, endpoints: Sequence[str] | None = None,
+                 ca_file: str | None = None, cert_file: str | None = None,
+                 key_file: str | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
+        if not endpoints:
+            host = host or etcd_opts.DEFAULT_HOST
+            endpoints = ['http://%s:%d' % (
+                '[%s]' % host if ':' in host else host, int(port))]
+        try:
+            urls = [etcd_opts.check_endpoint(url) for url in endpoints]
+        except etcd_opts.ConfigError as exc:
+            raise EtcdConfigError(str(exc)) from None
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._http = accel_http.JSONClient(
-            self.url, connect_timeout=connect_timeout,
-            read_timeout=read_timeout, retry_window=retry_window)
+        self.members = etcd_endpoints.Members(
+            urls, connect_timeout, read_timeout, retry_window,
+            tls={'ca_file': ca_file, 'cert_file': cert_file,
+                 'key_file': key_file})
+        self.auth = etcd_auth.Auth(username, password)
         self._api_path = api_path
-        # When etcd last answered anything (monotonic): a watch's
-        # liveness probe is skipped while other calls prove the member
-        # alive.
-        self.last_answer = 0.0
+        # One liveness probe at a time (see etcd_watch).
         self.probe_lock = threading.Lock()
 
+    @classmethod
+    def from_settings(cls, settings: etcd_opts.Settings,
+                      **kwargs: Any) -> 'EtcdClient':
+        """A client for :class:`os_vif_accel.etcd_opts.Settings`;
+        ``kwargs``: the timeouts.
+        """
+        return cls(endpoints=settings.endpoints, ca_file=settings.ca_file,
+                   cert_file=settings.cert_file, key_file=settings.key_file,
+                   username=settings.username, password=settings.password,
+                   **kwargs)
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [member.url for member in self.members.members]
+
+    @property
+    def url(self) -> str:
+        """The member requests go to now (the last that answered)."""
+        return self.members.preferred.url
+
+    @property
+    def host(self) -> str:
+        return accel_http.http_wire.split_url(self.url)[1]
+
+    @property
+    def port(self) -> int:
+        return accel_http.http_wire.split_url(self.url)[2]
+
     def close(self) -> None:
-        self._http.close()
+        self.members.close()
 
     # -- plumbing -----------------------------------------------------------
-    def _request(self, method: str, path: str, body: Any = None) -> Any:
-        try:
-            resp = self._http.request(method, path, body)
-        except accel_http.Unreachable as exc:
-            raise EtcdUnavailable('etcd %s unreachable: %s' % (self.url, exc))
-        except accel_http.BadAnswer as exc:
-            raise EtcdUnavailable('etcd %s: %s' % (self.url, exc))
-        self.last_answer = time.monotonic()
-        if resp.status != 200:
+    def _auth_send(self, path: str, body: Any
+                   ) -> tuple[etcd_endpoints.Member, accel_http.Response]:
+        return self.members.send('POST', path, body)
+
+    def auth_headers(self) -> dict[str, str]:
+        return self.auth.headers(self._auth_send, self.api_path)
+
+    def _request(self, method: str, path: str, body: Any = None,
+                 safe: bool = True) -> Any:
+        renewed = False
+        while True:
+            headers = self.auth_headers() if path != '/version' else {}
+            member, resp = self.members.send(method, path, body, headers,
+                                             safe)
+            if resp.status == 200:
+                break
+            kind = etcd_auth.classify_answer(resp)
+            if self.auth.renewable(kind, headers) and not renewed:
+                # Refused, so not applied: authenticate again and resend.
+                self.auth.expired(headers)
+                renewed = True
+                continue
+            if kind is not None:
+                raise self.auth.error(kind, member.url, body)
             raise EtcdBadAnswer('etcd %s %s: HTTP %d: %s' % (
-                self.url, path, resp.status, resp.text[:300]))
+                member.url, path, resp.status, resp.text[:300]))
         try:
             return resp.json()
         except accel_http.BadAnswer as exc:
-            raise EtcdBadAnswer('etcd %s %s: %s' % (self.url, path, exc))
+            raise EtcdBadAnswer('etcd %s %s: %s' % (member.url, path, exc))
 
-    def stream(self, endpoint: str, body: Any,
-               read_timeout: float) -> accel_http.Stream:
-        """Open a streaming call (a watch) on the shared HTTP client."""
-        return self._http.stream('POST', self.api_path + endpoint, body,
-                                 read_timeout=read_timeout)
+    def open_stream(self, endpoint: str, body: Any, read_timeout: float,
+                    headers: dict[str, str]
+                    ) -> tuple[etcd_endpoints.Member, accel_http.Stream]:
+        """Open a streaming call (a watch) on the first member that
+        accepts it; ``headers``: :meth:`auth_headers`.
+        """
+        return self.members.stream(self.api_path + endpoint, body,
+                                   read_timeout, headers)
+
+    def status_of(self, member: etcd_endpoints.Member) -> dict[str, Any]:
+        """``maintenance/status`` of one member (no failover: a watch asks
+        whether the member its stream is on is alive).
+        """
+        try:
+            resp = self.members.send_to(member, 'POST', self.api_path +
+                                        'maintenance/status', {}, {})
+            result = resp.json()
+        except (etcd_endpoints.Failed, accel_http.BadAnswer) as exc:
+            raise EtcdUnavailable('etcd %s: %s' % (member.url, exc))
+        if resp.status != 200 or not isinstance(result, dict):
+            raise EtcdBadAnswer('etcd %s: status answer HTTP %d' % (
+                member.url, resp.status))
+        return result
 
     @property
     def api_path(self) -> str:
@@ -187,9 +239,19 @@ class EtcdClient:
                 self._api_path = '/v3alpha/'
         return self._api_path
 
-    def call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST ``body`` to ``<api>/<endpoint>`` (e.g. ``kv/range``)."""
-        result = self._request('POST', self.api_path + endpoint, body)
+    def call(self, endpoint: str, body: dict[str, Any],
+             safe: bool | None = None) -> dict[str, Any]:
+        """POST ``body`` to ``<api>/<endpoint>`` (e.g. ``kv/range``).
+
+        ``safe``: whether it may be sent again after its member failed
+        with the request sent; by default reads, read-only transactions
+        and lease calls are, writes are not.
+        """
+        if safe is None:
+            safe = endpoint in _SAFE or (endpoint == 'kv/txn' and
+                                         etcd_txn.read_only(body))
+        result = self._request('POST', self.api_path + endpoint, body,
+                               safe)
         if not isinstance(result, dict):
             raise EtcdBadAnswer('etcd %s: unexpected answer %r'
                                 % (endpoint, result))
@@ -268,39 +330,31 @@ class EtcdClient:
                 success: list[dict[str, Any]],
                 failure: list[dict[str, Any]] | None = None
                 ) -> tuple[bool, int]:
-        """:meth:`txn` that also returns the store revision after it."""
-        res = self.call('kv/txn', {'compare': compare, 'success': success,
-                                   'failure': failure or []})
+        """:meth:`txn` that also returns the store revision after it.
+
+        A guarded transaction whose member failed after it was sent is
+        settled, not blindly resent (:func:`etcd_txn.settle`): if the
+        store already holds what its success branch writes it counts as
+        applied, else it is sent again - its compare still decides.
+        """
+        body = {'compare': compare, 'success': success,
+                'failure': failure or []}
+        try:
+            res = self.call('kv/txn', body)
+        except EtcdOutcomeUnknown as exc:
+            return etcd_txn.settle(self, body, exc)
         return (bool(res.get('succeeded', False)),
                 int(res.get('header', {}).get('revision', 0)))
 
-    @staticmethod
-    def cmp_create_revision(key: str, revision: int) -> dict[str, Any]:
-        """The key was created at ``revision`` (0: it does not exist)."""
-        return {'key': _b64(key), 'target': 'CREATE', 'result': 'EQUAL',
-                'create_revision': str(revision)}
+    cmp_create_revision = staticmethod(etcd_txn.cmp_create_revision)
+    cmp_value = staticmethod(etcd_txn.cmp_value)
+    cmp_mod_revision = staticmethod(etcd_txn.cmp_mod_revision)
+    op_put = staticmethod(etcd_txn.op_put)
+    op_delete = staticmethod(etcd_txn.op_delete)
 
     @staticmethod
-    def op_put(key: str, value: str) -> dict[str, Any]:
-        return {'request_put': {'key': _b64(key), 'value': _b64(value)}}
-
-    @staticmethod
-    def op_delete(key: str) -> dict[str, Any]:
-        return {'request_delete_range': {'key': _b64(key)}}
-
-    @staticmethod
-    def cmp_value(key: str, value: str) -> dict[str, Any]:
-        return {'key': _b64(key), 'target': 'VALUE', 'result': 'EQUAL',
-                'value': _b64(value)}
-
-    @classmethod
-    def cmp_absent(cls, key: str) -> dict[str, Any]:
-        return cls.cmp_create_revision(key, 0)
-
-    @staticmethod
-    def cmp_mod_revision(key: str, revision: int) -> dict[str, Any]:
-        return {'key': _b64(key), 'target': 'MOD', 'result': 'EQUAL',
-                'mod_revision': str(revision)}
+    def cmp_absent(key: str) -> dict[str, Any]:
+        return etcd_txn.cmp_create_revision(key, 0)
 
     def replace(self, key: str, old: str, new: str) -> bool:
         """Compare-and-swap: set ``new`` only if the value is ``old``."""

@@ -46,6 +46,8 @@ from oslo_log import log as logging
 
 from os_vif_accel import http as accel_http
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_auth
+from vif_plug_spp import etcd_endpoints
 from vif_plug_spp import etcdkv
 
 LOG = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ __all__ = ['Watch', 'STALL_TIMEOUT']
 
 STALL_TIMEOUT = 1500.0
 _KEEPALIVE_COUNT = 3
+
+
+class _Renewed(ConnectionResetError):
+    """etcd refused the watch's expired token; it was dropped, so the
+    watch is re-created at once with a new one (same member).
+    """
 
 
 class _Liveness:
@@ -77,8 +85,9 @@ class _Liveness:
         self._done.set()
 
     def _quiet_for(self) -> float:
-        client = self.watch.client
-        return time.monotonic() - max(self.heard, client.last_answer)
+        member = self.watch.member
+        answer = member.last_answer if member is not None else 0.0
+        return time.monotonic() - max(self.heard, answer)
 
     def _run(self) -> None:
         idle = self.watch.idle_timeout
@@ -99,6 +108,8 @@ class _Liveness:
                         self.watch.revision + 1)
             self.watch.probe_failures += 1
             self.watch.closed_by_probe = True
+            if self.watch.member is not None:
+                self.watch.client.members.failed(self.watch.member)
             self.stream.close()
             return
 
@@ -138,6 +149,9 @@ class Watch:
         # Set once etcd confirmed the (first) watch creation.
         self.created = threading.Event()
         self._stream: accel_http.Stream | None = None
+        # The member the stream is on, and the credentials it carries.
+        self.member: etcd_endpoints.Member | None = None
+        self._headers: dict[str, str] = {}
         self._lock = threading.Lock()
         self._pending_top = self.revision
         self._healthy = False
@@ -155,10 +169,14 @@ class Watch:
         return self._stopped.is_set()
 
     def probe(self) -> str | None:
-        """None if the member answers and has a leader, else why not."""
+        """None if the stream's member answers and has a leader, else
+        why not.
+        """
         self.probes += 1
+        if self.member is None:
+            return None
         try:
-            status = self.client.call('maintenance/status', {})
+            status = self.client.status_of(self.member)
         except etcd_mod.EtcdError as exc:
             return 'etcd did not answer a liveness probe (%s)' % exc
         if str(status.get('leader') or '0') == '0':
@@ -184,8 +202,10 @@ class Watch:
                     'progress_notify': True})
         # etcd answers the call at once: wait no longer than for any
         # other answer; once it streams, silence is normal.
-        stream = self.client.stream('watch', {'create_request': req},
-                                    self.client.read_timeout)
+        self._headers = self.client.auth_headers()
+        self.member, stream = self.client.open_stream(
+            'watch', {'create_request': req}, self.client.read_timeout,
+            self._headers)
         self.streams += 1
         with self._lock:
             self._stream = stream
@@ -211,12 +231,26 @@ class Watch:
             yield json.loads(line)
         raise ConnectionResetError('watch stream closed')
 
+    def _refused(self, reason: str) -> None:
+        """Raise for a watch etcd canceled: an expired token is renewed
+        and the watch resumed; missing permissions end it.
+        """
+        kind = etcd_auth.classify(reason)
+        if self.client.auth.renewable(kind, self._headers):
+            self.client.auth.expired(self._headers)
+            raise _Renewed('watch token expired: %s' % reason)
+        if kind is not None:
+            url = self.member.url if self.member else '?'
+            raise self.client.auth.error(
+                kind, url, {'create_request': etcd_mod._range_req(
+                    self.prefix, self.is_prefix)})
+        raise ConnectionResetError('watch canceled by etcd: %s' % reason)
+
     def _events(self, result: dict[str, Any]) -> list[etcd_mod.Event]:
         if result.get('compact_revision') and result.get('canceled'):
             raise etcd_mod.WatchCompacted(int(result['compact_revision']))
         if result.get('canceled'):
-            raise ConnectionResetError('watch canceled by etcd: %s'
-                                       % result.get('cancel_reason', ''))
+            self._refused(str(result.get('cancel_reason', '')))
         events = []
         top = self.revision
         for raw in result.get('events') or []:
@@ -268,7 +302,7 @@ class Watch:
             self._healthy = False
             try:
                 yield from self._follow()
-            except etcd_mod.WatchCompacted:
+            except (etcd_mod.WatchCompacted, etcd_mod.EtcdConfigError):
                 self._close()
                 raise
             except (OSError, accel_http.BadAnswer, ValueError,
@@ -276,11 +310,15 @@ class Watch:
                 self._close()
                 if self._stopped.is_set():
                     break
+                if self.member is not None and \
+                        not isinstance(exc, _Renewed):  # go elsewhere
+                    self.client.members.failed(self.member)
                 self.reconnects += 1
                 if self._healthy:   # the stream had worked: no backoff
                     delay = 0.05
                 # After a failed probe the liveness warning said it all.
-                log = LOG.debug if self.closed_by_probe else LOG.warning
+                log = LOG.debug if self.closed_by_probe or isinstance(
+                    exc, _Renewed) else LOG.warning
                 self.closed_by_probe = False
                 log('etcd watch on %s dropped (%s); resuming from revision '
                     '%d in %.2fs', self.prefix, exc or type(exc).__name__,

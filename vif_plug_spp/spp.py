@@ -27,6 +27,7 @@ from os_vif import objects
 from os_vif import plugin
 from oslo_config import cfg
 
+from os_vif_accel import etcd_opts
 from os_vif_accel import opts as accel_opts
 from os_vif_accel import plugin as accel_plugin
 from os_vif_accel import validate
@@ -41,6 +42,20 @@ from vif_plug_spp import wiring
 __all__ = ['SppPlugin']
 
 
+def _etcd_client(conf: Any) -> etcd_mod.EtcdClient:
+    """The etcd client of ``[os_vif_spp]`` (a bad option is an SppError
+    naming it, raised by the first plug, not a traceback).
+    """
+    try:
+        return etcd_mod.EtcdClient.from_settings(
+            etcd_opts.settings_from_conf(conf, 'os_vif_spp'),
+            connect_timeout=conf.etcd_connect_timeout,
+            read_timeout=conf.etcd_read_timeout,
+            retry_window=conf.etcd_retry_window)
+    except (etcd_opts.ConfigError, etcd_mod.EtcdConfigError) as exc:
+        raise exception.SppError(port_id='(any)', reason=str(exc))
+
+
 class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
     """Verify and repair SPP vhost-user wiring when Nova plugs a VIF."""
 
@@ -49,11 +64,7 @@ class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
     UNSUPPORTED_VIF = exception.UnsupportedVIF
 
     CONFIG_OPTS = [
-        cfg.StrOpt('etcd_host', default=constants.DEFAULT_ETCD_HOST,
-                   help='etcd server holding the SPP keys (the one '
-                        'networking-spp\'s [spp] etcd_host names).'),
-        cfg.PortOpt('etcd_port', default=constants.DEFAULT_ETCD_PORT,
-                    help='etcd client port.'),
+        *etcd_opts.connection_opts('etcd server holding the SPP keys'),
         *accel_opts.client_timeout_opts('etcd', 'etcd'),
         cfg.StrOpt('spp_ctl_url', default=constants.DEFAULT_SPP_CTL_URL,
                    help='Base URL of spp-ctl\'s REST API (its -b/-a '
@@ -103,11 +114,7 @@ class SppPlugin(accel_plugin.PortErrors, plugin.PluginBase):
                 keys.vhost_prefix(host)
             except keys.InvalidKeyPart as exc:
                 raise exception.SppError(port_id='(any)', reason=str(exc))
-            etcd = etcd_mod.EtcdClient(
-                conf.etcd_host, conf.etcd_port,
-                connect_timeout=conf.etcd_connect_timeout,
-                read_timeout=conf.etcd_read_timeout,
-                retry_window=conf.etcd_retry_window)
+            etcd = _etcd_client(conf)
             spp = sppctl.SppCtlClient(
                 conf.spp_ctl_url,
                 connect_timeout=conf.spp_ctl_connect_timeout,

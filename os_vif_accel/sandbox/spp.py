@@ -128,7 +128,7 @@ def run(out: Callable[..., Any] = print) -> None:
         _show_etcd(out, client, host)
         _show_spp(out, emu)
         _configure_plugin(stack, {
-            'etcd_host': server.host, 'etcd_port': server.port,
+            'etcd_endpoints': [server.url],
             'spp_ctl_url': emu.url, 'host': host,
             'lock_path': os.path.join(tmp, 'lock')})
         _plug_and_unplug(out, client, host, emu, ports, vids)

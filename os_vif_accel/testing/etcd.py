@@ -21,15 +21,21 @@ this without test requirements.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from typing import Any, Sequence
+
+from os_vif_accel.testing import etcd_tls
 
 __all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port']
 
@@ -48,17 +54,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 class EtcdServer:
     """One single-member etcd cluster in a temporary directory.
 
     ``start()`` waits until ``/health`` answers; ``stop()`` kills it and
     removes the data directory; ``restart()`` keeps the data and port.
+    ``tls``: serve https with these certificates and require client
+    certificates (``--client-cert-auth``); ``extra_args``: more etcd
+    flags (e.g. ``--auth-token``).  :meth:`enable_auth` adds users and
+    roles and turns authentication on.
     """
 
     def __init__(self, binary: str = ETCD_BINARY,
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0,
+                 tls: etcd_tls.CertSet | None = None,
+                 extra_args: Sequence[str] = ()) -> None:
         self.binary = binary
         self.start_timeout = start_timeout
+        self.tls = tls
+        self.extra_args = list(extra_args)
         self.tmpdir: str | None = None
         self.port = 0
         self.peer_port = 0
@@ -70,7 +88,22 @@ class EtcdServer:
 
     @property
     def url(self) -> str:
-        return 'http://127.0.0.1:%d' % self.port
+        return '%s://127.0.0.1:%d' % ('https' if self.tls else 'http',
+                                      self.port)
+
+    def _tls_args(self) -> list[str]:
+        if self.tls is None:
+            return []
+        return ['--cert-file', self.tls.server_cert,
+                '--key-file', self.tls.server_key,
+                '--trusted-ca-file', self.tls.ca_file, '--client-cert-auth']
+
+    def _context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        ctx = ssl.create_default_context(cafile=self.tls.ca_file)
+        ctx.load_cert_chain(self.tls.client_cert, self.tls.client_key)
+        return ctx
 
     def _command(self) -> list[str]:
         assert self.tmpdir is not None
@@ -82,7 +115,8 @@ class EtcdServer:
                 '--listen-peer-urls', peer,
                 '--initial-advertise-peer-urls', peer,
                 '--initial-cluster', 'default=' + peer,
-                '--log-level', 'error', '--logger', 'zap']
+                '--log-level', 'error', '--logger', 'zap',
+                *self._tls_args(), *self.extra_args]
 
     def _spawn(self) -> None:
         assert self.tmpdir is not None
@@ -103,8 +137,8 @@ class EtcdServer:
                 raise RuntimeError('etcd exited with %s: %s' % (
                     self.proc.returncode, self.log_tail()))
             try:
-                with urllib.request.urlopen(self.url + '/health',
-                                            timeout=1) as resp:
+                with urllib.request.urlopen(self.url + '/health', timeout=1,
+                                            context=self._context()) as resp:
                     if b'true' in resp.read():
                         return
             except (OSError, urllib.error.URLError):
@@ -112,6 +146,39 @@ class EtcdServer:
             time.sleep(0.05)
         raise RuntimeError('etcd did not become healthy in %.0fs: %s'
                            % (self.start_timeout, self.log_tail()))
+
+    def post(self, path: str, body: dict[str, Any],
+             token: str | None = None) -> dict[str, Any]:
+        """POST to the v3 gateway (``path`` like ``auth/user/add``)."""
+        req = urllib.request.Request(
+            self.url + '/v3/' + path, data=json.dumps(body).encode(),
+            headers={'Authorization': token} if token else {})
+        with urllib.request.urlopen(req, timeout=5,
+                                    context=self._context()) as resp:
+            result: dict[str, Any] = json.loads(resp.read())
+        return result
+
+    def enable_auth(self, root_password: str,
+                    users: dict[str, tuple[str, Sequence[str]]]) -> None:
+        """Create ``root`` and ``users`` {name: (password, [prefix, ...])},
+        each user with a role ``<name>-role`` allowed read-write access to
+        its prefixes only, then enable authentication.
+        """
+        self.post('auth/user/add', {'name': 'root',
+                                    'password': root_password})
+        self.post('auth/role/add', {'name': 'root'})
+        self.post('auth/user/grant', {'user': 'root', 'role': 'root'})
+        for name, (password, prefixes) in users.items():
+            role = name + '-role'
+            self.post('auth/user/add', {'name': name, 'password': password})
+            self.post('auth/role/add', {'name': role})
+            for prefix in prefixes:
+                end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                self.post('auth/role/grant', {'name': role, 'perm': {
+                    'permType': 'READWRITE', 'key': _b64(prefix),
+                    'range_end': _b64(end)}})
+            self.post('auth/user/grant', {'user': name, 'role': role})
+        self.post('auth/enable', {})
 
     def log_tail(self) -> str:
         if not self.tmpdir:

@@ -9,84 +9,127 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""A loopback TCP relay that a test can cut: one client loses its link to
-a real server (its streams dropped, new connections refused) while the
-test keeps talking to the server directly, e.g. to write and compact
-etcd behind a watcher's back.
+"""A loopback TCP forwarder that tests can kill, cut or make lose answers.
+
+It stands for one etcd member in failover tests without a second etcd:
+behind it is a real member, so what arrives is applied for real.
+``lose_answers``: requests reach the member, its answers are dropped and
+the client's connection is reset - the "sent, no reply" case a client
+must not blindly repeat a write after.  :meth:`kill` closes the listener
+and every connection, like a member that died; :meth:`cut` drops every
+connection and closes new ones at once until :meth:`restore` (one client
+loses its link while the test keeps talking to the server directly).
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import threading
+from typing import Callable
 
 __all__ = ['TcpProxy']
 
 
-class TcpProxy:
-    """Relays ``127.0.0.1:<port>`` to ``upstream`` until :meth:`cut`."""
+def _reset(sock: socket.socket) -> None:
+    """End a connection now: SO_LINGER 0 makes the close a reset; the
+    shutdown wakes a thread blocked reading it (close alone would not).
+    """
+    for step in (lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                         struct.pack('ii', 1, 0)),
+                 lambda: sock.shutdown(socket.SHUT_RDWR), sock.close):
+        try:
+            step()
+        except OSError:
+            pass
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
-        self.upstream = (upstream_host, upstream_port)
-        self._listener = socket.create_server(('127.0.0.1', 0))
-        self.host, self.port = self._listener.getsockname()[:2]
-        self._lock = threading.Lock()
-        self._open: list[socket.socket] = []
+
+class TcpProxy:
+    """Forwards ``127.0.0.1:<port>`` to ``upstream`` (host, port)."""
+
+    def __init__(self, upstream: tuple[str, int] | str,
+                 upstream_port: int | None = None, lose_answers: bool = False,
+                 lose_when: Callable[[bytes], bool] | None = None) -> None:
+        """``upstream``: (host, port), or the host with ``upstream_port``.
+        ``lose_when``: lose only the answers of requests whose bytes it
+        accepts (e.g. writes), forwarding the rest.
+        """
+        if isinstance(upstream, str):
+            assert upstream_port is not None
+            upstream = (upstream, upstream_port)
+        self.upstream = upstream
+        self.lose_answers = lose_answers
+        self.lose_when = lose_when
+        self.host = '127.0.0.1'
         self._cut = False
-        self.accepted = 0
+        self.lost = 0
+        self.connections = 0
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(('127.0.0.1', 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def accepted(self) -> int:
+        return self.connections
 
     def cut(self) -> None:
         """Drop every relayed connection; close new ones at once."""
         with self._lock:
             self._cut = True
-            self._close_all()
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _reset(sock)
 
     def restore(self) -> None:
         with self._lock:
             self._cut = False
 
-    def close(self) -> None:
-        self.cut()
-        self._listener.close()
-
-    def _close_all(self) -> None:
-        for sock in self._open:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
-        self._open = []
+    def url(self, scheme: str = 'http') -> str:
+        return '%s://127.0.0.1:%d' % (scheme, self.port)
 
     def _accept(self) -> None:
         while True:
             try:
                 client, _addr = self._listener.accept()
             except OSError:
-                return   # closed
+                return   # killed
+            if self._cut:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream, 5)
+            except OSError:
+                client.close()
+                continue
             with self._lock:
-                if self._cut:
-                    client.close()
-                    continue
-                try:
-                    server = socket.create_connection(self.upstream, 5)
-                    server.settimeout(None)
-                except OSError:
-                    client.close()
-                    continue
-                self.accepted += 1
-                self._open += [client, server]
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst),
-                                 daemon=True).start()
+                self.connections += 1
+                self._socks += [client, server]
+            state = {'lose': self.lose_answers}
+            threading.Thread(target=self._pipe,
+                             args=(client, server, False, state),
+                             daemon=True).start()
+            threading.Thread(target=self._pipe,
+                             args=(server, client, True, state),
+                             daemon=True).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket,
+              answers: bool, state: dict[str, bool]) -> None:
         try:
             while True:
                 data = src.recv(65536)
                 if not data:
+                    break
+                if not answers and self.lose_when is not None and \
+                        self.lose_when(data):
+                    state['lose'] = True
+                if answers and state['lose']:
+                    self.lost += 1
+                    _reset(dst)
                     break
                 dst.sendall(data)
         except OSError:
@@ -96,3 +139,20 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+    def close(self) -> None:
+        self.kill()
+
+    def kill(self) -> None:
+        """Stop listening (connects are refused) and reset every
+        connection.
+        """
+        try:   # wakes the accept() of _accept (close alone would not)
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            _reset(sock)

@@ -26,6 +26,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from vif_plug_spp import agent as agent_mod
+from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import report
 
 
@@ -44,7 +45,8 @@ def _setup(argv: list[str]) -> Any:
         conf(argv, project='spp-agent')
         logging.setup(conf, 'spp-agent')
         return conf, agent_mod.from_conf(conf)
-    except (cfg.Error, ValueError) as exc:  # InvalidKeyPart, decoding
+    except (cfg.Error, ValueError,  # InvalidKeyPart, decoding, etcd opts
+            etcd_mod.EtcdConfigError) as exc:
         what = 'a configuration file is not UTF-8: ' if isinstance(
             exc, UnicodeDecodeError) else ''
         print('spp-agent: error: %s%s' % (what, ' '.join(str(exc).split())),
@@ -55,7 +57,7 @@ def _setup(argv: list[str]) -> Any:
 def main(argv: list[str] | None = None) -> int:
     conf, agent = _setup(sys.argv[1:] if argv is None else argv)
     reporter = report.from_conf(conf, conf.host, {
-        'etcd': '%s:%d' % (conf.spp.etcd_host, conf.spp.etcd_port),
+        'etcd': ','.join(agent.etcd.endpoints),
         'spp_ctl': '%s:%d' % (conf.spp.api_ip_addr, conf.spp.api_port)})
 
     def _stop(signum: int, frame: Any) -> None:

@@ -12,7 +12,9 @@
 """``spp-config-build``: write a host's SPP configuration to etcd.
 
 Takes the devstack variables of networking-spp (``DPDK_PORT_MAPPINGS``,
-``SPP_HOST``, ``ETCD_HOST``, ``ETCD_PORT``, ``SPP_COMPONENT_CONF``,
+``SPP_HOST``, ``ETCD_HOST``, ``ETCD_PORT`` - deprecated for
+``ETCD_ENDPOINTS`` and the TLS and credential variables of
+:mod:`vif_plug_spp.cmd.etcd_args` - ``SPP_COMPONENT_CONF``,
 ``SPP_MIRROR``, ``SPP_PRIMARY_CORE_MASK``) from the environment or the
 matching options.  Invalid input ends with exit status 2 and one line
 saying what to fix, never a traceback.  ``destroy`` removes the host's
@@ -27,6 +29,7 @@ import socket
 import sys
 from typing import Any, Callable
 
+from os_vif_accel import etcd_opts
 from os_vif_accel import parse
 from os_vif_accel import validate
 
@@ -36,6 +39,7 @@ from vif_plug_spp import builder_input
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
+from vif_plug_spp.cmd import etcd_args
 
 
 # A customization file is a few KiB; nesting deeper than this is an
@@ -71,10 +75,7 @@ def _parser() -> argparse.ArgumentParser:
                         help='host name in the keys [SPP_HOST, default '
                              'hostname -s]; must equal the agent\'s and '
                              'Nova\'s host')
-    parser.add_argument('--etcd-host', default=env('ETCD_HOST'),
-                        help='[ETCD_HOST]')
-    parser.add_argument('--etcd-port', default=env('ETCD_PORT') or '2379',
-                        help='[ETCD_PORT, default 2379]')
+    etcd_args.add_options(parser)
     parser.add_argument('--customization',
                         default=env('SPP_COMPONENT_CONF'),
                         help='component customization YAML '
@@ -158,9 +159,25 @@ def _load_yaml(path: str) -> Any:
 
 
 def _client(args: argparse.Namespace) -> etcd_mod.EtcdClient:
-    if not args.etcd_host:
-        raise builder.BuildError('ETCD_HOST (--etcd-host) is required')
-    return etcd_mod.EtcdClient(args.etcd_host, args.etcd_port)
+    try:
+        return etcd_mod.EtcdClient.from_settings(etcd_args.settings(args))
+    except (etcd_opts.ConfigError, etcd_mod.EtcdConfigError) as exc:
+        raise builder.BuildError(str(exc))
+
+
+def _write(client: etcd_mod.EtcdClient, args: argparse.Namespace,
+           config: dict[str, Any]) -> dict[str, list[str]]:
+    """:func:`builder.write`, once more if an etcd member failed before
+    answering: the second run reads every key again and its guards
+    decide, so nothing is blindly repeated and a binding made meanwhile
+    is still never overwritten.
+    """
+    try:
+        return builder.write(client, args.host, config, force=args.force)
+    except etcd_mod.EtcdOutcomeUnknown as exc:
+        print('spp-config-build: warning: %s; reading the keys again to '
+              'finish the write' % exc, file=sys.stderr)
+        return builder.write(client, args.host, config, force=args.force)
 
 
 def _destroy(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
@@ -181,8 +198,6 @@ def _check_args(args: argparse.Namespace) -> None:
     except keys.InvalidKeyPart as exc:
         raise builder.BuildError('SPP_HOST: %s' % exc)
     try:
-        args.etcd_port = parse.ascii_int(args.etcd_port,
-                                         'ETCD_PORT (--etcd-port)', 1, 65535)
         args.max_lcore = parse.ascii_int(args.max_lcore, '--max-lcore', 1,
                                          builder_input.LCORE_LIMIT)
     except validate.InvalidInput as exc:
@@ -218,8 +233,7 @@ def run(argv: list[str], out: Callable[[str], Any] = print) -> int:
         for key in slots:
             out(key)
         return 0
-    result = builder.write(_client(args), args.host, config,
-                           force=args.force)
+    result = _write(_client(args), args, config)
     out('# wrote %d key(s), deleted %d stale slot key(s)' % (
         len(result['written']), len(result['deleted'])))
     return 0

@@ -20,6 +20,7 @@ import time
 import testtools
 
 from os_vif_accel import http
+from os_vif_accel.testing import tcpproxy
 from os_vif_accel.testing import vrouter_fixtures as vfix
 
 
@@ -98,6 +99,24 @@ class TestStaleAndDown(testtools.TestCase):
             client._put(conn)
         emu.emulator.restart()  # the agent drops every session
         self.assertEqual(200, client.request('POST', '/syncports').status)
+
+    def test_write_answer_lost_on_kept_alive_connection(self) -> None:
+        # The server received the request, then the connection died: a
+        # reused connection must not make it look "stale" (never
+        # processed) and sent again when the caller says it is not
+        # idempotent.
+        emu = self.useFixture(vfix.EmulatorFixture())
+        _s, host, port, _p = http.http_wire.split_url(emu.url)
+        proxy = tcpproxy.TcpProxy((host, port))
+        self.addCleanup(proxy.kill)
+        client = http.JSONClient(proxy.url(), retry_window=2)
+        self.addCleanup(client.close)
+        client.request('POST', '/syncports')        # pools the connection
+        proxy.lose_when = lambda data: b'/syncports' in data
+        exc = self.assertRaises(http.Unreachable, client.request, 'POST',
+                                '/syncports', idempotent=False)
+        self.assertTrue(exc.sent)
+        self.assertEqual((1, 1), (proxy.lost, exc.attempts))
 
     def test_single_attempt_while_known_down(self) -> None:
         client = http.JSONClient('http://127.0.0.1:%d' % vfix.free_port(),

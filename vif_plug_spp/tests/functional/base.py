@@ -34,7 +34,18 @@ from spp_neutron import core
 MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
 
 
-class EtcdClassCase(testtools.TestCase):
+class WaitingCase(testtools.TestCase):
+
+    def wait_for(self, predicate, timeout=20.0, what='condition'):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.02)
+        self.fail('timed out waiting for %s' % what)
+
+
+class EtcdClassCase(WaitingCase):
 
     @classmethod
     def setUpClass(cls):
@@ -55,14 +66,6 @@ class EtcdClassCase(testtools.TestCase):
         self.tmp = tempfile.mkdtemp(prefix='spp-ft-')
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.lock_path = os.path.join(self.tmp, 'lock')
-
-    def wait_for(self, predicate, timeout=20.0, what='condition'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        self.fail('timed out waiting for %s' % what)
 
 
 class SppCase(EtcdClassCase):

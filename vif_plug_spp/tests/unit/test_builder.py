@@ -341,7 +341,8 @@ class TestCommandLine(testtools.TestCase):
             rc = config_build.main(['--mappings', MAPPINGS, '--host', 'h',
                                     '--etcd-host', ''])
         self.assertEqual(2, rc)
-        self.assertIn('ETCD_HOST', err.getvalue())
+        self.assertIn('ETCD_ENDPOINTS (--etcd-endpoints) is required',
+                      err.getvalue())
 
     def test_yaml_errors(self):
         with tempfile.NamedTemporaryFile('w', suffix='.yaml') as f:

@@ -28,8 +28,8 @@ class _Member:
         self.probe_lock = threading.Lock()
         self.calls = []
 
-    def call(self, endpoint, body):
-        self.calls.append(endpoint)
+    def status_of(self, member):
+        self.calls.append('maintenance/status')
         if isinstance(self.answer, Exception):
             raise self.answer
         return self.answer
@@ -40,6 +40,7 @@ class TestProbe(testtools.TestCase):
     def _probe(self, answer):
         member = _Member(answer)
         watch = etcd_watch.Watch(member, '/p/', 1)
+        watch.member = member   # the stream's member: the one probed
         return watch.probe(), member.calls, watch.probes
 
     def test_member_with_leader_is_alive(self):
