@@ -65,6 +65,8 @@ class SppHost:
 class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
 
     _mechanism_drivers = ['spp']
+    #: The builder's NIC mappings for every host of the test.
+    mappings = MAPPINGS
 
     @classmethod
     def setUpClass(cls):
@@ -100,7 +102,7 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         needs to reach them again (emulator URL, agent process).
         """
         host = host or self.host
-        conf = builder.build(MAPPINGS)
+        conf = builder.build(self.mappings)
         builder.write(self.etcd, host, conf)
         tmp = self.useFixture(fixtures.TempDir()).path
         conf_file = os.path.join(tmp, 'configuration.json')
@@ -121,16 +123,24 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
         if agent:
             agent_conf = os.path.join(tmp, 'agent.conf')
             with open(agent_conf, 'w') as f:
-                f.write('[DEFAULT]\nhost = %s\n[AGENT]\nreport_interval = 0\n'
+                f.write('[DEFAULT]\nhost = %s\n%s'
                         '[spp]\netcd_host = %s\netcd_port = %d\n'
                         'api_port = %d\nlock_path = %s\nbackoff_max = 0.3\n'
-                        % (host, self.server.host, self.server.port, port,
-                           spp_host.lock_path))
+                        % (host, self.agent_reports(), self.server.host,
+                           self.server.port, port, spp_host.lock_path))
             spp_host.agent_args = ['-m', 'vif_plug_spp.cmd.agent',
                                    '--config-file', agent_conf]
             self.start_agent(host)
-        self.agent_id = self.report_state(host)
+        if self.in_process_report:
+            self.agent_id = self.report_state(host)
         return host
+
+    #: One state report delivered by the test itself (fake transport).
+    in_process_report = True
+
+    def agent_reports(self):
+        """agent.conf lines after [DEFAULT] host: no reports of its own."""
+        return '[AGENT]\nreport_interval = 0\n'
 
     def start_agent(self, host):
         """(Re)start the host's spp-agent process."""
@@ -219,6 +229,17 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
                 return
             time.sleep(0.05)
         self.fail('timed out waiting for %s' % what)
+
+    def assert_not_bound_agent_dead(self):
+        """A port for the host fails to bind, the log says the host's
+        agent is not alive, nothing is allocated.
+        """
+        port = self.port(self.network('flat', 'physnet1'))
+        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
+                         port[portbindings.VIF_TYPE])
+        self.assertIn('on host %s: the SPP neutron agent of the host is '
+                      'not alive' % self.host, self.log.output)
+        self.assertEqual({}, self.port_keys(port['id']))
 
     def port_keys(self, port_id, host=None):
         """The port's keys (its vhosts included), on ``host`` if given."""

@@ -116,12 +116,7 @@ class TestBind(base.SppMl2Case):
 
     def test_dead_agent_fails_clearly(self):
         helpers.kill_agent(self.agent_id)
-        port = self.port(self.network('flat', 'physnet1'))
-        self.assertEqual(portbindings.VIF_TYPE_BINDING_FAILED,
-                         port[portbindings.VIF_TYPE])
-        self.assertIn('on host %s: the SPP neutron agent of the host is '
-                      'not alive' % self.host, self.log.output)
-        self.assertEqual({}, self.port_keys(port['id']))
+        self.assert_not_bound_agent_dead()
 
     def test_port_deleted_while_binding_leaves_nothing(self):
         net = self.network('flat', 'physnet1')

@@ -26,6 +26,9 @@ from oslo_config import cfg
 
 from vif_plug_spp import keys
 
+from spp_neutron import sweep
+from spp_neutron import sweep_worker
+
 from neutron_e2e import base
 
 
@@ -47,6 +50,17 @@ class MigrationCase(base.SppMl2Case):
             'PUT', 'ports', id=port_id, subresource='bindings', sub_id=host,
             action='activate', data={'port_id': port_id}
         ).get_response(self.api)
+
+    def migrating_to(self, port_id, host):
+        """The port's ``binding:profile`` ``migrating_to`` (Nova's
+        setup_networks_on_host before the migration; cleared after it):
+        ML2 binds the active binding again on the same host.
+        """
+        res = self._service_req('PUT', 'ports', id=port_id, data={
+            'port': {portbindings.PROFILE: (
+                {'migrating_to': host} if host else {})}}
+        ).get_response(self.api)
+        self.assertEqual(200, res.status_int, res.body)
 
     def delete_binding(self, port_id, host):
         return self._service_req(
@@ -99,6 +113,7 @@ class MigrationCase(base.SppMl2Case):
         res = self.create_binding(port['id'], self.dst)
         self.assertEqual(201, res.status_int, res.body)
         self.wait_up(self.dst, port['id'])
+        self.migrating_to(port['id'], self.dst)
         return port, src_keys, self.deserialize(self.fmt, res)['binding']
 
 
@@ -189,6 +204,8 @@ class TestActivateAndFinish(MigrationCase):
         # Nova deletes the source's binding.
         self.assertEqual(src_keys, self.host_keys(self.src, port['id']))
         self.assertEqual(dst_keys, self.host_keys(self.dst, port['id']))
+        self.migrating_to(port['id'], None)
+        self.assertEqual(dst_keys, self.host_keys(self.dst, port['id']))
 
         self.delete_and_check(port['id'], self.src, self.dst, dst_keys)
 
@@ -237,3 +254,20 @@ class TestAbort(MigrationCase):
         self.wait_gone(self.dst, port['id'])
         self.wait_gone(self.src, port['id'])
         self.assertEqual([], self.macs(self.src) + self.macs(self.dst))
+
+
+class TestSweepDuringMigration(MigrationCase):
+
+    def test_the_sweep_leaves_both_bindings_alone(self):
+        port, src_keys, _binding = self.migrating_port()
+        dst_keys = self.host_keys(self.dst, port['id'])
+
+        report = sweep.Sweeper(self.mech.etcd, grace=300).sweep(
+            sweep_worker.neutron_lookup)
+
+        self.assertTrue(report.complete)
+        self.assertEqual([], [pair for pair in report.unplugged +
+                              report.freed + report.waiting
+                              if pair[1] == port['id']])
+        self.assert_intact(self.src, port['id'], src_keys)
+        self.assert_intact(self.dst, port['id'], dst_keys)

@@ -96,12 +96,20 @@ class PendingReleases:
         self.release = release
 
     def flushed(self, session: Any, _flush_context: Any = None) -> None:
-        """Session ``after_flush``: note the binding rows deleted."""
-        for obj in session.deleted:
-            if isinstance(obj, self.model) and \
-                    obj.vif_type in self.vif_types and obj.host:
-                pending = session.info.setdefault(self.KEY, [])
-                pending.append((obj.host, obj.port_id))
+        """Session ``after_flush``: note the binding rows deleted.  Never
+        raises: an error here would fail the caller's delete (the
+        allocation is then left to the sweep).
+        """
+        try:
+            deleted = [(obj.host, obj.port_id) for obj in session.deleted
+                       if isinstance(obj, self.model) and obj.host and
+                       obj.vif_type in self.vif_types]
+        except Exception:
+            LOG.exception('Could not read the deleted port bindings; their '
+                          'SPP allocations are left to the sweep')
+            return
+        if deleted:
+            session.info.setdefault(self.KEY, []).extend(deleted)
 
     def committed(self, session: Any) -> None:
         """Session ``after_commit``: release what was deleted."""

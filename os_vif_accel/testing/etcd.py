@@ -37,7 +37,8 @@ from typing import Any, Sequence
 
 from os_vif_accel.testing import etcd_pki
 
-__all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port']
+__all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port',
+           'log_tail']
 
 ETCD_BINARY = os.environ.get('OS_VIF_ACCEL_ETCD', '/usr/bin/etcd')
 
@@ -52,6 +53,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
         return int(sock.getsockname()[1])
+
+
+def log_tail(tmpdir: str | None, name: str) -> str:
+    """The end of a server's log file in ``tmpdir`` ('' if none)."""
+    if not tmpdir:
+        return ''
+    try:
+        with open(os.path.join(tmpdir, name), 'rb') as f:
+            return f.read()[-2000:].decode('utf-8', 'replace')
+    except OSError:
+        return ''
 
 
 def _b64(text: str) -> str:
@@ -182,13 +194,7 @@ class EtcdServer:
         self.post('auth/enable', {})
 
     def log_tail(self) -> str:
-        if not self.tmpdir:
-            return ''
-        try:
-            with open(os.path.join(self.tmpdir, 'etcd.log'), 'rb') as f:
-                return f.read()[-2000:].decode('utf-8', 'replace')
-        except OSError:
-            return ''
+        return log_tail(self.tmpdir, 'etcd.log')
 
     def start(self) -> 'EtcdServer':
         if not available():

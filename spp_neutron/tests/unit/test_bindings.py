@@ -14,6 +14,8 @@ sessions and deletions are in neutron_e2e.test_bindings and
 neutron_e2e.test_migration).
 """
 
+import types
+
 import testtools
 
 from spp_neutron import bindings
@@ -53,3 +55,29 @@ class TestBindMode(testtools.TestCase):
     def test_deleted_port_is_not_a_destination(self):
         self.assertEqual(bindings.ACTIVE, bindings.bind_mode(
             [], DST, has_original=False))
+
+
+class Gone:
+    """A deleted row whose attributes cannot be read any more."""
+
+    host = 'compute-1'
+    port_id = 'p1'
+
+    @property
+    def vif_type(self):
+        raise RuntimeError('row deleted')
+
+
+class TestPendingReleasesNeverFailTheFlush(testtools.TestCase):
+
+    def test_unreadable_rows_are_left_to_the_sweep(self):
+        released = []
+        pending = bindings.PendingReleases(
+            Gone, ['vhostuser'], lambda *pair: released.append(pair))
+        session = types.SimpleNamespace(deleted=[Gone()], info={})
+
+        pending.flushed(session)
+        pending.committed(session)
+
+        self.assertEqual([], released)
+        self.assertEqual({}, session.info)
