@@ -171,6 +171,13 @@ class Feed:
                     self._enqueue(kind, event.key)
         except etcd_mod.WatchCompacted as exc:
             LOG.warning('%s; replaying every key under %s', exc, prefix)
+        except etcd_mod.EtcdConfigError as exc:
+            # Refused (TLS, credentials, role): the text names the
+            # endpoint, user and prefix; a traceback every second would
+            # bury it.  Kept trying: a role can be granted meanwhile.
+            LOG.error('Watch on %s refused: %s; retrying in %.1fs',
+                      prefix, exc, self.backoff_max)
+            self._stop.wait(self.backoff_max)
         except Exception:  # never let a watch thread die silently
             LOG.exception('Watch on %s failed; re-creating it', prefix)
             self._stop.wait(1.0)

@@ -12,12 +12,16 @@
 """The binding rules shared by the plugin's wiring and the agent."""
 
 import json
+import logging
+import threading
 from unittest import mock
 
+import fixtures
 import testtools
 
 from vif_plug_spp import binding
 from vif_plug_spp import builder
+from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import feed
 from vif_plug_spp import handlers
 from vif_plug_spp import keys
@@ -136,3 +140,29 @@ class TestTypedWork(testtools.TestCase):
         self.assertEqual([feed.Work(feed.Kind.PORT, 'flow-1'),
                           feed.Work(feed.Kind.TAP, 'flow-1')],
                          [fed.queue.get_nowait() for _ in range(2)])
+
+
+class TestRefusedWatch(testtools.TestCase):
+
+    def test_refused_watch_logs_the_cause_without_a_traceback(self):
+        log = self.useFixture(fixtures.FakeLogger(level=logging.DEBUG))
+        stop = threading.Event()
+        refused = etcd_mod.EtcdPermissionDenied(
+            'spp-agent-h', "prefix '/spp/openstack/action/h/'",
+            'https://192.0.2.1:2379')
+
+        class Watch:
+            def __iter__(self):
+                stop.set()   # one round
+                raise refused
+
+            def stop(self):
+                pass
+        etcd = mock.Mock()
+        etcd.get_prefix.return_value = ([], 5)
+        etcd.watch_prefix.return_value = Watch()
+        feed.Feed(etcd, 'h', stop, backoff_max=0.01)._watch_loop(
+            feed.Kind.PORT)
+        self.assertIn('Watch on /spp/openstack/action/h/ refused: %s'
+                      % refused, log.output)
+        self.assertNotIn('Traceback', log.output)
