@@ -44,6 +44,7 @@ from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 
+from spp_neutron import bindvalue
 from spp_neutron import errors
 from spp_neutron import status
 
@@ -69,31 +70,6 @@ class Allocation:
     mac: str
     vlan_id: int | None
     revision: int
-
-
-def _fields(text: str) -> tuple[int, str, int | None] | None:
-    """(vhost id, MAC, VLAN) of a ``bind_port`` value; None if it is not
-    a valid one (then it is released like any other earlier binding).
-    """
-    try:
-        bind = protocol.parse_bind_port(text)
-    except validate.InvalidInput:
-        return None
-    return bind.vhost_id, bind.mac_address, bind.vlan_id
-
-
-def _vhost_of(text: str) -> int | None:
-    fields = _fields(text)
-    return fields[0] if fields else None
-
-
-def _same_binding(text: str, mac: str, vlan_id: int | None
-                  ) -> int | None:
-    """The vhost id of a ``bind_port`` value for ``mac``/``vlan_id``."""
-    fields = _fields(text)
-    if fields and fields[1:] == (mac, vlan_id):
-        return fields[0]
-    return None
 
 
 class Binder:
@@ -176,7 +152,7 @@ class Binder:
             kept = self._kept(host, port_id, mac, physnet, vlan_id, found,
                               vhosts)
             if kept is not None:
-                return kept
+                return kept if self._touch(kept, found) else None
             self._release_earlier(host, port_id, rev)
             return None
         vhost_id = self._allocate(host, port_id, physnet, vhosts)
@@ -199,13 +175,32 @@ class Binder:
         """The existing binding if it is this one, still ``plug``."""
         current = found[keys.bind_port(host, port_id)]
         action = found.get(keys.action(host, port_id))
-        vhost_id = _same_binding(current.value, mac, vlan_id)
+        vhost_id = bindvalue.same_binding(current.value, mac, vlan_id)
         if vhost_id is None or action is None or action.value != keys.PLUG:
             return None
         if vhosts.get(keys.vhost(host, physnet, vhost_id)) != port_id:
             return None
         return Allocation(host, port_id, physnet, vhost_id, mac, vlan_id,
                           current.mod_revision)
+
+    def _touch(self, kept: Allocation,
+               found: dict[str, etcd_mod.KeyValue]) -> bool:
+        """Rewrite the kept vhost key with its own value: a new revision.
+
+        The allocation sweep compares the vhost revisions it read before
+        asking Neutron; a binding reused here unchanged (the port moved
+        back to a host whose release was lost) would otherwise still match
+        and be unplugged although ML2 is committing it.  False: the keys
+        changed meanwhile, read again.
+        """
+        etcd, host, port_id = self.etcd, kept.host, kept.port_id
+        vhost_key = keys.vhost(host, kept.physnet, kept.vhost_id)
+        return etcd.txn(
+            [etcd.cmp_value(vhost_key, port_id)] +
+            [etcd.cmp_mod_revision(key, found[key].mod_revision)
+             for key in (keys.bind_port(host, port_id),
+                         keys.action(host, port_id))],
+            [etcd.op_put(vhost_key, port_id)])
 
     def _release_earlier(self, host: str, port_id: str, rev: int) -> None:
         """Release a different earlier binding and wait (bounded) until
@@ -268,7 +263,7 @@ class Binder:
         except etcd_mod.EtcdUnavailable:
             # The answer was lost: the write may have been applied.
             kv, rev = etcd.get_kv_rev(bind_key)
-            ok = kv is not None and _same_binding(
+            ok = kv is not None and bindvalue.same_binding(
                 kv.value, mac, vlan_id) == vhost_id
         if ok:
             LOG.info('Port %s bound on %s: vhost %d of %s', port_id, host,
@@ -295,7 +290,8 @@ class Binder:
         bind_key = keys.bind_port(host, port_id)
         try:
             bound = etcd.get_kv(bind_key) if unless_bound else None
-            if bound is not None and vhost_id == _vhost_of(bound.value):
+            if bound is not None and \
+                    vhost_id == bindvalue.vhost_of(bound.value):
                 return
             etcd.txn([etcd.cmp_value(vhost_key, port_id),
                       etcd.cmp_create_revision(
@@ -364,7 +360,7 @@ class Binder:
         """
         etcd = self.etcd
         action_key = keys.action(host, port_id)
-        bound_id = _vhost_of(bound.value) if bound else None
+        bound_id = bindvalue.vhost_of(bound.value) if bound else None
         extra = [key for key in held
                  if keys.parse_vhost(key, host)[1] != bound_id]
         compare = [etcd.cmp_mod_revision(action_key, action.mod_revision),
