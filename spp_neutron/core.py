@@ -159,7 +159,10 @@ class Binder:
         try:
             done = self._write(host, port_id, mac, physnet, vhost_id,
                                vlan_id)
-        except errors.BindError:
+        except (errors.BindError, etcd_mod.EtcdError):
+            # Refused or unreachable after the vhost was taken: give it
+            # back now (best effort; the port's release or the sweep
+            # frees it if etcd cannot be reached either).
             self._give_back(host, port_id, physnet, vhost_id)
             raise
         if done is None:

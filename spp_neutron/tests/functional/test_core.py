@@ -18,6 +18,7 @@ import uuid
 from os_vif_accel.testing import etcd as etcd_server
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_txn
 from vif_plug_spp import keys
 from vif_plug_spp.tests.functional import base
 
@@ -102,6 +103,31 @@ class TestBind(CoreCase):
                                 str(uuid.uuid4()), MAC, 'phys1')
         self.assertIn('etcd unreachable', str(exc))
         self.assertIn(self.host, str(exc))
+
+    def test_refused_binding_write_gives_the_vhost_back(self):
+        # etcd takes the vhost, then refuses the binding keys (an RBAC
+        # role that may write vhost/ but not bind_port/): the failure
+        # names host and cause, and the vhost is free again at once.
+        port = str(uuid.uuid4())
+        real_txn_rev = self.binder.etcd.txn_rev
+
+        bind_key = etcd_txn.b64(keys.bind_port(self.host, port))
+
+        def refuse_binding_keys(compare, success, failure=None):
+            if any(op.get('request_put', {}).get('key') == bind_key
+                   for op in success):
+                raise etcd_mod.EtcdPermissionDenied(
+                    'neutron', 'kv/txn', 'http://127.0.0.1:2379')
+            return real_txn_rev(compare, success, failure)
+        self.binder.etcd.txn_rev = refuse_binding_keys
+        self.addCleanup(setattr, self.binder.etcd, 'txn_rev', real_txn_rev)
+        exc = self.assertRaises(errors.EtcdFailed, self.binder.bind,
+                                self.host, port, MAC, 'phys1')
+        self.assertIn(self.host, str(exc))
+        self.assertIn('permission denied', str(exc))
+        self.assertEqual([], [k for k, v in self.held().items()
+                              if v == port])
+        self.assertEqual({}, self.port_keys(port))
 
     def test_concurrent_binders_never_share_a_vhost(self):
         ports = [str(uuid.uuid4()) for _ in range(3)]
