@@ -207,12 +207,15 @@ class Binder:
 
     def _release_earlier(self, host: str, port_id: str, rev: int) -> None:
         """Release a different earlier binding and wait (bounded) until
-        the agent deleted its ``bind_port``.
+        the agent deleted its ``action``: ours deletes the port's keys in
+        one transaction, networking-spp's deletes ``bind_port``, then
+        ``action`` (NS agent/spp_agent.py 387-391), so a binding written
+        when only ``bind_port`` is gone loses its new ``action``.
         """
         LOG.info('Port %s on %s has an earlier SPP binding; releasing it '
                  'before binding again', port_id, host)
         self.release(host, port_id)
-        key = keys.bind_port(host, port_id)
+        key = keys.action(host, port_id)
         if not status.wait_for(self.etcd, key,
                                lambda value, _rev: value is None, rev,
                                self.release_timeout):

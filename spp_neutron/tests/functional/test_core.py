@@ -13,6 +13,7 @@
 
 import json
 import threading
+import time
 import uuid
 
 from os_vif_accel.testing import etcd as etcd_server
@@ -271,6 +272,44 @@ class TestRelease(CoreCase):
         self.assertEqual([new_mac.upper()],
                          [e['value'] for e in self.table(1)])
         self.assertEqual([port], list(self.held().values()))
+
+    def ns_agent_unplug(self, port, pause):
+        """networking-spp 21.0.0's agent releasing ``port``: on
+        ``action = unplug`` it frees the vhost, then deletes bind_port,
+        action and port_status one by one (NS agent/spp_agent.py 386-391),
+        here with ``pause`` seconds after the bind_port delete (a slow or
+        loaded agent host).
+        """
+        action_key = keys.action(self.host, port)
+        deadline = time.monotonic() + 20
+        while self.etcd.get(action_key) != keys.UNPLUG:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        bind = json.loads(self.etcd.get(keys.bind_port(self.host, port)))
+        self.etcd.replace(keys.vhost(self.host, 'phys1', bind['vhost_id']),
+                          port, keys.FREE)
+        self.etcd.delete(keys.bind_port(self.host, port))
+        time.sleep(pause)
+        self.etcd.delete(action_key)
+        self.etcd.delete(keys.port_status(self.host, port))
+
+    def test_rebind_waits_for_networking_spp_agent_to_finish(self):
+        # A MAC change on a host still run by networking-spp's agent: the
+        # new binding's action must not be deleted by the old unplug.
+        port = str(uuid.uuid4())
+        self.binder.bind(self.host, port, MAC, 'phys1')
+        agent = threading.Thread(target=self.ns_agent_unplug,
+                                 args=(port, 0.5))
+        agent.start()
+        second = self.binder.bind(self.host, port, 'fa:16:3e:00:00:02',
+                                  'phys1')
+        agent.join(30)
+        self.assertEqual({
+            keys.vhost(self.host, 'phys1', second.vhost_id): port,
+            keys.bind_port(self.host, port): json.dumps(
+                {'mac_address': 'fa:16:3e:00:00:02',
+                 'vhost_id': second.vhost_id}),
+            keys.action(self.host, port): keys.PLUG}, self.port_keys(port))
 
     def test_earlier_binding_without_agent_fails_clearly(self):
         self.binder.release_timeout = 0.5
