@@ -386,4 +386,3 @@ class SppMechanismDriver(api.MechanismDriver):
             provisioning_blocks.provisioning_complete(
                 n_context.get_admin_context(), port_id, resources.PORT,
                 ENTITY)
-
