@@ -35,27 +35,43 @@ class LockError(WiringError):
     """The host lock file cannot be opened."""
 
 
+def _open_lock(path: str) -> int:
+    """A descriptor of the lock file, created (mode 0644) if missing.
+
+    An existing file is opened read-only and without ``O_CREAT``: flock
+    needs no write access, and ``O_CREAT`` on a file another user owns in
+    a sticky world-writable directory such as /tmp fails with EACCES where
+    ``fs.protected_regular`` is set (systemd's default), even for root.
+    nova-compute and spp-agent usually run as different users.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _attempt in range(3):
+        try:
+            return os.open(path, flags)
+        except FileNotFoundError:
+            pass
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            continue    # another process created it meanwhile: open that
+    return os.open(path, flags)
+
+
 @contextlib.contextmanager
 def host_lock(path: str | None) -> Iterator[None]:
     """Serialise wiring on one host across processes (plugin in
     nova-compute and the agent) with an advisory lock file.
-
-    The file is made group/world writable when this process creates it:
-    nova-compute and the agent usually run as different users.
     """
     if not path:
         yield
         return
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW |
-                     os.O_CLOEXEC, 0o666)
+        fd = _open_lock(path)
     except OSError as exc:
         raise LockError('cannot open the host lock file %s (%s); set '
                         'lock_path to a file both nova-compute and '
-                        'spp-agent may write' % (path, exc.strerror), exc)
+                        'spp-agent may read' % (path, exc.strerror), exc)
     try:
-        if os.fstat(fd).st_uid == os.geteuid():
-            os.fchmod(fd, 0o666)
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
