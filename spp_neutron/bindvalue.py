@@ -9,7 +9,7 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
-"""What :mod:`spp_neutron.core` reads out of a ``bind_port`` value.
+"""A port's binding as :mod:`spp_neutron.core` writes and reads it.
 
 A value that is not a valid one (hand-edited, or half-written by another
 tool) reads as no binding, so it is released like any other earlier
@@ -18,11 +18,29 @@ binding rather than trusted.
 
 from __future__ import annotations
 
+import dataclasses
+
 from os_vif_accel import validate
 
 from vif_plug_spp import protocol
 
-__all__ = ['fields', 'vhost_of', 'same_binding']
+__all__ = ['Allocation', 'fields', 'vhost_of', 'same_binding']
+
+
+@dataclasses.dataclass(frozen=True)
+class Allocation:
+    """A port's binding on a host; ``revision`` is the etcd revision of
+    its write: a ``port_status`` of ``up`` at or after it is the agent's
+    answer to this binding.
+    """
+
+    host: str
+    port_id: str
+    physnet: str
+    vhost_id: int
+    mac: str
+    vlan_id: int | None
+    revision: int
 
 
 def fields(text: str) -> tuple[int, str, int | None] | None:

@@ -31,7 +31,6 @@ binding the agent will unplug or nothing at all.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import zlib
 from typing import Iterator
 
@@ -45,6 +44,7 @@ from vif_plug_spp import keys
 from vif_plug_spp import protocol
 
 from spp_neutron import bindvalue
+from spp_neutron.bindvalue import Allocation
 from spp_neutron import errors
 from spp_neutron import status
 
@@ -54,22 +54,6 @@ __all__ = ['Allocation', 'Binder']
 
 #: How often bind() re-reads after a concurrent change before giving up.
 _ATTEMPTS = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Allocation:
-    """A port's binding on a host; ``revision`` is the etcd revision of
-    its write: a ``port_status`` of ``up`` at or after it is the agent's
-    answer to this binding.
-    """
-
-    host: str
-    port_id: str
-    physnet: str
-    vhost_id: int
-    mac: str
-    vlan_id: int | None
-    revision: int
 
 
 class Binder:
@@ -155,6 +139,8 @@ class Binder:
                 return kept if self._touch(kept, found) else None
             self._release_earlier(host, port_id, rev)
             return None
+        if self._unplug_finishing(host, port_id, found, rev):
+            return None
         vhost_id = self._allocate(host, port_id, physnet, vhosts)
         try:
             done = self._write(host, port_id, mac, physnet, vhost_id,
@@ -223,6 +209,22 @@ class Binder:
                 host, port_id, 'the spp-agent of the host did not release '
                 'the earlier binding (%s still present after %.0fs; is the '
                 'agent running?)' % (key, self.release_timeout))
+
+    def _unplug_finishing(self, host: str, port_id: str,
+                          found: dict[str, etcd_mod.KeyValue],
+                          rev: int) -> bool:
+        """True once an ``action = unplug`` left without ``bind_port``
+        is gone: networking-spp's agent is between its deletes, and its
+        ``action`` delete would take a new binding's ``plug`` with it.
+        False (bind now) if there is none or it stays: no agent acts on
+        an ``action`` whose ``bind_port`` is gone.
+        """
+        action = found.get(keys.action(host, port_id))
+        if action is None or action.value != keys.UNPLUG:
+            return False
+        return status.wait_for(self.etcd, keys.action(host, port_id),
+                               lambda value, _rev: value is None, rev,
+                               self.release_timeout)
 
     def _allocate(self, host: str, port_id: str, physnet: str,
                   vhosts: dict[str, str]) -> int:

@@ -311,6 +311,43 @@ class TestRelease(CoreCase):
                  'vhost_id': second.vhost_id}),
             keys.action(self.host, port): keys.PLUG}, self.port_keys(port))
 
+    def test_bind_in_the_middle_of_networking_spp_unplug_waits(self):
+        # The port was released (unbound) and is bound here again while
+        # networking-spp's agent is between its bind_port and action
+        # deletes: the new binding must survive the action delete.
+        port = str(uuid.uuid4())
+        self.binder.bind(self.host, port, MAC, 'phys1')
+        self.binder.release(self.host, port)
+        agent = threading.Thread(target=self.ns_agent_unplug,
+                                 args=(port, 0.5))
+        agent.start()
+        self.wait_gone(keys.bind_port(self.host, port))
+        again = self.binder.bind(self.host, port, MAC, 'phys1')
+        agent.join(30)
+        self.assertEqual(keys.PLUG, self.etcd.get(keys.action(self.host,
+                                                              port)))
+        self.assertEqual(port, self.etcd.get(
+            keys.vhost(self.host, 'phys1', again.vhost_id)))
+
+    def test_an_unplug_no_agent_finishes_does_not_block_binding(self):
+        # action = unplug without bind_port that no agent will delete
+        # (both agents skip an action whose bind_port is gone): after
+        # release_timeout the bind goes ahead.
+        self.binder.release_timeout = 0.3
+        port = str(uuid.uuid4())
+        self.etcd.put(keys.action(self.host, port), keys.UNPLUG)
+        alloc = self.binder.bind(self.host, port, MAC, 'phys1')
+        self.assertEqual(keys.PLUG, self.etcd.get(keys.action(self.host,
+                                                              port)))
+        self.assertEqual(port, self.etcd.get(
+            keys.vhost(self.host, 'phys1', alloc.vhost_id)))
+
+    def wait_gone(self, key):
+        deadline = time.monotonic() + 20
+        while self.etcd.get(key) is not None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.005)
+
     def test_earlier_binding_without_agent_fails_clearly(self):
         self.binder.release_timeout = 0.5
         port = str(uuid.uuid4())
