@@ -255,6 +255,33 @@ class TestAbort(MigrationCase):
         self.wait_gone(self.src, port['id'])
         self.assertEqual([], self.macs(self.src) + self.macs(self.dst))
 
+    def test_late_up_of_the_aborted_attempt_does_not_tell_nova(self):
+        """Nova retries the migration to the same destination; the
+        destination's ``up`` for the aborted attempt is delivered only
+        now (the dispatcher was behind or retrying).  The new binding is
+        not wired yet: Nova must not be told it is.
+        """
+        port, _src_keys, _binding = self.migrating_port()
+        stale = self.etcd.get_kv(keys.port_status(self.dst, port['id']))
+        res = self.delete_binding(port['id'], self.dst)
+        self.assertEqual(204, res.status_int, res.body)
+        self.wait_gone(self.dst, port['id'])
+        agent = self.hosts[self.dst].agent
+        agent.kill()   # the retry's binding stays unwired
+        agent.wait(10)
+        res = self.create_binding(port['id'], self.dst)
+        self.assertEqual(201, res.status_int, res.body)
+
+        cfg.CONF.set_override('notify_nova_on_port_status_changes', True)
+        notifier = mock.Mock()
+        with mock.patch.object(self.driver, 'nova_notifier', notifier,
+                               create=True):
+            self.mech.port_up(self.dst, port['id'], stale.mod_revision)
+
+        self.assertEqual([], notifier.notify_port_active_direct.call_args_list)
+        self.assertEqual(keys.PLUG, self.etcd.get(
+            keys.action(self.dst, port['id'])))
+
 
 class TestSweepDuringMigration(MigrationCase):
 

@@ -27,6 +27,7 @@ from typing import Any
 from oslo_config import cfg
 
 from os_vif_accel import etcd_opts
+from vif_plug_spp import agent
 from vif_plug_spp import spp
 
 __all__ = ['GROUP', 'OPTS', 'register_opts', 'list_opts']
@@ -49,10 +50,10 @@ OPTS = [copy.deepcopy(opt) for opt in spp.SppPlugin.CONFIG_OPTS
                  help='Seconds a binding waits for the agent to finish '
                       'releasing an earlier binding of the same port (a '
                       'MAC change) before it fails.'),
-    cfg.FloatOpt('watch_idle_timeout', default=10.0, min=0.5,
-                 help='Seconds without any message on the port state '
-                      'watch after which etcd is asked whether it is '
-                      'alive.'),
+    # The agent's own option: both read [spp], and a sample config or a
+    # process that lists both must see one definition.
+    *[copy.deepcopy(opt) for opt in agent.AGENT_OPTS
+      if opt.name == 'watch_idle_timeout'],
     cfg.FloatOpt('allocation_sweep_interval', default=300.0, min=0.0,
                  help='Seconds between sweeps that release vhosts still '
                       'allocated to a port Neutron no longer binds to '

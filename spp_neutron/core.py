@@ -31,7 +31,6 @@ binding the agent will unplug or nothing at all.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import zlib
 from typing import Iterator
 
@@ -44,6 +43,8 @@ from vif_plug_spp import hostconfig
 from vif_plug_spp import keys
 from vif_plug_spp import protocol
 
+from spp_neutron import bindvalue
+from spp_neutron.bindvalue import Allocation
 from spp_neutron import errors
 from spp_neutron import status
 
@@ -53,47 +54,6 @@ __all__ = ['Allocation', 'Binder']
 
 #: How often bind() re-reads after a concurrent change before giving up.
 _ATTEMPTS = 4
-
-
-@dataclasses.dataclass(frozen=True)
-class Allocation:
-    """A port's binding on a host; ``revision`` is the etcd revision of
-    its write: a ``port_status`` of ``up`` at or after it is the agent's
-    answer to this binding.
-    """
-
-    host: str
-    port_id: str
-    physnet: str
-    vhost_id: int
-    mac: str
-    vlan_id: int | None
-    revision: int
-
-
-def _fields(text: str) -> tuple[int, str, int | None] | None:
-    """(vhost id, MAC, VLAN) of a ``bind_port`` value; None if it is not
-    a valid one (then it is released like any other earlier binding).
-    """
-    try:
-        bind = protocol.parse_bind_port(text)
-    except validate.InvalidInput:
-        return None
-    return bind.vhost_id, bind.mac_address, bind.vlan_id
-
-
-def _vhost_of(text: str) -> int | None:
-    fields = _fields(text)
-    return fields[0] if fields else None
-
-
-def _same_binding(text: str, mac: str, vlan_id: int | None
-                  ) -> int | None:
-    """The vhost id of a ``bind_port`` value for ``mac``/``vlan_id``."""
-    fields = _fields(text)
-    if fields and fields[1:] == (mac, vlan_id):
-        return fields[0]
-    return None
 
 
 class Binder:
@@ -176,14 +136,19 @@ class Binder:
             kept = self._kept(host, port_id, mac, physnet, vlan_id, found,
                               vhosts)
             if kept is not None:
-                return kept
+                return kept if self._touch(kept, found) else None
             self._release_earlier(host, port_id, rev)
+            return None
+        if self._unplug_finishing(host, port_id, found, rev):
             return None
         vhost_id = self._allocate(host, port_id, physnet, vhosts)
         try:
             done = self._write(host, port_id, mac, physnet, vhost_id,
                                vlan_id)
-        except errors.BindError:
+        except (errors.BindError, etcd_mod.EtcdError):
+            # Refused or unreachable after the vhost was taken: give it
+            # back now (best effort; the port's release or the sweep
+            # frees it if etcd cannot be reached either).
             self._give_back(host, port_id, physnet, vhost_id)
             raise
         if done is None:
@@ -199,7 +164,7 @@ class Binder:
         """The existing binding if it is this one, still ``plug``."""
         current = found[keys.bind_port(host, port_id)]
         action = found.get(keys.action(host, port_id))
-        vhost_id = _same_binding(current.value, mac, vlan_id)
+        vhost_id = bindvalue.same_binding(current.value, mac, vlan_id)
         if vhost_id is None or action is None or action.value != keys.PLUG:
             return None
         if vhosts.get(keys.vhost(host, physnet, vhost_id)) != port_id:
@@ -207,14 +172,36 @@ class Binder:
         return Allocation(host, port_id, physnet, vhost_id, mac, vlan_id,
                           current.mod_revision)
 
+    def _touch(self, kept: Allocation,
+               found: dict[str, etcd_mod.KeyValue]) -> bool:
+        """Rewrite the kept vhost key with its own value: a new revision.
+
+        The allocation sweep compares the vhost revisions it read before
+        asking Neutron; a binding reused here unchanged (the port moved
+        back to a host whose release was lost) would otherwise still match
+        and be unplugged although ML2 is committing it.  False: the keys
+        changed meanwhile, read again.
+        """
+        etcd, host, port_id = self.etcd, kept.host, kept.port_id
+        vhost_key = keys.vhost(host, kept.physnet, kept.vhost_id)
+        return etcd.txn(
+            [etcd.cmp_value(vhost_key, port_id)] +
+            [etcd.cmp_mod_revision(key, found[key].mod_revision)
+             for key in (keys.bind_port(host, port_id),
+                         keys.action(host, port_id))],
+            [etcd.op_put(vhost_key, port_id)])
+
     def _release_earlier(self, host: str, port_id: str, rev: int) -> None:
         """Release a different earlier binding and wait (bounded) until
-        the agent deleted its ``bind_port``.
+        the agent deleted its ``action``: ours deletes the port's keys in
+        one transaction, networking-spp's deletes ``bind_port``, then
+        ``action`` (NS agent/spp_agent.py 387-391), so a binding written
+        when only ``bind_port`` is gone loses its new ``action``.
         """
         LOG.info('Port %s on %s has an earlier SPP binding; releasing it '
                  'before binding again', port_id, host)
         self.release(host, port_id)
-        key = keys.bind_port(host, port_id)
+        key = keys.action(host, port_id)
         if not status.wait_for(self.etcd, key,
                                lambda value, _rev: value is None, rev,
                                self.release_timeout):
@@ -222,6 +209,22 @@ class Binder:
                 host, port_id, 'the spp-agent of the host did not release '
                 'the earlier binding (%s still present after %.0fs; is the '
                 'agent running?)' % (key, self.release_timeout))
+
+    def _unplug_finishing(self, host: str, port_id: str,
+                          found: dict[str, etcd_mod.KeyValue],
+                          rev: int) -> bool:
+        """True once an ``action = unplug`` left without ``bind_port``
+        is gone: networking-spp's agent is between its deletes, and its
+        ``action`` delete would take a new binding's ``plug`` with it.
+        False (bind now) if there is none or it stays: no agent acts on
+        an ``action`` whose ``bind_port`` is gone.
+        """
+        action = found.get(keys.action(host, port_id))
+        if action is None or action.value != keys.UNPLUG:
+            return False
+        return status.wait_for(self.etcd, keys.action(host, port_id),
+                               lambda value, _rev: value is None, rev,
+                               self.release_timeout)
 
     def _allocate(self, host: str, port_id: str, physnet: str,
                   vhosts: dict[str, str]) -> int:
@@ -268,7 +271,7 @@ class Binder:
         except etcd_mod.EtcdUnavailable:
             # The answer was lost: the write may have been applied.
             kv, rev = etcd.get_kv_rev(bind_key)
-            ok = kv is not None and _same_binding(
+            ok = kv is not None and bindvalue.same_binding(
                 kv.value, mac, vlan_id) == vhost_id
         if ok:
             LOG.info('Port %s bound on %s: vhost %d of %s', port_id, host,
@@ -295,7 +298,8 @@ class Binder:
         bind_key = keys.bind_port(host, port_id)
         try:
             bound = etcd.get_kv(bind_key) if unless_bound else None
-            if bound is not None and vhost_id == _vhost_of(bound.value):
+            if bound is not None and \
+                    vhost_id == bindvalue.vhost_of(bound.value):
                 return
             etcd.txn([etcd.cmp_value(vhost_key, port_id),
                       etcd.cmp_create_revision(
@@ -364,7 +368,7 @@ class Binder:
         """
         etcd = self.etcd
         action_key = keys.action(host, port_id)
-        bound_id = _vhost_of(bound.value) if bound else None
+        bound_id = bindvalue.vhost_of(bound.value) if bound else None
         extra = [key for key in held
                  if keys.parse_vhost(key, host)[1] != bound_id]
         compare = [etcd.cmp_mod_revision(action_key, action.mod_revision),

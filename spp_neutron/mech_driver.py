@@ -60,11 +60,12 @@ from spp_neutron import config
 from spp_neutron import core
 from spp_neutron import errors
 from spp_neutron import status
+from spp_neutron import status_worker
 from spp_neutron import sweep_worker
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['SppMechanismDriver', 'StatusWorker', 'VHOST_USER_SPP_PLUG']
+__all__ = ['SppMechanismDriver', 'VHOST_USER_SPP_PLUG']
 
 #: The binding detail nova_patches/0001 turns into plugin "spp".
 VHOST_USER_SPP_PLUG = 'vhostuser_spp_plug'
@@ -129,8 +130,9 @@ class SppMechanismDriver(api.MechanismDriver):
         one that sweeps unreleased allocations (unless disabled).
         """
         interval = self.conf.allocation_sweep_interval
-        return [StatusWorker(self)] + ([sweep_worker.SweepWorker(
-            self.etcd, interval)] if interval > 0 else [])
+        sweeper = [sweep_worker.SweepWorker(self.etcd, interval)]
+        return [status_worker.StatusWorker(self)] + (
+            sweeper if interval > 0 else [])
 
     # -- port state ---------------------------------------------------------
     def start_status_watcher(self) -> status.StatusWatcher:
@@ -151,6 +153,8 @@ class SppMechanismDriver(api.MechanismDriver):
         Nova if ``host`` is not (a migration's destination); release the
         keys of a port Neutron no longer has (deleted while it was bound).
         """
+        if not self._still_up(host, port_id):
+            return
         ctx = n_context.get_admin_context()
         binding = ports_obj.PortBinding.get_object(ctx, port_id=port_id,
                                                    host=host)
@@ -167,6 +171,18 @@ class SppMechanismDriver(api.MechanismDriver):
             self.binder.release(host, port_id)
             return
         self._tell_nova_plugged(port, host)
+
+    def _still_up(self, host: str, port_id: str) -> bool:
+        """False for an ``up`` delivered after its binding was released
+        (the dispatcher was behind or retrying): every binding's write
+        deletes the port's ``port_status`` (:meth:`core.Binder._write`),
+        so only an ``up`` still there answers the current binding.
+        """
+        if self.etcd.get(keys.port_status(host, port_id)) == keys.UP:
+            return True
+        LOG.debug('Port %s on %s: ignoring an up that is no longer there '
+                  '(its binding was released since)', port_id, host)
+        return False
 
     @staticmethod
     def _tell_nova_plugged(port: Any, host: str) -> None:
@@ -370,26 +386,3 @@ class SppMechanismDriver(api.MechanismDriver):
             provisioning_blocks.provisioning_complete(
                 n_context.get_admin_context(), port_id, resources.PORT,
                 ENTITY)
-
-
-class StatusWorker(worker.BaseWorker):
-    """neutron-server worker process running the one port state watch."""
-
-    def __init__(self, driver: SppMechanismDriver) -> None:
-        super().__init__(worker_process_count=1, desc='SPP port status')
-        self.driver = driver
-
-    def start(self, **kwargs: Any) -> None:
-        super().start(**kwargs)
-        self.driver.start_status_watcher()
-
-    def stop(self) -> None:
-        self.driver.stop_status_watcher()
-
-    def wait(self) -> None:
-        watcher = self.driver.watcher
-        if watcher is not None:
-            watcher.stopped.wait()
-
-    def reset(self) -> None:
-        """Nothing to reload: options are read at start."""

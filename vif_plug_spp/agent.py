@@ -63,7 +63,7 @@ __all__ = ['GROUP', 'AGENT_OPTS', 'Agent', 'register_opts']
 
 GROUP = 'spp'
 AGENT_OPTS = [
-    *etcd_opts.connection_opts('etcd server'),
+    *etcd_opts.connection_opts('etcd server holding the SPP keys'),
     cfg.StrOpt('api_ip_addr', default='127.0.0.1',
                help='spp-ctl address (same option as networking-spp).'),
     cfg.PortOpt('api_port', default=7777, help='spp-ctl REST API port.'),

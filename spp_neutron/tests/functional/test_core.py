@@ -13,11 +13,13 @@
 
 import json
 import threading
+import time
 import uuid
 
 from os_vif_accel.testing import etcd as etcd_server
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_txn
 from vif_plug_spp import keys
 from vif_plug_spp.tests.functional import base
 
@@ -102,6 +104,31 @@ class TestBind(CoreCase):
                                 str(uuid.uuid4()), MAC, 'phys1')
         self.assertIn('etcd unreachable', str(exc))
         self.assertIn(self.host, str(exc))
+
+    def test_refused_binding_write_gives_the_vhost_back(self):
+        # etcd takes the vhost, then refuses the binding keys (an RBAC
+        # role that may write vhost/ but not bind_port/): the failure
+        # names host and cause, and the vhost is free again at once.
+        port = str(uuid.uuid4())
+        real_txn_rev = self.binder.etcd.txn_rev
+
+        bind_key = etcd_txn.b64(keys.bind_port(self.host, port))
+
+        def refuse_binding_keys(compare, success, failure=None):
+            if any(op.get('request_put', {}).get('key') == bind_key
+                   for op in success):
+                raise etcd_mod.EtcdPermissionDenied(
+                    'neutron', 'kv/txn', 'http://127.0.0.1:2379')
+            return real_txn_rev(compare, success, failure)
+        self.binder.etcd.txn_rev = refuse_binding_keys
+        self.addCleanup(setattr, self.binder.etcd, 'txn_rev', real_txn_rev)
+        exc = self.assertRaises(errors.EtcdFailed, self.binder.bind,
+                                self.host, port, MAC, 'phys1')
+        self.assertIn(self.host, str(exc))
+        self.assertIn('permission denied', str(exc))
+        self.assertEqual([], [k for k, v in self.held().items()
+                              if v == port])
+        self.assertEqual({}, self.port_keys(port))
 
     def test_concurrent_binders_never_share_a_vhost(self):
         ports = [str(uuid.uuid4()) for _ in range(3)]
@@ -245,6 +272,81 @@ class TestRelease(CoreCase):
         self.assertEqual([new_mac.upper()],
                          [e['value'] for e in self.table(1)])
         self.assertEqual([port], list(self.held().values()))
+
+    def ns_agent_unplug(self, port, pause):
+        """networking-spp 21.0.0's agent releasing ``port``: on
+        ``action = unplug`` it frees the vhost, then deletes bind_port,
+        action and port_status one by one (NS agent/spp_agent.py 386-391),
+        here with ``pause`` seconds after the bind_port delete (a slow or
+        loaded agent host).
+        """
+        action_key = keys.action(self.host, port)
+        deadline = time.monotonic() + 20
+        while self.etcd.get(action_key) != keys.UNPLUG:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.01)
+        bind = json.loads(self.etcd.get(keys.bind_port(self.host, port)))
+        self.etcd.replace(keys.vhost(self.host, 'phys1', bind['vhost_id']),
+                          port, keys.FREE)
+        self.etcd.delete(keys.bind_port(self.host, port))
+        time.sleep(pause)
+        self.etcd.delete(action_key)
+        self.etcd.delete(keys.port_status(self.host, port))
+
+    def test_rebind_waits_for_networking_spp_agent_to_finish(self):
+        # A MAC change on a host still run by networking-spp's agent: the
+        # new binding's action must not be deleted by the old unplug.
+        port = str(uuid.uuid4())
+        self.binder.bind(self.host, port, MAC, 'phys1')
+        agent = threading.Thread(target=self.ns_agent_unplug,
+                                 args=(port, 0.5))
+        agent.start()
+        second = self.binder.bind(self.host, port, 'fa:16:3e:00:00:02',
+                                  'phys1')
+        agent.join(30)
+        self.assertEqual({
+            keys.vhost(self.host, 'phys1', second.vhost_id): port,
+            keys.bind_port(self.host, port): json.dumps(
+                {'mac_address': 'fa:16:3e:00:00:02',
+                 'vhost_id': second.vhost_id}),
+            keys.action(self.host, port): keys.PLUG}, self.port_keys(port))
+
+    def test_bind_in_the_middle_of_networking_spp_unplug_waits(self):
+        # The port was released (unbound) and is bound here again while
+        # networking-spp's agent is between its bind_port and action
+        # deletes: the new binding must survive the action delete.
+        port = str(uuid.uuid4())
+        self.binder.bind(self.host, port, MAC, 'phys1')
+        self.binder.release(self.host, port)
+        agent = threading.Thread(target=self.ns_agent_unplug,
+                                 args=(port, 0.5))
+        agent.start()
+        self.wait_gone(keys.bind_port(self.host, port))
+        again = self.binder.bind(self.host, port, MAC, 'phys1')
+        agent.join(30)
+        self.assertEqual(keys.PLUG, self.etcd.get(keys.action(self.host,
+                                                              port)))
+        self.assertEqual(port, self.etcd.get(
+            keys.vhost(self.host, 'phys1', again.vhost_id)))
+
+    def test_an_unplug_no_agent_finishes_does_not_block_binding(self):
+        # action = unplug without bind_port that no agent will delete
+        # (both agents skip an action whose bind_port is gone): after
+        # release_timeout the bind goes ahead.
+        self.binder.release_timeout = 0.3
+        port = str(uuid.uuid4())
+        self.etcd.put(keys.action(self.host, port), keys.UNPLUG)
+        alloc = self.binder.bind(self.host, port, MAC, 'phys1')
+        self.assertEqual(keys.PLUG, self.etcd.get(keys.action(self.host,
+                                                              port)))
+        self.assertEqual(port, self.etcd.get(
+            keys.vhost(self.host, 'phys1', alloc.vhost_id)))
+
+    def wait_gone(self, key):
+        deadline = time.monotonic() + 20
+        while self.etcd.get(key) is not None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.005)
 
     def test_earlier_binding_without_agent_fails_clearly(self):
         self.binder.release_timeout = 0.5

@@ -211,6 +211,32 @@ class TestSweepRaces(SweepCase):
         self.assertEqual(port, self.etcd.get(
             keys.vhost(self.host, 'phys1', new[0].vhost_id)))
 
+    def test_moved_back_after_the_neutron_read_is_not_unplugged(self):
+        # The port left this host and the release never reached etcd,
+        # so its old binding (still "plug") is stale for two sweeps.
+        # Between the second sweep's Neutron read and its write, the
+        # port is moved back here: the bind reuses the old binding
+        # unchanged and ML2 commits it.  The sweep must not unplug it.
+        port = str(uuid.uuid4())
+        old = self.binder.bind(self.host, port, MAC, 'phys1')
+        self.existing.add(port)
+        now = [1000.0]
+        sweeper = self.sweeper(grace=300, clock=lambda: now[0])
+        self.assertEqual([port], self.mine(sweeper.sweep(self.lookup).waiting))
+        now[0] += 300
+        rebound = []
+
+        def lookup(pairs):
+            answer = self.lookup(pairs)   # read before ML2's commit
+            rebound.append(self.binder.bind(self.host, port, MAC, 'phys1'))
+            return answer
+        report = sweeper.sweep(lookup)
+        self.assertEqual(old.vhost_id, rebound[0].vhost_id)
+        self.assertEqual([port], self.mine(report.changed))
+        self.assertEqual([], self.mine(report.unplugged))
+        self.assertEqual(keys.PLUG,
+                         self.etcd.get(keys.action(self.host, port)))
+
     def test_binding_written_after_the_snapshot_keeps_its_vhost(self):
         # Snapshot: a gone port's vhost without action.  Before the
         # sweep writes, its keys were written: the sweep leaves them.
