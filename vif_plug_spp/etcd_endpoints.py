@@ -227,6 +227,20 @@ class Members:
                 'http:// endpoint or enable TLS on it' % member.url)
         return tls_error(member.url, exc)
 
+    def _refused_tls(self, member: Member, exc: errors.EtcdTLSError,
+                     seen: dict[str, errors.EtcdTLSError]) -> None:
+        """A member whose TLS set-up is wrong: with one endpoint, the
+        error at once; with several, an error line naming the member and
+        the cause (every time, never hidden) and the next member, so one
+        member with an expired or misnamed certificate does not take a
+        healthy cluster away. Nothing was sent: the handshake failed.
+        """
+        if len(self.members) == 1:
+            raise exc
+        LOG.error('%s; trying the next etcd member', exc)
+        member.failed_at = time.monotonic()
+        seen[member.url] = exc
+
     def send_to(self, member: Member, method: str, path: str, body: Any,
                 headers: dict[str, str],
                 safe: bool = True) -> accel_http.Response:
@@ -270,6 +284,7 @@ class Members:
             policy.read_timeout
         delay = 0.05
         reasons: dict[str, str] = {}
+        tls_errors: dict[str, errors.EtcdTLSError] = {}
         while True:
             for member in self.order():
                 if reasons and time.monotonic() > deadline:
@@ -277,6 +292,10 @@ class Members:
                 try:
                     return member, self.send_to(member, method, path, body,
                                                 headers or {}, safe)
+                except errors.EtcdTLSError as exc:
+                    self._refused_tls(member, exc, tls_errors)
+                    reasons[member.url] = str(exc)
+                    continue
                 except Failed as exc:
                     self.failed(member, str(exc))
                     reasons[member.url] = str(exc)
@@ -287,6 +306,9 @@ class Members:
                             'again' % (member.url, path, exc)) from None
                     LOG.debug('etcd %s failed (%s); trying the next member',
                               member.url, exc)
+            if len(tls_errors) == len(self.members):
+                # Every member refused our TLS set-up: no retry hides it.
+                raise next(iter(tls_errors.values()))
             if time.monotonic() - start + delay > window:
                 self._down_until = time.monotonic() + self.policy.down_grace
                 raise errors.EtcdUnavailable('etcd unreachable (no member '
@@ -301,6 +323,7 @@ class Members:
                headers: dict[str, str]) -> tuple[Member, accel_http.Stream]:
         """Open a streaming call on the first member that accepts it."""
         reasons = []
+        tls_errors: dict[str, errors.EtcdTLSError] = {}
         for member in self.order():
             try:
                 stream = member.http.stream('POST', path, body,
@@ -308,7 +331,9 @@ class Members:
                                             headers=headers)
             except accel_http.TLSFailure as exc:
                 failure = self._tls_failure(member, exc)
-                if not isinstance(failure, Failed):
+                if isinstance(failure, errors.EtcdTLSError):
+                    self._refused_tls(member, failure, tls_errors)
+                elif not isinstance(failure, Failed):
                     raise failure from None
                 self.failed(member)
                 reasons.append('%s: %s' % (member.url, failure))
@@ -318,5 +343,7 @@ class Members:
                 reasons.append('%s: %s' % (member.url, exc))
                 continue
             return member, stream
+        if len(tls_errors) == len(self.members):
+            raise next(iter(tls_errors.values()))
         raise errors.EtcdUnavailable('no etcd member accepted the watch: %s'
                                      % '; '.join(reasons))

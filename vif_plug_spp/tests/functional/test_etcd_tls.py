@@ -67,6 +67,29 @@ class TestTLS(testtools.TestCase):
         self.addCleanup(watch.stop)
         self.assertEqual('v', next(iter(watch)).value)
 
+    def test_one_misfit_member_of_several_is_logged_and_skipped(self):
+        # A cluster where one member's certificate does not fit (here: its
+        # name) still serves; the misfit is logged as an error each time
+        # it is met, naming the member and the cause.
+        import logging
+
+        import fixtures
+        log = self.useFixture(fixtures.FakeLogger(level=logging.ERROR))
+        misnamed = 'https://localhost:%d' % self.server.port
+        client = etcd_mod.EtcdClient(
+            endpoints=[misnamed, self.server.url], retry_window=5.0,
+            ca_file=self.certs.ca.ca.cert, cert_file=self.certs.client.cert,
+            key_file=self.certs.client.key)
+        self.addCleanup(client.close)
+        key = '/t/%s' % uuid.uuid4().hex
+        client.put(key, 'v')
+        self.assertEqual('v', client.get(key))
+        self.assertIn(misnamed, log.output)
+        self.assertIn('mismatch', log.output)
+        watch = client.watch_key(key, client.get_prefix(key)[1] - 1)
+        self.addCleanup(watch.stop)
+        self.assertEqual('v', next(iter(watch)).value)
+
     def test_wrong_ca(self):
         self.refused(self.client(ca_file=self.certs.other_ca.ca.cert),
                      'certificate verify failed', 'etcd_ca_file')
