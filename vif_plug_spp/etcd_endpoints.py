@@ -273,6 +273,21 @@ class Members:
         self._good(member)
         return resp
 
+    def _give_up_if(self, window_over: bool, path: str,
+                    reasons: dict[str, str],
+                    tls_errors: dict[str, errors.EtcdTLSError]) -> None:
+        """After a pass over the members: raise when every member refused
+        our TLS set-up (no retry may hide that) or the window is over.
+        """
+        if len(tls_errors) == len(self.members):
+            raise next(iter(tls_errors.values()))
+        if window_over:
+            self._down_until = time.monotonic() + self.policy.down_grace
+            raise errors.EtcdUnavailable(
+                'etcd unreachable (no member answered %s): %s' % (
+                    path, '; '.join('%s: %s' % item
+                                    for item in reasons.items())))
+
     def send(self, method: str, path: str, body: Any = None,
              headers: dict[str, str] | None = None,
              safe: bool = True) -> tuple[Member, accel_http.Response]:
@@ -306,16 +321,8 @@ class Members:
                             'again' % (member.url, path, exc)) from None
                     LOG.debug('etcd %s failed (%s); trying the next member',
                               member.url, exc)
-            if len(tls_errors) == len(self.members):
-                # Every member refused our TLS set-up: no retry hides it.
-                raise next(iter(tls_errors.values()))
-            if time.monotonic() - start + delay > window:
-                self._down_until = time.monotonic() + self.policy.down_grace
-                raise errors.EtcdUnavailable('etcd unreachable (no member '
-                                             'answered %s): %s'
-                                             % (path, '; '.join(
-                                                 '%s: %s' % item
-                                                 for item in reasons.items())))
+            self._give_up_if(time.monotonic() - start + delay > window,
+                             path, reasons, tls_errors)
             time.sleep(delay)
             delay = min(delay * 2, self.policy.backoff_max)
 
