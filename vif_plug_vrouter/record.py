@@ -27,6 +27,7 @@ from typing import Any
 
 from os_vif_accel import validate
 
+from vif_plug_vrouter import agent_json
 from vif_plug_vrouter import constants
 
 __all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
@@ -367,11 +368,13 @@ def from_port_object(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def load_port_file(text: str) -> Any:
-    """The JSON document of a port file; refuses empty or corrupt text."""
+    """The JSON document of a port file, parsed as the agent parses it
+    (:mod:`vif_plug_vrouter.agent_json`); refuses empty or corrupt text.
+    """
     if not text.strip():
         raise validate.InvalidInput('port file', text, 'empty')
     try:
-        return json.loads(text)
+        return agent_json.loads(text)
     except (ValueError, RecursionError) as exc:  # nested too deep
         raise validate.InvalidInput('port file', text[:80],
                                     'not JSON: %s' % exc)

@@ -114,6 +114,26 @@ class TestRecordedFiles(testtools.TestCase):
         self.assertEqual('display-name', exc.field)
 
 
+class TestParsedAsTheAgentParses(testtools.TestCase):
+    """Document::Parse<0>(c_str()) (pih 162-177, 208) for files too."""
+
+    def test_first_of_duplicate_keys_wins(self) -> None:
+        text = legacy('direct-kernel-ipv4.json').rstrip()
+        dup = text[:-1] + ', "system-name": "tapLAST"}'
+        self.assertEqual(record.from_port_file(text)[0]['system-name'],
+                         record.from_port_file(dup)[0]['system-name'])
+
+    def test_nan_anywhere_is_refused(self) -> None:
+        text = legacy('direct-kernel-ipv4.json').rstrip()
+        self.assertRaises(validate.InvalidInput, record.from_port_file,
+                          text[:-1] + ', "ignored": NaN}')
+
+    def test_text_ends_at_nul(self) -> None:
+        text = legacy('direct-kernel-ipv4.json')
+        self.assertEqual(record.from_port_file(text),
+                         record.from_port_file(text + '\x00junk'))
+
+
 class TestAgentIp(testtools.TestCase):
     """inet_pton, as Boost.Asio's from_string uses it; failure = unset."""
 
