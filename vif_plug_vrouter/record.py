@@ -54,8 +54,10 @@ RECORD_KEYS: dict[str, type] = {
 }
 _OPTIONAL_KEYS = {'link-state': int}
 #: Fields the agent only reads when it first adds a port (it keeps the old
-#: values when the same port of the same instance is posted again), and
-#: which change what the datapath does.  The display name and the project
+#: values when the same port of the same instance is posted again:
+#: tf-controller @ fbb63bcd port_ipc/port_subscribe_table.cc 215-234 and
+#: 45-48, only the version moves), and which change what the datapath
+#: does.  The display name and the project
 #: are informational: a change to them alone does not bounce the port.
 _DATAPATH_KEYS = ('instance-id', 'ip-address', 'ip6-address', 'vn-id',
                   'mac-address', 'system-name', 'type', 'rx-vlan-id',
