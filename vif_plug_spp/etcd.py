@@ -118,9 +118,8 @@ class EtcdClient:
                  key_file: str | None = None, username: str | None = None,
                  password: str | None = None) -> None:
         if not endpoints:
-            host = host or etcd_opts.DEFAULT_HOST
-            endpoints = ['http://%s:%d' % (
-                '[%s]' % host if ':' in host else host, int(port))]
+            endpoints = [etcd_opts.legacy_endpoint(
+                host or etcd_opts.DEFAULT_HOST, port)]
         try:
             urls = [etcd_opts.check_endpoint(url) for url in endpoints]
         except etcd_opts.ConfigError as exc:
