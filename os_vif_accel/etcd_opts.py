@@ -37,7 +37,7 @@ LOG = logging.getLogger(__name__)
 
 __all__ = ['DEFAULT_ENDPOINT', 'Settings', 'ConfigError', 'Endpoint',
            'connection_opts', 'settings_from_conf', 'check_endpoint',
-           'read_credentials']
+           'read_credentials', 'legacy_endpoint']
 
 DEFAULT_HOST = '127.0.0.1'
 DEFAULT_PORT = 2379
@@ -214,10 +214,14 @@ def _warn_clear_text(settings: Settings, where: str) -> None:
                     ', '.join(remote))
 
 
+def legacy_endpoint(host: str, port: int) -> str:
+    """The endpoint URL of networking-spp's ``etcd_host``/``etcd_port``."""
+    return 'http://%s:%d' % ('[%s]' % host if ':' in host else host,
+                             int(port))
+
+
 def _endpoints(group: Any, where: str) -> tuple[str, ...]:
-    legacy = 'http://%s:%d' % (
-        '[%s]' % group.etcd_host if ':' in group.etcd_host
-        else group.etcd_host, group.etcd_port)
+    legacy = legacy_endpoint(group.etcd_host, group.etcd_port)
     customised = (group.etcd_host, group.etcd_port) != (DEFAULT_HOST,
                                                          DEFAULT_PORT)
     if group.etcd_endpoints:

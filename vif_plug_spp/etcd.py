@@ -46,7 +46,6 @@ from oslo_log import log as logging
 
 from os_vif_accel import etcd_opts
 from os_vif_accel import http as accel_http
-from os_vif_accel import validate
 
 from vif_plug_spp import etcd_auth
 from vif_plug_spp import etcd_endpoints
@@ -80,11 +79,17 @@ _b64 = etcd_txn.b64
 _range_req = etcd_txn.range_req
 
 
-def _kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
-    try:
-        return etcdkv.kvs(raws)
-    except validate.InvalidInput as exc:
-        raise EtcdBadAnswer('etcd answer: %s' % exc) from None
+def _kvs(raws: Any) -> list[KeyValue]:
+    return etcdkv.checked(etcdkv.kvs, raws)
+
+
+def _rev(res: dict[str, Any]) -> int:
+    return etcdkv.checked(etcdkv.revision, res)
+
+
+def _deleted(res: dict[str, Any]) -> int:
+    return etcdkv.checked(
+        lambda r: etcdkv.number(r.get('deleted'), 'deleted'), res)
 
 
 class EtcdClient:
@@ -113,9 +118,8 @@ class EtcdClient:
                  key_file: str | None = None, username: str | None = None,
                  password: str | None = None) -> None:
         if not endpoints:
-            host = host or etcd_opts.DEFAULT_HOST
-            endpoints = ['http://%s:%d' % (
-                '[%s]' % host if ':' in host else host, int(port))]
+            endpoints = [etcd_opts.legacy_endpoint(
+                host or etcd_opts.DEFAULT_HOST, port)]
         try:
             urls = [etcd_opts.check_endpoint(url) for url in endpoints]
         except etcd_opts.ConfigError as exc:
@@ -226,7 +230,10 @@ class EtcdClient:
         ``/v3alpha`` and older servers lack ``/v3``.
         """
         if self._api_path is None:
-            ver = self._request('GET', '/version').get('etcdserver', '')
+            answer = self._request('GET', '/version')
+            ver = answer.get('etcdserver') if isinstance(answer, dict) \
+                else None
+            ver = ver if isinstance(ver, str) else ''
             try:
                 major, minor = (int(x) for x in ver.split('.')[:2])
             except ValueError:
@@ -267,7 +274,7 @@ class EtcdClient:
         res = self.call('kv/range', _range_req(key, False))
         kvs = _kvs(res.get('kvs'))
         return (kvs[0] if kvs else None,
-                int(res.get('header', {}).get('revision', 0)))
+                _rev(res))
 
     def get(self, key: str) -> str | None:
         kv = self.get_kv(key)
@@ -279,14 +286,14 @@ class EtcdClient:
         """
         res = self.call('kv/range', _range_req(prefix, True))
         kvs = _kvs(res.get('kvs'))
-        return kvs, int(res.get('header', {}).get('revision', 0))
+        return kvs, _rev(res)
 
     def read(self, keys: Sequence[str] = (),
              prefixes: Sequence[str] = ()) -> dict[str, str]:
         """Several keys and prefixes from one consistent snapshot in one
         round trip (a compare-less transaction of ranges).
         """
-        found, _rev = self.read_kvs(keys, prefixes)
+        found, _snapshot = self.read_kvs(keys, prefixes)
         return {key: kv.value for key, kv in found.items()}
 
     def read_kvs(self, keys: Sequence[str] = (),
@@ -299,27 +306,25 @@ class EtcdClient:
         ops = [{'request_range': _range_req(k, False)} for k in keys]
         ops += [{'request_range': _range_req(p, True)} for p in prefixes]
         res = self.call('kv/txn', {'compare': [], 'success': ops})
-        found: dict[str, KeyValue] = {}
-        for item in res.get('responses') or []:
-            for kv in _kvs((item.get('response_range') or {}).get('kvs')):
-                found[kv.key] = kv
-        return found, int(res.get('header', {}).get('revision', 0))
+        found = {kv.key: kv for kv in etcdkv.checked(etcdkv.ranges,
+                                              res.get('responses'))}
+        return found, _rev(res)
 
     # -- writes ---------------------------------------------------------
     def put(self, key: str, value: str) -> int:
         res = self.call('kv/put', {'key': _b64(key), 'value': _b64(value)})
-        return int(res.get('header', {}).get('revision', 0))
+        return _rev(res)
 
     def delete(self, key: str) -> int:
         res = self.call('kv/deleterange', _range_req(key, False))
-        return int(res.get('deleted', 0))
+        return _deleted(res)
 
     def delete_prefix(self, prefix: str) -> int:
         if not prefix.endswith('/'):
             raise ValueError('refusing to delete prefix %r without a '
                              'trailing "/"' % prefix)
         res = self.call('kv/deleterange', _range_req(prefix, True))
-        return int(res.get('deleted', 0))
+        return _deleted(res)
 
     def txn(self, compare: list[dict[str, Any]],
             success: list[dict[str, Any]],
@@ -344,7 +349,7 @@ class EtcdClient:
         except EtcdOutcomeUnknown as exc:
             return etcd_txn.settle(self, body, exc)
         return (bool(res.get('succeeded', False)),
-                int(res.get('header', {}).get('revision', 0)))
+                _rev(res))
 
     cmp_create_revision = staticmethod(etcd_txn.cmp_create_revision)
     cmp_value = staticmethod(etcd_txn.cmp_value)

@@ -14,7 +14,10 @@
 etcd's JSON gateway (checked against Debian's etcd 3.4.23) takes
 ``POST /v3/auth/authenticate {"name", "password"}`` and answers a token
 that later requests send in the ``Authorization`` header.  Its error
-answers are gRPC statuses as JSON (``{"error", "message", "code"}``):
+answers are gRPC statuses as JSON (``{"error", "message", "code"}``;
+codes and messages: etcd v3.4.23 ``etcdserver/api/v3rpc/rpctypes/
+error.go`` 55, 60, 61, 64, 65, 67; the HTTP status is grpc-gateway's
+mapping of the code):
 
 * 401 code 16 ``etcdserver: invalid auth token`` - the token expired
   (``--auth-token-ttl``, simple tokens) or the member does not know it:

@@ -44,11 +44,16 @@ LOG = logging.getLogger(__name__)
 __all__ = ['Member', 'Members']
 
 #: etcd's gRPC "Unavailable": the member cannot serve the request now
-#: (no leader, stopping, request timed out in raft).
+#: (no leader, stopping, request timed out in raft; etcd v3.4.23
+#: ``etcdserver/api/v3rpc/rpctypes/error.go`` 69-80).
 _UNAVAILABLE = 14
-#: Refused before being proposed: another member may serve it.
-_NOT_PROPOSED = ('etcdserver: no leader', 'etcdserver: not capable',
-                 'etcdserver: server stopped')
+#: Refused before being proposed, so another member may serve it: "no
+#: leader" (``etcdserver/v3_server.go`` 384-399, a follower finding no
+#: leader to forward a lease call to; ``api/v3rpc/interceptor.go`` 63-65)
+#: and "not capable" (``interceptor.go`` 47-48, before the handler).
+#: Not "server stopped": it also ends a write that was proposed
+#: (``v3_server.go`` 675, 691-692), which may still commit.
+_NOT_PROPOSED = ('etcdserver: no leader', 'etcdserver: not capable')
 _TLS_HINTS = (
     ('wrong version number', 'the member seems to serve plain http: use '
      'an http:// endpoint or enable TLS on it'),

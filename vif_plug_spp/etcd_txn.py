@@ -152,12 +152,11 @@ def _resend(client: 'etcd_mod.EtcdClient', body: dict[str, Any],
     again = dict(body, failure=failure + [
         {'request_range': range_req(key, False)} for key in watched])
     res = client.call('kv/txn', again, safe=False)
-    rev = int(res.get('header', {}).get('revision', 0))
+    rev = kvs_mod.checked(kvs_mod.revision, res)
     if res.get('succeeded', False):
         return True, rev
-    found = {kv.key: kv for item in (res.get('responses') or [])[
-        len(failure):] for kv in kvs_mod.kvs(
-            (item.get('response_range') or {}).get('kvs'))}
+    found = {kv.key: kv for kv in kvs_mod.checked(
+        kvs_mod.ranges, (res.get('responses') or [])[len(failure):])}
     applied = _applied(found, puts, deletes)
     if applied is None:
         return False, rev

@@ -228,7 +228,11 @@ class Watch:
             live.heard = time.monotonic()
             if self._stopped.is_set():
                 return
-            yield json.loads(line)
+            msg = json.loads(line)
+            if not isinstance(msg, dict):
+                raise etcd_mod.EtcdBadAnswer('watch answer is not an '
+                                             'object: %.60r' % line)
+            yield msg
         raise ConnectionResetError('watch stream closed')
 
     def _refused(self, reason: str) -> None:
@@ -246,36 +250,55 @@ class Watch:
                     self.prefix, self.is_prefix)})
         raise ConnectionResetError('watch canceled by etcd: %s' % reason)
 
-    def _events(self, result: dict[str, Any]) -> list[etcd_mod.Event]:
-        if result.get('compact_revision') and result.get('canceled'):
-            raise etcd_mod.WatchCompacted(int(result['compact_revision']))
+    def _events(self, result: Any) -> list[etcd_mod.Event]:
+        """The new events of one watch answer; EtcdBadAnswer for an answer
+        of the wrong shape (the watch resumes, it is never half-read).
+        """
+        return etcdkv.checked(self._read_events, result)
+
+    def _read_events(self, result: Any) -> list[etcd_mod.Event]:
+        result = etcdkv.obj(result, 'watch result')
         if result.get('canceled'):
+            compacted = etcdkv.number(result.get('compact_revision'),
+                                      'compact_revision')
+            if compacted:
+                raise etcd_mod.WatchCompacted(compacted)
             self._refused(str(result.get('cancel_reason', '')))
         events = []
         top = self.revision
-        for raw in result.get('events') or []:
-            kv = raw.get('kv') or {}
-            rev = int(kv.get('mod_revision', 0))
-            if rev <= self.revision:
-                continue  # already delivered before a reconnect
+        raws = etcdkv.listed(result.get('events'), 'events')
+        for raw in raws:
+            rev, event = self._event(etcdkv.obj(raw, 'event'), self.revision)
             top = max(top, rev)
-            deleted = raw.get('type') == 'DELETE'
-            # A key or value that is not text is skipped, not resumed
-            # from forever (etcdkv.text_kv logs it).
-            text = etcdkv.text_kv({'key': kv.get('key'),
-                                   'value': None if deleted
-                                   else kv.get('value')})
-            if text is not None:
-                events.append(etcd_mod.Event(
-                    type='DELETE' if deleted else 'PUT', key=text[0],
-                    value=None if deleted else text[1], revision=rev))
-        if not result.get('events') and not result.get('created') and \
-                result.get('header', {}).get('revision'):
+            if event is not None:
+                events.append(event)
+        if not raws and not result.get('created'):
             # A progress notification: everything up to the header
             # revision has been sent.
-            top = max(top, int(result['header']['revision']))
+            top = max(top, etcdkv.revision(result))
         self._pending_top = top
         return events
+
+    @staticmethod
+    def _event(raw: dict[str, Any], delivered: int
+               ) -> tuple[int, etcd_mod.Event | None]:
+        """(mod_revision, the event) - None if it is at or below the
+        ``delivered`` revision (sent again after a reconnect) or its key
+        or value is not text (skipped, not resumed from forever;
+        etcdkv.text_kv logs it).
+        """
+        kv = etcdkv.obj(raw.get('kv') or {}, 'event kv')
+        rev = etcdkv.number(kv.get('mod_revision'), 'mod_revision')
+        if rev <= delivered:
+            return rev, None
+        deleted = raw.get('type') == 'DELETE'
+        text = etcdkv.text_kv({'key': kv.get('key'),
+                               'value': None if deleted else kv.get('value')})
+        if text is None:
+            return rev, None
+        return rev, etcd_mod.Event(
+            type='DELETE' if deleted else 'PUT', key=text[0],
+            value=None if deleted else text[1], revision=rev)
 
     def _follow(self) -> Iterator[etcd_mod.Event]:
         """One stream, from creation to its end."""
@@ -287,7 +310,7 @@ class Watch:
                     raise ConnectionResetError('watch error: %s'
                                                % msg['error'])
                 result = msg.get('result') or {}
-                if result.get('created'):
+                if isinstance(result, dict) and result.get('created'):
                     self.created.set()
                     self._healthy = True
                 yield from self._events(result)

@@ -24,16 +24,22 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from oslo_log import log as logging
 
 from os_vif_accel import parse
 from os_vif_accel import validate
+from vif_plug_spp import etcd_errors
 
 LOG = logging.getLogger(__name__)
+_T = TypeVar('_T')
 
-__all__ = ['KeyValue', 'Event', 'raw_bytes', 'text_kv', 'kvs']
+__all__ = ['KeyValue', 'Event', 'raw_bytes', 'text_kv', 'kvs', 'number',
+           'revision', 'ranges', 'checked', 'obj', 'listed']
+
+#: etcd's revisions and counts are int64 (etcdserverpb ``rpc.proto``).
+_INT64 = 2 ** 63 - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,15 +85,78 @@ def text_kv(raw: dict[str, Any]) -> tuple[str, str] | None:
         return None
 
 
-def _kv(raw: dict[str, Any]) -> KeyValue | None:
-    text = text_kv(raw)
+def number(value: Any, field: str) -> int:
+    """A non-negative int64 field of an answer: the gateway writes them as
+    JSON strings of digits (proto3 JSON mapping), absent when 0.
+    InvalidInput for anything else (``int()`` would take ``' 7'``,
+    ``'٣'``, ``7.9`` or ``True``, or fail with a bare TypeError).
+    """
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return parse.ascii_int(value, 'etcd answer ' + field, 0, _INT64)
+    return validate.integer(value, 'etcd answer ' + field, 0, _INT64)
+
+
+def revision(answer: Any) -> int:
+    """The store revision in an answer's ``header`` (InvalidInput if the
+    answer or its header is not an object, or the revision no number).
+    """
+    header = obj(answer, 'answer').get('header')
+    return number(obj(header or {}, 'header').get('revision'),
+                  'header revision')
+
+
+def obj(value: Any, field: str) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else InvalidInput."""
+    if not isinstance(value, dict):
+        raise validate.InvalidInput('etcd answer ' + field, str(value)[:60],
+                                    'must be an object, not %s'
+                                    % type(value).__name__)
+    return value
+
+
+def _kv(raw: Any) -> KeyValue | None:
+    text = text_kv(obj(raw, 'key-value'))
     if text is None:
         return None
     return KeyValue(key=text[0], value=text[1],
-                    mod_revision=int(raw.get('mod_revision', 0)),
-                    create_revision=int(raw.get('create_revision', 0)))
+                    mod_revision=number(raw.get('mod_revision'),
+                                        'mod_revision'),
+                    create_revision=number(raw.get('create_revision'),
+                                           'create_revision'))
 
 
-def kvs(raws: list[dict[str, Any]] | None) -> list[KeyValue]:
-    """The readable key-values of a range answer (bad ones reported)."""
-    return [kv for kv in map(_kv, raws or []) if kv is not None]
+def kvs(raws: Any) -> list[KeyValue]:
+    """The readable key-values of a range answer (bad ones reported;
+    InvalidInput for an answer of the wrong shape).
+    """
+    return [kv for kv in map(_kv, listed(raws, 'kvs')) if kv is not None]
+
+
+def listed(value: Any, field: str) -> list[Any]:
+    """``value`` if it is a JSON list, [] if absent, else InvalidInput."""
+    if value is not None and not isinstance(value, list):
+        raise validate.InvalidInput('etcd answer ' + field, str(value)[:60],
+                                    'must be a list, not %s'
+                                    % type(value).__name__)
+    return value or []
+
+
+def ranges(responses: Any) -> list[KeyValue]:
+    """The key-values of a transaction's ``response_range`` answers."""
+    found = []
+    for item in listed(responses, 'responses'):
+        rng = obj(item, 'response').get('response_range')
+        found += kvs(obj(rng or {}, 'response_range').get('kvs'))
+    return found
+
+
+def checked(read: Callable[[Any], _T], answer: Any) -> _T:
+    """``read(answer)`` (a reader of this module), its InvalidInput
+    turned into :class:`~vif_plug_spp.etcd_errors.EtcdBadAnswer`.
+    """
+    try:
+        return read(answer)
+    except validate.InvalidInput as exc:
+        raise etcd_errors.EtcdBadAnswer('etcd answer: %s' % exc) from None

@@ -28,7 +28,6 @@ back to networking-spp's agent is never mistaken for one of ours.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
@@ -36,6 +35,7 @@ import threading
 from oslo_log import log as logging
 
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_txn
 from vif_plug_spp import keys
 
 LOG = logging.getLogger(__name__)
@@ -63,10 +63,6 @@ def served_by_us(found: dict[str, str], host: str) -> bool:
         return False
 
 
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode('utf-8')).decode('ascii')
-
-
 class Marker:
     """Publish and keep alive the marker of one host (a thread)."""
 
@@ -87,9 +83,8 @@ class Marker:
         lease = self.client.call('lease/grant', {'TTL': self.ttl})
         lease_id = str(lease['ID'])
         value = json.dumps({'agent': AGENT_NAME, 'pid': os.getpid()})
-        self.client.call('kv/put', {'key': _b64(self.key),
-                                    'value': _b64(value),
-                                    'lease': lease_id})
+        put = etcd_txn.op_put(self.key, value)['request_put']
+        self.client.call('kv/put', dict(put, lease=lease_id))
         self._lease = lease_id
 
     def _refresh(self) -> None:

@@ -21,8 +21,6 @@ this without test requirements.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import shutil
 import signal
@@ -33,8 +31,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Sequence
+from typing import Sequence
 
+from os_vif_accel.testing import etcd_gateway
 from os_vif_accel.testing import etcd_pki
 
 __all__ = ['ETCD_BINARY', 'EtcdServer', 'available', 'free_port',
@@ -64,10 +63,6 @@ def log_tail(tmpdir: str | None, name: str) -> str:
             return f.read()[-2000:].decode('utf-8', 'replace')
     except OSError:
         return ''
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 class EtcdServer:
@@ -160,38 +155,21 @@ class EtcdServer:
         raise RuntimeError('etcd did not become healthy in %.0fs: %s'
                            % (self.start_timeout, self.log_tail()))
 
-    def post(self, path: str, body: dict[str, Any],
-             token: str | None = None) -> dict[str, Any]:
-        """POST to the v3 gateway (``path`` like ``auth/user/add``)."""
-        req = urllib.request.Request(
-            self.url + '/v3/' + path, data=json.dumps(body).encode(),
-            headers={'Authorization': token} if token else {})
-        with urllib.request.urlopen(req, timeout=5,
-                                    context=self._context()) as resp:
-            result: dict[str, Any] = json.loads(resp.read())
-        return result
-
     def enable_auth(self, root_password: str,
                     users: dict[str, tuple[str, Sequence[str]]]) -> None:
         """Create ``root`` and ``users`` {name: (password, [prefix, ...])},
         each user with a role ``<name>-role`` allowed read-write access to
         its prefixes only, then enable authentication.
         """
-        self.post('auth/user/add', {'name': 'root',
-                                    'password': root_password})
-        self.post('auth/role/add', {'name': 'root'})
-        self.post('auth/user/grant', {'user': 'root', 'role': 'root'})
+        gw = etcd_gateway.Gateway(
+            self.url, self.tls.ca.ca.cert if self.tls else None,
+            self.tls.client if self.tls else None)
         for name, (password, prefixes) in users.items():
-            role = name + '-role'
-            self.post('auth/user/add', {'name': name, 'password': password})
-            self.post('auth/role/add', {'name': role})
-            for prefix in prefixes:
-                end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-                self.post('auth/role/grant', {'name': role, 'perm': {
-                    'permType': 'READWRITE', 'key': _b64(prefix),
-                    'range_end': _b64(end)}})
-            self.post('auth/user/grant', {'user': name, 'role': role})
-        self.post('auth/enable', {})
+            etcd_gateway.add_user(gw, name, password)
+            etcd_gateway.add_role(gw, etcd_gateway.RoleSpec(
+                name + '-role', [etcd_gateway.PermSpec('READWRITE', prefix)
+                                 for prefix in prefixes]), name)
+        etcd_gateway.enable_auth(gw, root_password)
 
     def log_tail(self) -> str:
         return log_tail(self.tmpdir, 'etcd.log')

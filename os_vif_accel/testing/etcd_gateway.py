@@ -22,6 +22,7 @@ test, and to create users and roles the way an operator would with
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import ssl
@@ -33,7 +34,8 @@ from typing import Any, Callable, Iterable, Protocol
 from os_vif_accel.testing import etcd_pki
 
 __all__ = ['Gateway', 'GatewayError', 'Referee', 'enable_auth', 'add_user',
-           'add_role', 'b64', 'prefix_end', 'peer_ports']
+           'add_role', 'b64', 'prefix_end', 'peer_ports', 'PermSpec',
+           'RoleSpec']
 
 
 class GatewayError(Exception):
@@ -71,6 +73,23 @@ class _Role(Protocol):
         """The role's permissions."""
 
 
+@dataclasses.dataclass(frozen=True)
+class PermSpec:
+    """A :class:`_Perm` for tests that need no project role."""
+
+    perm: str
+    key: str
+    prefix: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleSpec:
+    """A :class:`_Role` for tests that need no project role."""
+
+    name: str
+    permissions: tuple[PermSpec, ...] | list[PermSpec]
+
+
 def b64(text: str) -> str:
     return base64.b64encode(text.encode('utf-8')).decode('ascii')
 
@@ -86,7 +105,8 @@ class Gateway:
     is given, an auth token fetched on first use.
     """
 
-    def __init__(self, url: str, ca: str, pair: etcd_pki.CertPair | None,
+    def __init__(self, url: str, ca: str | None,
+                 pair: etcd_pki.CertPair | None,
                  user: str | None = None, password: str | None = None,
                  timeout: float = 5.0) -> None:
         self.url = url
@@ -253,7 +273,9 @@ def add_role(gw: Gateway, role: _Role, user: str | None = None) -> None:
 
 def enable_auth(gw: Gateway, root_password: str) -> None:
     """Create ``root`` with the ``root`` role and enable authentication
-    (etcd refuses ``auth/enable`` without them).
+    (etcd refuses ``auth/enable`` without them: etcd v3.4.23
+    ``auth/store.go`` 254-260; the ``root`` role needs no ``role/add``,
+    580-585).
     """
     add_user(gw, 'root', root_password)
     gw.call('auth/user/grant', {'user': 'root', 'role': 'root'})

@@ -73,9 +73,8 @@ def _endpoints(args: argparse.Namespace,
                                1, 65535)
     except validate.InvalidInput as exc:
         raise etcd_opts.ConfigError(str(exc)) from None
-    host = args.etcd_host
-    url = etcd_opts.check_endpoint('http://%s:%d' % (
-        '[%s]' % host if ':' in host else host, port))
+    url = etcd_opts.check_endpoint(etcd_opts.legacy_endpoint(
+        args.etcd_host, port))
     warn('ETCD_HOST/ETCD_PORT (--etcd-host/--etcd-port) are deprecated: '
          'set ETCD_ENDPOINTS=%s (--etcd-endpoints %s) instead' % (url, url))
     return (url,)

@@ -11,9 +11,13 @@
 # under the License.
 """Which requests may be sent again, and what errors name (no etcd)."""
 
+import json
+
 import testtools
 
+from os_vif_accel import http as accel_http
 from vif_plug_spp import etcd_auth
+from vif_plug_spp import etcd_endpoints
 from vif_plug_spp import etcd_errors
 from vif_plug_spp import etcd_txn as t
 
@@ -154,3 +158,28 @@ class TestAuthErrors(testtools.TestCase):
         self.assertIn("user 'agent-h1'", text)
         self.assertIn('https://e:1', text)
         self.assertNotIn('pw-123', text + repr(auth))
+
+
+class TestUnavailable(testtools.TestCase):
+    """Which 503 answers may have applied a write (etcd v3.4.23)."""
+
+    @staticmethod
+    def _answer(message):
+        body = json.dumps({'error': message, 'message': message,
+                           'code': 14}).encode()
+        return accel_http.Response(503, 'Service Unavailable', body, {})
+
+    def test_refused_before_proposal(self):
+        for message in ('etcdserver: no leader', 'etcdserver: not capable'):
+            self.assertEqual((message, False), etcd_endpoints._trouble(
+                self._answer(message)))
+
+    def test_server_stopped_may_have_applied(self):
+        # v3_server.go 675 proposes, 691-692 answers "server stopped":
+        # resent blindly, a CAS would read its own write as a conflict.
+        message = 'etcdserver: server stopped'
+        self.assertEqual((message, True), etcd_endpoints._trouble(
+            self._answer(message)))
+        self.assertEqual(('etcdserver: request timed out', True),
+                         etcd_endpoints._trouble(self._answer(
+                             'etcdserver: request timed out')))

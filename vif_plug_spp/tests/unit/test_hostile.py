@@ -19,6 +19,7 @@ request, no emulator state change).
 import base64
 import json
 import os
+from unittest import mock
 import warnings
 
 import hypothesis
@@ -28,6 +29,7 @@ import testtools
 from os_vif_accel import parse
 from os_vif_accel import validate
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_watch
 from vif_plug_spp import hostconfig
 from vif_plug_spp import intake
 from vif_plug_spp import keys
@@ -250,6 +252,71 @@ class TestEtcdDecoding(testtools.TestCase):
     def test_non_base64_answer_is_bad_answer(self):
         client = hostile._Answer({'kvs': [{'key': '!!!', 'value': ''}]})
         self.assertRaises(etcd_mod.EtcdBadAnswer, client.get_prefix, 'a/')
+
+    # Answers of the wrong shape (a broken or hostile gateway): each is
+    # EtcdBadAnswer naming the field, never a bare ValueError,
+    # AttributeError or TypeError from int() or .get().
+    BAD_ANSWERS = [
+        {'header': {'revision': 'x7'}},
+        {'header': {'revision': ' 7'}},
+        {'header': {'revision': '\u0663'}},
+        {'header': {'revision': 7.5}},
+        {'header': {'revision': True}},
+        {'header': {'revision': '-1'}},
+        {'header': 'seven'},
+        {'kvs': 'not a list'},
+        {'kvs': ['not an object']},
+        {'kvs': [dict(hostile._kv(b'k', b'v'), mod_revision='v5')]},
+        {'kvs': [dict(hostile._kv(b'k', b'v'), create_revision=[5])]},
+        {'responses': [{'response_range': {'kvs': 5}}]},
+        {'responses': ['x']},
+        {'responses': {'response_range': {}}},
+        {'deleted': 'all'},
+    ]
+
+    def test_answer_of_the_wrong_shape_is_bad_answer(self):
+        reads = [lambda c: c.get_prefix('a/'), lambda c: c.get_kv_rev('a'),
+                 lambda c: c.read_kvs(['a']), lambda c: c.put('a', 'b'),
+                 lambda c: c.delete('a'), lambda c: c.txn_rev([], [])]
+        for answer in self.BAD_ANSWERS:
+            raised = 0
+            for read in reads:
+                try:
+                    read(hostile._Answer(answer))
+                except etcd_mod.EtcdBadAnswer as exc:
+                    self.assertIn('etcd answer', str(exc))
+                    raised += 1
+            self.assertGreater(raised, 0, answer)
+
+    def test_good_answer_numbers(self):
+        client = hostile._Answer({
+            'header': {'revision': '12'}, 'deleted': 3,
+            'kvs': [hostile._kv(b'k', b'v', 9)]})
+        self.assertEqual(([etcd_mod.KeyValue('k', 'v', 9, 9)], 12),
+                         client.get_prefix('k'))
+        self.assertEqual(3, client.delete('k'))
+        self.assertEqual(0, hostile._Answer({}).put('k', 'v'))
+
+    def test_version_answer_of_the_wrong_shape_means_v3(self):
+        for answer in ([], {'etcdserver': 3.3}, {'etcdserver': None}):
+            client = etcd_mod.EtcdClient('127.0.0.1', 9)
+            with mock.patch.object(client, '_request', return_value=answer):
+                self.assertEqual('/v3/', client.api_path)
+
+    BAD_FRAMES = [
+        {'events': 'x'}, {'events': ['x']}, {'events': [{'kv': 'x'}]},
+        {'events': [{'kv': dict(hostile._kv(b'k', b'v'),
+                                mod_revision='9x')}]},
+        {'header': {'revision': 'x'}},
+        {'canceled': True, 'compact_revision': 'old'}, 'not an object']
+
+    def test_watch_frame_of_the_wrong_shape_is_bad_answer(self):
+        # EtcdBadAnswer is an EtcdError: the watch resumes from the last
+        # delivered revision instead of dying with a bare AttributeError.
+        for frame in self.BAD_FRAMES:
+            watch = etcd_watch.Watch(hostile._Answer({}), '/p/', 5)
+            self.assertRaises(etcd_mod.EtcdBadAnswer, watch._events, frame)
+            self.assertEqual(4, watch.revision)
 
 
 class TestRetrySet(testtools.TestCase):

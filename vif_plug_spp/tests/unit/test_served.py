@@ -18,6 +18,7 @@ import json
 import testtools
 
 from vif_plug_spp import etcd as etcd_mod
+from vif_plug_spp import etcd_txn
 from vif_plug_spp import keys
 from vif_plug_spp import served
 
@@ -80,7 +81,7 @@ class FakeEtcd:
 class TestMarkerThread(testtools.TestCase):
 
     def key(self):
-        return served._b64(served.marker('h1'))
+        return etcd_txn.b64(served.marker('h1'))
 
     def test_marker_stays_after_an_odd_answer(self):
         etcd = FakeEtcd({'result': ['not', 'an', 'object']})
