@@ -67,31 +67,33 @@ class TestBind(base.SppMl2Case):
         self.wait_status(port['id'], 'ACTIVE')
         self.assertEqual(['250/' + base.MAC.upper()], self.macs())
 
-    def test_delete_releases_the_vhost(self):
+    def active_port(self):
         port = self.port(self.network('flat', 'physnet1'))
         self.wait_status(port['id'], 'ACTIVE')
-        self._delete('ports', port['id'], as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
+        return port['id']
+
+    def assert_released(self, port_id):
+        self.wait_for(lambda: not self.port_keys(port_id), 20,
                       'the agent to release the port')
         self.assertEqual([], self.macs())
+
+    def test_delete_releases_the_vhost(self):
+        port_id = self.active_port()
+        self._delete('ports', port_id, as_admin=True)
+        self.assert_released(port_id)
 
     def test_unbind_releases_the_vhost(self):
-        port = self.port(self.network('flat', 'physnet1'))
-        self.wait_status(port['id'], 'ACTIVE')
-        self._update('ports', port['id'],
+        port_id = self.active_port()
+        self._update('ports', port_id,
                      {'port': {portbindings.HOST_ID: ''}}, as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
-                      'the agent to release the port')
-        self.assertEqual([], self.macs())
+        self.assert_released(port_id)
 
     def test_host_change_releases_the_old_host(self):
-        port = self.port(self.network('flat', 'physnet1'))
-        self.wait_status(port['id'], 'ACTIVE')
-        self._update('ports', port['id'],
+        port_id = self.active_port()
+        self._update('ports', port_id,
                      {'port': {portbindings.HOST_ID: 'not-an-spp-host'}},
                      as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
-                      'the agent to release the port')
+        self.assert_released(port_id)
 
     def test_no_free_vhost_fails_clearly_and_allocates_nothing(self):
         net = self.network('flat', 'physnet1')
