@@ -52,8 +52,7 @@ class TestPendingReleases(testtools.TestCase):
         self.addCleanup(self.session.close)
         self.released = []
         pending = bindings.PendingReleases(
-            Binding, ('vhostuser', 'unbound'),
-            lambda host, port: self.released.append((host, port)))
+            Binding, lambda host, port: self.released.append((host, port)))
         event.listen(self.session, 'after_flush', pending.flushed)
         event.listen(self.session, 'after_commit', pending.committed)
         event.listen(self.session, 'after_soft_rollback',
@@ -112,9 +111,9 @@ class TestPendingReleases(testtools.TestCase):
         def release(host, port):
             self.released.append((host, port))
             raise RuntimeError('etcd is down')
-        pending = bindings.PendingReleases(Binding, ('vhostuser', 'unbound'),
-                                           release)
-        self.session.info[pending.KEY] = [('src', 'p1'), ('dst', 'p1')]
+        pending = bindings.PendingReleases(Binding, release)
+        self.session.info[pending.KEY] = [('src', 'p1', 'unbound'),
+                                          ('dst', 'p1', 'vhostuser')]
 
         pending.committed(self.session)
 

@@ -198,3 +198,37 @@ class TestStatusWorker(base.SppMl2Case):
                          self.mech.watcher._watch.prefix)
         workers[0].stop()
         self.assertIsNone(self.mech.watcher)
+
+
+class TestOtherDriversPorts(base.SppMl2Case):
+    """Open vSwitch with DPDK binds ``vhostuser`` too: its ports are
+    none of ours and their deletion never waits on etcd.
+    """
+
+    _mechanism_drivers = ['openvswitch', 'spp']
+
+    def test_delete_of_a_port_ovs_bound_leaves_etcd_alone(self):
+        self.start_host()
+        ovs_host = 'ovs-dpdk-%s' % uuid.uuid4().hex[:8]
+        agent = helpers._get_l2_agent_dict(
+            ovs_host, 'Open vSwitch agent', 'neutron-openvswitch-agent',
+            bridge_mappings={'physnet1': 'br-phys'})
+        agent['configurations'].update(
+            datapath_type='netdev',
+            ovs_capabilities={'iface_types': ['dpdkvhostuser']})
+        helpers._register_agent(agent)
+        net = self.network('flat', 'physnet1')
+        ovs_port = self.port(net, host=ovs_host, mac='fa:16:3e:00:00:0a')
+        self.assertEqual(
+            (portbindings.VIF_TYPE_VHOST_USER, {'0': 'openvswitch'}),
+            (ovs_port[portbindings.VIF_TYPE],
+             ovs_port[portbindings.VIF_DETAILS]['bound_drivers']))
+        spp_port = self.port(net)
+        self.server.kill()
+        self.addCleanup(self.server.restart)
+        for port in (ovs_port, spp_port):
+            self._delete('ports', port['id'], as_admin=True)
+        self.assertIn('Port %s on %s not released' % (spp_port['id'],
+                                                      self.host),
+                      self.log.output)
+        self.assertNotIn(ovs_port['id'], self.log.output)

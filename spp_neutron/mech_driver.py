@@ -77,10 +77,19 @@ ENTITY = provisioning_blocks.L2_AGENT_ENTITY
 _SEGMENT_TYPES = (n_const.TYPE_FLAT, n_const.TYPE_VLAN)
 #: Seconds a failed binding of a port on a host is not tried again.
 _RETRY_AFTER = 2.0
-#: Binding states after which the port may still hold SPP keys.
-_MAYBE_OURS = (portbindings.VIF_TYPE_VHOST_USER,
-               portbindings.VIF_TYPE_BINDING_FAILED,
-               portbindings.VIF_TYPE_UNBOUND)
+
+
+def _drivers(levels: list[dict[str, Any]] | None) -> set[str]:
+    """The drivers that bound a port: ``PortContext.binding_levels``
+    (None without levels; neutron 29.0.0 plugins/ml2/driver_context.py
+    212-226).
+    """
+    return {level[api.BOUND_DRIVER] for level in levels or ()}
+
+
+def _may_hold_keys(vif_type: str | None,
+                   levels: list[dict[str, Any]] | None) -> bool:
+    return bindings.may_hold_keys(vif_type, _drivers(levels), DRIVER_NAME)
 
 
 class SppMechanismDriver(api.MechanismDriver):
@@ -111,8 +120,9 @@ class SppMechanismDriver(api.MechanismDriver):
         """Release a host's vhost when its binding row is deleted (ML2
         calls no driver for ``DELETE /ports/{id}/bindings/{host}``).
         """
-        pending = bindings.PendingReleases(ml2_models.PortBinding,
-                                           _MAYBE_OURS, self._release)
+        pending = bindings.PendingReleases(
+            ml2_models.PortBinding, self._release,
+            ml2_models.PortBindingLevel, DRIVER_NAME)
         db_api.sqla_listen(sa_session.Session, 'after_flush',
                            pending.flushed)
         db_api.sqla_listen(sa_session.Session, 'after_commit',
@@ -329,8 +339,7 @@ class SppMechanismDriver(api.MechanismDriver):
         return bool(context.original_host and
                     context.host != context.original_host and
                     context.vif_type == portbindings.VIF_TYPE_VHOST_USER and
-                    any(level[api.BOUND_DRIVER] == DRIVER_NAME
-                        for level in context.binding_levels or ()))
+                    DRIVER_NAME in _drivers(context.binding_levels))
 
     def update_port_precommit(self, context: Any) -> None:
         """At activation Neutron sets the port DOWN: block it until the
@@ -354,7 +363,8 @@ class SppMechanismDriver(api.MechanismDriver):
         moved = old_host and (
             old_host != context.host or
             context.original['mac_address'] != port['mac_address'])
-        if moved and context.original_vif_type in _MAYBE_OURS:
+        if moved and _may_hold_keys(context.original_vif_type,
+                                    context.original_binding_levels):
             self._release(old_host, port['id'])
         elif context.host and \
                 context.vif_type == portbindings.VIF_TYPE_VHOST_USER and \
@@ -362,7 +372,8 @@ class SppMechanismDriver(api.MechanismDriver):
             self._complete_if_up(context.host, port['id'])
 
     def delete_port_postcommit(self, context: Any) -> None:
-        if context.host and context.vif_type in _MAYBE_OURS:
+        if context.host and _may_hold_keys(context.vif_type,
+                                           context.binding_levels):
             self._release(context.host, context.current['id'])
 
     def _release(self, host: str, port_id: str) -> None:
