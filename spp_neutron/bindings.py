@@ -100,7 +100,10 @@ class PendingReleases:
         committing session.
     :param level_model: the binding level class
         (``ml2_port_binding_levels``): the drivers of the levels deleted
-        in the same transaction decide whether a row was ``ours``.
+        in the same transaction (a port's cascade, neutron 29.0.0
+        plugins/ml2/models.py 94-98; ``delete_port_binding``'s
+        ``clear_binding_levels``, plugins/ml2/plugin.py 2970-2976) decide
+        whether a row was ``ours``.
     """
 
     KEY = 'spp_deleted_bindings'

@@ -117,8 +117,12 @@ class SppMechanismDriver(api.MechanismDriver):
         self._watch_deleted_bindings()
 
     def _watch_deleted_bindings(self) -> None:
-        """Release a host's vhost when its binding row is deleted (ML2
-        calls no driver for ``DELETE /ports/{id}/bindings/{host}``).
+        """Release a host's vhost when its binding row is deleted: ML2
+        calls no driver for ``DELETE /ports/{id}/bindings/{host}``, and a
+        port's deletion deletes its rows too (``port_bindings`` cascade,
+        neutron 29.0.0 plugins/ml2/models.py 58-63), so this is also the
+        one release of a deleted port (``delete_port_postcommit`` made a
+        second one).
         """
         pending = bindings.PendingReleases(
             ml2_models.PortBinding, self._release,
@@ -370,11 +374,6 @@ class SppMechanismDriver(api.MechanismDriver):
                 context.vif_type == portbindings.VIF_TYPE_VHOST_USER and \
                 context.original_vif_type != context.vif_type:
             self._complete_if_up(context.host, port['id'])
-
-    def delete_port_postcommit(self, context: Any) -> None:
-        if context.host and _may_hold_keys(context.vif_type,
-                                           context.binding_levels):
-            self._release(context.host, context.current['id'])
 
     def _release(self, host: str, port_id: str) -> None:
         try:
