@@ -14,7 +14,8 @@
 Binds ``normal`` ports on flat and VLAN segments to a vhost of an SPP host
 (:mod:`spp_neutron.core`) and hands Nova a ``vhostuser`` binding.  Unlike
 networking-spp's driver it does not wait for the agent inside
-``bind_port`` (20 s per port, one watch each): the port carries Neutron's
+``bind_port`` (20 s per port, one watch each; networking-spp 0170ff7
+mech_driver/mech_spp.py 33, 110-115): the port carries Neutron's
 ``L2`` provisioning block, which the status worker's single watch of all
 hosts (:mod:`spp_neutron.status`) completes when the agent writes ``up``;
 Neutron then sets the port ACTIVE (``Ml2Plugin._port_provisioned``).
@@ -110,7 +111,8 @@ class SppMechanismDriver(api.MechanismDriver):
         self.watcher: status.StatusWatcher | None = None
         # (port, host) -> monotonic time until which a failed binding is
         # not tried again: ML2 calls bind_port up to 10 times in a row
-        # when no driver bound the port (MAX_BIND_TRIES), and a failure
+        # when no driver bound the port (MAX_BIND_TRIES, neutron 29.0.0
+        # plugins/ml2/plugin.py 169, 657-671), and a failure
         # here (etcd timeouts, an agent that does not release) is not
         # going to change within one request.
         self._failed: dict[tuple[str, str], float] = {}
