@@ -43,7 +43,7 @@ class Binding(Base):
 
 
 class Level(Base):
-    """``ml2_port_binding_levels`` (plugins/ml2/models.py 66-98)."""
+    """``ml2_port_binding_levels`` (plugins/ml2/models.py 67-98)."""
     __tablename__ = 'levels'
     port_id = sa.Column(sa.String(36), sa.ForeignKey('ports.id'),
                         primary_key=True)
