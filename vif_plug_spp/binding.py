@@ -21,10 +21,11 @@ could disagree on a configuration the builder did not write.  Here:
   when the builder changed the text;
 * :func:`vhost_physnet` / :func:`locate` - which physical network, and
   so which ``vhost/<host>/<physnet>/<id>`` slot, a vhost belongs to: the
-  builder numbers vhosts across NICs in mapping order (reference §4.2),
-  and networking-spp's agent releases the slot of the NIC whose
-  components wire the vhost (NS ``agent/spp_agent.py`` ``_unplug_port``
-  and ``build_vhosts``); a
+  builder numbers vhosts across NICs in mapping order (reference §4.2;
+  NS ``devstack/spp-config-build.py`` 162-167), and networking-spp's
+  agent releases the slot of the NIC whose components wire the vhost
+  (NS ``agent/spp_agent.py`` 162-175 ``build_vhosts``, 379-381
+  ``_unplug_port``); a
   configuration where the two disagree is refused, since wiring a port
   into another NIC than its slot's would put it on the wrong network;
 * :meth:`Binding.may_wire` - a vhost is wired only for the port holding

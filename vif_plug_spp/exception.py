@@ -58,15 +58,24 @@ class PortNotBound(SppError):
 
 
 class BindingMismatch(SppError):
-    """The binding in etcd is invalid or disagrees with the VIF Nova
-    passed: plugging would wire the wrong port.
+    """Plugging would wire the wrong port or wire it wrongly: the
+    ``bind_port`` value is invalid or disagrees with the VIF Nova passed
+    (socket, MAC), Neutron is unbinding the port, the vhost is held by
+    another port, or the host's SPP configuration is unusable or cannot
+    serve the bound vhost (:mod:`vif_plug_spp.wiring`).
     """
 
     msg_fmt = _('Port %(port_id)s on host %(host)s: %(reason)s')
 
 
 class EtcdUnreachable(SppError):
-    """etcd did not answer; nothing was changed by the failed request."""
+    """No etcd member answered in time, or one answered with an error.
+
+    A failed read changed nothing.  When reporting ``up`` failed, the
+    spp_vf wiring already made stays (a retried plug finds it in place
+    and reports again); a write whose member failed before answering may
+    or may not have been applied.
+    """
 
     msg_fmt = _('etcd %(url)s failed while %(operation)s port %(port_id)s: '
                 '%(reason)s')
@@ -86,13 +95,19 @@ class EtcdAccessRefused(SppError):
 
 
 class SppCtlFailed(SppError):
-    """spp-ctl refused or did not answer a step of the wiring."""
+    """The spp_vf wiring failed: spp-ctl refused or did not answer a
+    step (the reason says whether it was rolled back), answered a status
+    of another shape, or the configuration asks for a change spp_vf
+    cannot undo, so nothing was sent.
+    """
 
     msg_fmt = _('spp-ctl %(url)s could not %(operation)s port %(port_id)s: '
                 '%(reason)s')
 
 
 class HostLockFailed(SppError):
-    """The host lock shared with the spp-agent could not be taken."""
+    """The lock file shared with the spp-agent (``lock_path``) could not
+    be opened or created.
+    """
 
     msg_fmt = _('Port %(port_id)s: %(reason)s')

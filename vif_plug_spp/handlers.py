@@ -99,8 +99,10 @@ class Handlers:
         """Act on the newest ``action`` of one port."""
         host = self.host
         action_key = keys.action(host, port_id)
+        status_key = keys.port_status(host, port_id)
         found = self.etcd.read(keys=[keys.bind_port(host, port_id),
-                                     action_key, keys.configuration(host)])
+                                     action_key, keys.configuration(host),
+                                     status_key])
         bind_text = found.get(keys.bind_port(host, port_id))
         if bind_text is None:
             LOG.debug('Port %s: no bind_port (already deleted)', port_id)
@@ -121,7 +123,7 @@ class Handlers:
             return 'invalid'
         action = found.get(action_key)
         if action == keys.PLUG:
-            return self._plug(bound)
+            return self._plug(bound, found.get(status_key))
         if action == keys.UNPLUG:
             return self._unplug(bound)
         if action is not None:
@@ -130,7 +132,7 @@ class Handlers:
                       keys.UNPLUG)
         return 'ignored'
 
-    def _plug(self, bound: binding.Binding) -> str:
+    def _plug(self, bound: binding.Binding, status: str | None) -> str:
         holder = self.etcd.get(bound.slot)
         if not bound.may_wire(holder):
             LOG.error('Port %s: %s holds %r, not this port; not wiring a '
@@ -139,6 +141,12 @@ class Handlers:
             return 'not-owner'
         bind = bound.bind
         bound.datapath.plug(bind.vhost_id, bind.mac_address, bind.vlan_id)
+        if status == keys.UP:
+            # A replay (start, resync, spp-ctl back) of a port already
+            # reported: no write, so neutron-server's port_status watch
+            # (spp_neutron.status) is not handed one event per port and
+            # resync_interval.  The plugin's wiring skips it alike.
+            return 'plugged'
         # Only report up while the action is still plug (an unplug may
         # have arrived meanwhile).
         etcd, host = self.etcd, self.host

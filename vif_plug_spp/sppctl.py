@@ -46,6 +46,56 @@ class SppCtlUnreachable(SppCtlError):
         super().__init__(method, path, None, text)
 
 
+def _list_of_dicts(value: Any) -> bool:
+    return value is None or (isinstance(value, list) and
+                             all(isinstance(v, dict) for v in value))
+
+
+def _port_problem(entry: dict[str, Any]) -> str | None:
+    """What is wrong with one ``rx_port``/``tx_port`` entry, if anything
+    (spp_vf prints ``{"port": "ring:0", "vlan": {"operation": ...,
+    "id": n, "pcp": n}}``, spp_vf 18.08 src/vf/common/command_proc.c
+    954-971, 1028-1050).
+    """
+    if not isinstance(entry.get('port'), str):
+        return 'port entry without a port name'
+    vlan = entry.get('vlan') or {}
+    if not isinstance(vlan, dict) or not isinstance(
+            vlan.get('operation', 'none'), str) or not all(
+            type(vlan.get(k, 0)) is int for k in ('id', 'pcp')):
+        return 'bad vlan of %s' % entry['port']
+    return None
+
+
+def _status_problem(status: Any) -> str | None:
+    """What would make the wiring code trip over a status answer (a
+    component, port or classifier entry of another shape), None if
+    usable.  Checked once here, so callers index it without guards.
+    """
+    if not isinstance(status, dict):
+        return 'not an object'
+    comps, table = status.get('components'), status.get('classifier_table')
+    if not _list_of_dicts(comps) or not _list_of_dicts(table):
+        return 'components or classifier_table is not a list of objects'
+    for comp in comps or []:
+        ports = [comp.get('rx_port'), comp.get('tx_port')]
+        if not all(_list_of_dicts(p) for p in ports):
+            return 'ports of a component are not a list of objects'
+        for entry in (ports[0] or []) + (ports[1] or []):
+            if _port_problem(entry):
+                return _port_problem(entry)
+    for entry in table or []:
+        value = entry.get('value')
+        if not isinstance(entry.get('port'), str) or \
+                not isinstance(value, str):
+            return 'classifier entry without port or value'
+        vid = value.partition('/')[0]
+        if entry.get('type') == 'vlan' and not (vid.isascii() and
+                                                vid.isdigit()):
+            return 'classifier entry %r has no VLAN id' % value
+    return None
+
+
 class SppCtlClient:
     """One spp-ctl (``http://127.0.0.1:7777`` in a standard install)."""
 
@@ -100,9 +150,11 @@ class SppCtlClient:
                               'commit 8d09d7b "spp-ctl: fix calling wrong '
                               'method while receiving" fixes it: upgrade '
                               'spp-ctl or apply that commit)' % exc.text)
-        if not isinstance(status, dict):
+        problem = _status_problem(status)
+        if problem:
             raise SppCtlError('GET', self.url + self._vf(sec_id, kind), 200,
-                              'status is not an object: %r' % (status,))
+                              'malformed status (%s): %.200r' % (problem,
+                                                                 status))
         return status
 
     def start_component(self, sec_id: int, name: str, core: int,

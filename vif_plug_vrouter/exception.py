@@ -35,8 +35,9 @@ class UnsupportedVIF(accel_exception.UnsupportedVIF, VrouterError):
 
 
 class AgentRefused(VrouterError):
-    """The agent answered with an error status; the message carries the
-    status and the agent's own error text.
+    """The agent answered with a status other than 200 (raised by
+    agent_client; a GET's 404 is "no config yet", not this); the message
+    carries the status and the agent's own error text.
     """
 
     msg_fmt = _('vRouter agent %(url)s refused %(operation)s of port '
@@ -44,8 +45,9 @@ class AgentRefused(VrouterError):
 
 
 class AgentUnreachable(VrouterError):
-    """No HTTP answer at all (refused, reset or timed out): the agent may
-    be down or restarting.
+    """The request could not be delivered within the retry window
+    (connection refused or reset, connect timed out): the agent may be
+    down or restarting.  A read timeout is :class:`AgentBadAnswer`.
     """
 
     msg_fmt = _('vRouter agent %(url)s unreachable for %(operation)s of '
@@ -53,8 +55,10 @@ class AgentUnreachable(VrouterError):
 
 
 class AgentBadAnswer(VrouterError):
-    """An answer this client cannot parse (framing or body): whether the
-    agent acted on the request is unknown, so the error says so.
+    """No usable answer: the TLS handshake failed, none came within the
+    read timeout, the HTTP framing was broken (status 'none'), or the
+    body is not the JSON expected.  Except after a TLS failure the agent
+    may have acted on the request; callers must not assume it did not.
     """
 
     msg_fmt = _('vRouter agent %(url)s gave an invalid answer to '
@@ -78,7 +82,10 @@ class SriovError(VrouterError):
 
 
 class PciDeviceNotFound(SriovError):
-    """The PCI address Nova passed has no device under the sysfs root."""
+    """The VF Nova passed, or its PF, is missing under the sysfs root or
+    lacks a link it must have (physfn, a netdev, the PF's virtfn back to
+    the VF); the reason says which.
+    """
 
     msg_fmt = _('PCI device %(address)s (under %(root)s): %(reason)s')
 

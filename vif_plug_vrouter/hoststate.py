@@ -72,15 +72,6 @@ class HostOps(Protocol):
         ...
 
 
-#: Port-file key -> HostState attribute, in the order they are written.
-_KEYS = {'offload': 'offload', 'vf': 'vf', 'pf-ifname': 'pf_ifname',
-         'vf-index': 'vf_index', 'rep-name': 'rep_name',
-         'rep-orig-name': 'rep_orig_name', 'rep-mtu': 'rep_mtu',
-         'rep-up': 'rep_up', 'rep-ipv6': 'rep_ipv6', 'vf-mac': 'vf_mac',
-         'vf-vlan': 'vf_vlan', 'vf-bound': 'vf_bound',
-         'vf-driver': 'vf_driver', 'vf-override': 'vf_override'}
-#: What is kept in the port file (``extra``) to restore the host later.
-STATE_KEYS = tuple(_KEYS)
 #: Keys written as ``null`` when unknown, when the key naming the group
 #: they were read with was set by this plug (a VF with no driver, a host
 #: without IPv6); a state read from a file writes back the keys it had.
@@ -118,11 +109,23 @@ class HostState:
 
     def value(self, key: str) -> Any:
         """The value of a port-file key."""
-        return getattr(self, _KEYS[key])
+        return getattr(self, _attr(key))
 
     def has(self, key: str) -> bool:
         """Whether the port file has (or will have) ``key``."""
         return key in to_extra(self)
+
+
+def _attr(key: str) -> str:
+    """The HostState attribute of a port-file key (``-`` for ``_``)."""
+    return key.replace('-', '_')
+
+
+#: What is kept in the port file (``extra``) to restore the host later:
+#: the fields of HostState, in the order they are written.
+STATE_KEYS = tuple(f.name.replace('_', '-')
+                   for f in dataclasses.fields(HostState)
+                   if f.name != 'present')
 
 
 def to_extra(state: HostState) -> dict[str, Any]:
@@ -145,4 +148,4 @@ def from_extra(extra: dict[str, Any] | None) -> HostState | None:
     if not found:
         return None
     return HostState(present=frozenset(found),
-                     **{_KEYS[key]: value for key, value in found.items()})
+                     **{_attr(key): value for key, value in found.items()})

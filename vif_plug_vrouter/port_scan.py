@@ -30,7 +30,6 @@ Nothing here writes; reading needs no privilege beyond the directory's.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 import stat
@@ -39,6 +38,7 @@ from typing import Any, NamedTuple
 from os_vif_accel import fileio
 from os_vif_accel import validate
 
+from vif_plug_vrouter import agent_json
 from vif_plug_vrouter import record as record_mod
 
 __all__ = ['PortFile', 'VmVnFile', 'agent_uuid', 'scan_ports',
@@ -184,7 +184,7 @@ def scan_vm_vn(ports_dir: str) -> list[VmVnFile]:
         for name, _uid in _replayed_names(directory):
             path = os.path.join(directory, name)
             try:
-                body = vm_vn_body(json.loads(_regular_text(path)))
+                body = vm_vn_body(agent_json.loads(_regular_text(path)))
                 out.append(VmVnFile(path, body, None))
             except (OSError, ValueError, RecursionError) as exc:
                 out.append(VmVnFile(path, None, str(exc)))

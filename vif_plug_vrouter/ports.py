@@ -176,8 +176,10 @@ class PortManager:
                          rec: dict[str, Any]) -> bool:
         """DELETE a known port the agent must re-add; True if it must.
 
-        The agent silently keeps the old values of a port it knows, so a
-        change it acts on needs DELETE + POST (see :meth:`add`).
+        The agent silently keeps the old values of a port it knows for
+        the same instance (port_subscribe_table.cc 215-234, see
+        ``record._DATAPATH_KEYS``), so a change it acts on needs DELETE +
+        POST (see :meth:`add`).
         """
         if prev is None or not record_mod.needs_readd(prev[0], rec):
             return False

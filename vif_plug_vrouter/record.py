@@ -27,6 +27,7 @@ from typing import Any
 
 from os_vif_accel import validate
 
+from vif_plug_vrouter import agent_json
 from vif_plug_vrouter import constants
 
 __all__ = ['RECORD_KEYS', 'make_record', 'from_vif', 'select_ips',
@@ -53,8 +54,10 @@ RECORD_KEYS: dict[str, type] = {
 }
 _OPTIONAL_KEYS = {'link-state': int}
 #: Fields the agent only reads when it first adds a port (it keeps the old
-#: values when the same port of the same instance is posted again), and
-#: which change what the datapath does.  The display name and the project
+#: values when the same port of the same instance is posted again:
+#: tf-controller @ fbb63bcd port_ipc/port_subscribe_table.cc 215-234 and
+#: 45-48, only the version moves), and which change what the datapath
+#: does.  The display name and the project
 #: are informational: a change to them alone does not bounce the port.
 _DATAPATH_KEYS = ('instance-id', 'ip-address', 'ip6-address', 'vn-id',
                   'mac-address', 'system-name', 'type', 'rx-vlan-id',
@@ -367,11 +370,13 @@ def from_port_object(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def load_port_file(text: str) -> Any:
-    """The JSON document of a port file; refuses empty or corrupt text."""
+    """The JSON document of a port file, parsed as the agent parses it
+    (:mod:`vif_plug_vrouter.agent_json`); refuses empty or corrupt text.
+    """
     if not text.strip():
         raise validate.InvalidInput('port file', text, 'empty')
     try:
-        return json.loads(text)
+        return agent_json.loads(text)
     except (ValueError, RecursionError) as exc:  # nested too deep
         raise validate.InvalidInput('port file', text[:80],
                                     'not JSON: %s' % exc)

@@ -52,7 +52,7 @@ def _ctl_checks(body: dict[str, Any]) -> tuple[str, str, str, Any]:
 
 def _vid(ctype: str, vlan: Any) -> int:
     if ctype == 'mac':
-        return model.UNTAGGED     # command_dec.c 742-743
+        return model.UNTAGGED     # command_dec.c 743-744
     # spp-ctl formats the value into the command text (spp_proc.py
     # 123-126): "100" passes like 100; True/100.0 become words spp_vf
     # cannot parse.  command_dec.c 709-720: 0..4095 (ETH_VLAN_ID_MAX).
@@ -75,14 +75,14 @@ def classifier_command(proc: model.VfModel, body: dict[str, Any]) -> None:
         raise errors.bad('port')
     current = table.get(port)
     if action == 'add':
-        # command_dec.c 744-751: one entry per port.  No check across
+        # command_dec.c 746-753: one entry per port.  No check across
         # ports (command_proc.c 194-216): a duplicate (vid, MAC) on a
         # second port is accepted (Corrections 7).
         if current is not None:
             raise errors.bad('port')
         table[port] = (vid, mac)
     else:
-        # command_dec.c 752-766: the entry must match exactly.
+        # command_dec.c 754-766: the entry must match exactly.
         if current != (vid, mac):
             raise errors.bad('port')
         del table[port]

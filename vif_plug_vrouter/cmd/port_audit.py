@@ -147,8 +147,11 @@ def _norm(key: str, value: Any) -> Any:
 def drift(rec: dict[str, Any], agent: dict[str, Any]) -> list[str]:
     """Fields where the agent's view differs from the port file.
 
-    The agent shows "no VLAN" as 65535, empty UUIDs as the nil UUID,
-    addresses in inet_ntop form and only once their subnet's IPAM arrived.
+    The agent's ``GET /port`` view (tf-controller @ fbb63bcd
+    ``port_ipc_handler.cc`` 1176-1248, ``MakeJsonFromVmi``) shows "no
+    VLAN" as 65535 (``kInvalidVlanId``, ``oper/vm_interface.h`` 362),
+    empty UUIDs as the nil UUID, addresses in inet_ntop form and only
+    once their subnet's IPAM arrived (1197-1202, 1227-1242).
     """
     pairs = [(k, k) for k in ('id', 'instance-id', 'vn-id', 'vm-project-id',
                               'mac-address', 'system-name', 'rx-vlan-id',

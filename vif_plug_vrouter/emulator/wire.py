@@ -24,6 +24,8 @@ import re
 import time
 from typing import Any, Callable
 
+from vif_plug_vrouter import agent_json
+
 NIL_UUID = '00000000-0000-0000-0000-000000000000'
 UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 _UUID_ANYCASE = re.compile(
@@ -123,27 +125,6 @@ def optional_str(doc: dict[str, Any], key: str) -> str:
         return ''
 
 
-def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # rapidjson's FindMember returns the first of duplicate keys.
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        doc.setdefault(key, value)
-    return doc
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError('rapidjson rejects %s' % name)
-
-
-def _finite(text: str) -> float:
-    # rapidjson fails with kParseErrorNumberTooBig where Python would
-    # give inf (1e999999)
-    value = float(text)
-    if value in (float('inf'), float('-inf')):
-        raise ValueError('number too big')
-    return value
-
-
 def parse_body(body: bytes) -> tuple[str, Any]:
     """Parse a request body like ``Document::Parse<0>`` (pih 207-212).
 
@@ -152,8 +133,7 @@ def parse_body(body: bytes) -> tuple[str, Any]:
     """
     text = body.decode('utf-8', 'replace').split('\x00', 1)[0]
     try:
-        doc = json.loads(text, object_pairs_hook=_first_key_wins,
-                         parse_constant=_no_constants, parse_float=_finite)
+        doc = agent_json.loads(text)
     except (ValueError, RecursionError):
         # RecursionError: nesting deeper than Python's parser goes (the
         # agent's parser has no such limit; documented deviation)

@@ -245,6 +245,20 @@ class TestHandle(base.SppCase):
         self.assertEqual([], self.table(1))
         self.assertFalse(self.is_up(port))
 
+    def test_replay_of_a_reported_port_writes_nothing(self):
+        # A resync replays every plug; before, each wrote port_status
+        # again: one etcd revision and one event for neutron-server's
+        # status watch per port and resync_interval.
+        port = str(uuid.uuid4())
+        self.neutron_bind(port, MAC1, 'phys1')
+        before = self.etcd.get_prefix(keys.port_status(self.host, port))
+        self.assertEqual('plugged', self.agent.handlers.handle_port(port))
+        after = self.etcd.get_prefix(keys.port_status(self.host, port))
+        self.assertEqual(before[0][0].mod_revision,
+                         after[0][0].mod_revision)
+        self.assertEqual(before[1], after[1])
+        self.assertEqual(1, len(self.table(1)))
+
     def test_invalid_binding_is_ignored(self):
         port = str(uuid.uuid4())
         self.etcd.put(keys.bind_port(self.host, port), '{"vhost_id": "x"}')

@@ -38,6 +38,8 @@ class TestHostLockAcrossUsers(testtools.TestCase):
         # The file is not writable for the agent's user, and /tmp is
         # sticky and world-writable (where fs.protected_regular forbids
         # O_CREAT on it): the lock needs neither write access nor O_CREAT.
+        # With fs.protected_regular = 0 only the write access is shown
+        # here; unit.test_hostlock pins the open flags.
         top = tempfile.mkdtemp()
         self.addCleanup(subprocess.run, ['rm', '-rf', top])
         os.chmod(top, 0o1777)

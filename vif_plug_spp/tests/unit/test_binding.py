@@ -128,7 +128,7 @@ class TestTypedWork(testtools.TestCase):
             etcd, mock.Mock(), 'h', None).handle(work))
         etcd.read.assert_called_once_with(keys=[
             keys.bind_port('h', 'tap:abc'), keys.action('h', 'tap:abc'),
-            keys.configuration('h')])
+            keys.configuration('h'), keys.port_status('h', 'tap:abc')])
 
     def test_tap_flow_keys_are_tap_work(self):
         etcd = mock.Mock()

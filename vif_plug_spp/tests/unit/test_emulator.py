@@ -284,7 +284,7 @@ class TestClassifier(EmulatorCase):
         ], self.status()['classifier_table'])
 
     def test_one_entry_per_port(self):
-        # Corrections 10: command_dec.c 744-751.
+        # Corrections 10: command_dec.c 746-753.
         self.table('add', 'ring:0', 'fa:16:3e:00:00:01')
         self.assertEqual((400, b'command error: bad value(port)'),
                          self.table('add', 'ring:0',
@@ -298,7 +298,7 @@ class TestClassifier(EmulatorCase):
 
     def test_del_must_match(self):
         self.table('add', 'ring:0', 'fa:16:3e:00:00:01', 10)
-        # Corrections 10: command_dec.c 752-766.
+        # Corrections 10: command_dec.c 754-766.
         self.assertEqual((400, b'command error: bad value(port)'),
                          self.table('del', 'ring:0',
                                     'fa:16:3e:00:00:01')[::2])

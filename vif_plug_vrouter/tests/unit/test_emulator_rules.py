@@ -48,6 +48,13 @@ class _StateTest(testtools.TestCase):
         status, out = self.state.handle(method, path, body)
         return status, json.loads(out)
 
+    def assertMissing(self, kind: str, member: str, path: str,
+                      doc: object) -> None:
+        """The agent's 500 for a bad member: kind is 'data' or 'field'."""
+        self.assertEqual((500, {'error': '{ Invalid or missing %s for <%s> }'
+                                         % (kind, member)}),
+                         self.call('POST', path, doc))
+
     def restarted(self, **kw: bool) -> state_mod.AgentState:
         st = state_mod.AgentState(self.tmp, **kw)
         st.replay()
@@ -60,15 +67,11 @@ class TestErrorTexts(_StateTest):
     def test_uuid_members_say_data(self) -> None:
         doc = _port()
         del doc['instance-id']
-        self.assertEqual((500, {'error': '{ Invalid or missing data for '
-                                         '<instance-id> }'}),
-                         self.call('POST', '/port', doc))
+        self.assertMissing('data', 'instance-id', '/port', doc)
 
     def test_string_members_say_field(self) -> None:
-        self.assertEqual((500, {'error': '{ Invalid or missing field for '
-                                         '<display-name> }'}),
-                         self.call('POST', '/port',
-                                   _port(**{'display-name': 5})))
+        self.assertMissing('field', 'display-name', '/port',
+                           _port(**{'display-name': 5}))
 
 
 class TestVlanSanity(_StateTest):
@@ -210,12 +213,15 @@ class TestJsonReading(_StateTest):
         self.call('POST', '/port', text.encode())
         self.assertEqual('tap1', self.state.ports[doc['id']]['system-name'])
 
-    def test_nan_is_a_parse_error(self) -> None:
-        body = json.dumps(_port(**{'rx-vlan-id': 'X'})).replace(
-            '"X"', 'NaN').encode()
-        status, out = self.call('POST', '/port', body)
-        self.assertEqual(500, status)
-        self.assertTrue(out['error'].startswith('{ Invalid Json string'))
+    def test_nan_and_overflowing_numbers_are_parse_errors(self) -> None:
+        for literal in ('NaN', '1e999999'):
+            body = json.dumps(_port(**{'rx-vlan-id': 'X'})).replace(
+                '"X"', literal).encode()
+            status, out = self.call('POST', '/port', body)
+            self.assertEqual(500, status, literal)
+            self.assertTrue(out['error'].startswith('{ Invalid Json string'),
+                            literal)
+            self.assertEqual({}, self.state.ports, literal)
 
     def test_failed_write_adds_nothing_but_answers_200(self) -> None:
         with mock.patch('os_vif_accel.fileio.atomic_write',
@@ -239,13 +245,6 @@ class TestJsonReading(_StateTest):
         self.state.vmware_mode = True
         view = self.call('GET', '/port/' + doc['id'])[1]
         self.assertEqual((10, 20), (view['rx-vlan-id'], view['tx-vlan-id']))
-
-    def test_overflowing_number_is_a_parse_error(self) -> None:
-        body = json.dumps(_port(**{'rx-vlan-id': 'X'})).replace(
-            '"X"', '1e999999').encode()
-        status, out = self.call('POST', '/port', body)
-        self.assertEqual(500, status)
-        self.assertTrue(out['error'].startswith('{ Invalid Json string'))
 
     def test_strings_end_at_nul(self) -> None:
         doc = _port(**{'display-name': 'vm\u0000tail'})

@@ -129,14 +129,10 @@ class TestPostVm(_VmTest):
     def test_vn_checked_before_vmi(self) -> None:
         doc = _vm()
         del doc['vn-uuid'], doc['vmi-uuid']
-        self.assertEqual((500, {'error': '{ Invalid or missing data for '
-                                         '<vn-uuid> }'}),
-                         self.call('POST', '/vm', doc))
+        self.assertMissing('data', 'vn-uuid', '/vm', doc)
 
     def test_order_and_texts(self) -> None:
-        self.assertEqual((500, {'error': '{ Invalid or missing field for '
-                                         '<host-ifname> }'}),
-                         self.call('POST', '/vm', {'vm-uuid': 'x'}))
+        self.assertMissing('field', 'host-ifname', '/vm', {'vm-uuid': 'x'})
         self.assertEqual((500, {'error': '{ Unexpected Json string ==> '
                                          '[] }'}),
                          self.call('POST', '/vm', []))

@@ -46,21 +46,21 @@ def legacy_names() -> list[str]:
 
 class TestRecordedFiles(testtools.TestCase):
 
-    #: file -> (ip6-address, vhostuser-mode, link-state) as the agent reads
+    #: file -> (ip6-address, vhostuser-mode, link-state) as the agent reads;
+    #: the cases both writers (contrail_vrouter_api and the script's direct
+    #: path) were recorded with read alike
     EXPECTED = {
+        **{'%s-%s.json' % (writer, case): want
+           for writer in ('api', 'direct')
+           for case, want in (('esxi', ('', 0, None)),
+                              ('esxi-enabled', ('', 0, 1)),
+                              ('esxi-disabled', ('', 0, None)),
+                              ('kernel-ipv4', ('', 0, None)))},
         'api-dpdk-userspace-vhost.json': ('fd00::b3', 0, None),
-        'api-esxi.json': ('', 0, None),
-        'api-esxi-enabled.json': ('', 0, 1),
-        'api-esxi-disabled.json': ('', 0, None),
-        'api-kernel-ipv4.json': ('', 0, None),
         'api-kernel-ipv6-uncompressed.json': ('2001:db8::1:0:0:b2', 0, None),
         'api-namespace.json': ('::ffff:a00:10e', 0, None),
         'direct-dpdk-client.json': ('2001:db8::a4', 0, None),
         'direct-dpdk-server.json': ('2001:db8::a3', 1, None),
-        'direct-esxi.json': ('', 0, None),
-        'direct-esxi-enabled.json': ('', 0, 1),
-        'direct-esxi-disabled.json': ('', 0, None),
-        'direct-kernel-ipv4.json': ('', 0, None),
         'direct-kernel-ipv6-full-upper.json': ('2001:db8::a2', 0, None),
         'direct-namespace.json': ('64:ff9b::c000:205', 0, None),
     }
@@ -112,6 +112,26 @@ class TestRecordedFiles(testtools.TestCase):
         exc = self.assertRaises(validate.InvalidInput,
                                 record.from_port_file, legacy(REFUSED))
         self.assertEqual('display-name', exc.field)
+
+
+class TestParsedAsTheAgentParses(testtools.TestCase):
+    """Document::Parse<0>(c_str()) (pih 162-177, 208) for files too."""
+
+    def test_first_of_duplicate_keys_wins(self) -> None:
+        text = legacy('direct-kernel-ipv4.json').rstrip()
+        dup = text[:-1] + ', "system-name": "tapLAST"}'
+        self.assertEqual(record.from_port_file(text)[0]['system-name'],
+                         record.from_port_file(dup)[0]['system-name'])
+
+    def test_nan_anywhere_is_refused(self) -> None:
+        text = legacy('direct-kernel-ipv4.json').rstrip()
+        self.assertRaises(validate.InvalidInput, record.from_port_file,
+                          text[:-1] + ', "ignored": NaN}')
+
+    def test_text_ends_at_nul(self) -> None:
+        text = legacy('direct-kernel-ipv4.json')
+        self.assertEqual(record.from_port_file(text),
+                         record.from_port_file(text + '\x00junk'))
 
 
 class TestAgentIp(testtools.TestCase):
