@@ -34,6 +34,7 @@ from oslo_config import cfg
 import oslo_messaging
 
 from os_vif_accel.testing import etcd as etcd_server
+from os_vif_accel.testing import waiting
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
 from vif_plug_spp import keys
@@ -62,7 +63,7 @@ class SppHost:
     agent: subprocess.Popen | None = None
 
 
-class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
+class SppMl2Case(waiting.WaitMixin, test_plugin.Ml2PluginV2TestCase):
 
     _mechanism_drivers = ['spp']
     #: The builder's NIC mappings for every host of the test.
@@ -221,14 +222,6 @@ class SppMl2Case(test_plugin.Ml2PluginV2TestCase):
             time.sleep(0.05)
         self.fail('port %s stayed %s, not %s' % (port_id, port['status'],
                                                  wanted))
-
-    def wait_for(self, predicate, timeout=20.0, what='condition'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.05)
-        self.fail('timed out waiting for %s' % what)
 
     def assert_not_bound_agent_dead(self):
         """A port for the host fails to bind, the log says the host's

@@ -42,6 +42,18 @@ class Binding(Base):
         'bindings', cascade='delete'))
 
 
+class Level(Base):
+    """``ml2_port_binding_levels`` (plugins/ml2/models.py 67-98)."""
+    __tablename__ = 'levels'
+    port_id = sa.Column(sa.String(36), sa.ForeignKey('ports.id'),
+                        primary_key=True)
+    host = sa.Column(sa.String(255), primary_key=True)
+    level = sa.Column(sa.Integer, primary_key=True, autoincrement=False)
+    driver = sa.Column(sa.String(64))
+    port = orm.relationship(Port, backref=orm.backref(
+        'binding_levels', cascade='delete'))
+
+
 class TestPendingReleases(testtools.TestCase):
 
     def setUp(self):
@@ -52,8 +64,8 @@ class TestPendingReleases(testtools.TestCase):
         self.addCleanup(self.session.close)
         self.released = []
         pending = bindings.PendingReleases(
-            Binding, ('vhostuser', 'unbound'),
-            lambda host, port: self.released.append((host, port)))
+            Binding, lambda host, port: self.released.append((host, port)),
+            Level, 'spp')
         event.listen(self.session, 'after_flush', pending.flushed)
         event.listen(self.session, 'after_commit', pending.committed)
         event.listen(self.session, 'after_soft_rollback',
@@ -108,13 +120,27 @@ class TestPendingReleases(testtools.TestCase):
         self.assertEqual([('dst', 'p1'), ('src', 'p1')],
                          sorted(self.released))
 
+    def test_rows_other_drivers_bound_are_not_released(self):
+        self.session.add_all([
+            Port(id='p3'),
+            Binding(port_id='p3', host='ovs', vif_type='vhostuser'),
+            Binding(port_id='p3', host='spp', vif_type='vhostuser'),
+            Level(port_id='p3', host='ovs', level=0, driver='openvswitch'),
+            Level(port_id='p3', host='spp', level=0, driver='tor'),
+            Level(port_id='p3', host='spp', level=1, driver='spp')])
+        self.session.commit()
+        self.session.delete(self.session.get(Port, 'p3'))
+        self.session.commit()
+
+        self.assertEqual([('spp', 'p3')], self.released)
+
     def test_a_failing_release_neither_fails_the_commit_nor_the_rest(self):
         def release(host, port):
             self.released.append((host, port))
             raise RuntimeError('etcd is down')
-        pending = bindings.PendingReleases(Binding, ('vhostuser', 'unbound'),
-                                           release)
-        self.session.info[pending.KEY] = [('src', 'p1'), ('dst', 'p1')]
+        pending = bindings.PendingReleases(Binding, release)
+        self.session.info[pending.KEY] = [('src', 'p1', 'unbound'),
+                                          ('dst', 'p1', 'vhostuser')]
 
         pending.committed(self.session)
 

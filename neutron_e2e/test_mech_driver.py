@@ -67,31 +67,33 @@ class TestBind(base.SppMl2Case):
         self.wait_status(port['id'], 'ACTIVE')
         self.assertEqual(['250/' + base.MAC.upper()], self.macs())
 
-    def test_delete_releases_the_vhost(self):
+    def active_port(self):
         port = self.port(self.network('flat', 'physnet1'))
         self.wait_status(port['id'], 'ACTIVE')
-        self._delete('ports', port['id'], as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
+        return port['id']
+
+    def assert_released(self, port_id):
+        self.wait_for(lambda: not self.port_keys(port_id), 20,
                       'the agent to release the port')
         self.assertEqual([], self.macs())
+
+    def test_delete_releases_the_vhost(self):
+        port_id = self.active_port()
+        self._delete('ports', port_id, as_admin=True)
+        self.assert_released(port_id)
 
     def test_unbind_releases_the_vhost(self):
-        port = self.port(self.network('flat', 'physnet1'))
-        self.wait_status(port['id'], 'ACTIVE')
-        self._update('ports', port['id'],
+        port_id = self.active_port()
+        self._update('ports', port_id,
                      {'port': {portbindings.HOST_ID: ''}}, as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
-                      'the agent to release the port')
-        self.assertEqual([], self.macs())
+        self.assert_released(port_id)
 
     def test_host_change_releases_the_old_host(self):
-        port = self.port(self.network('flat', 'physnet1'))
-        self.wait_status(port['id'], 'ACTIVE')
-        self._update('ports', port['id'],
+        port_id = self.active_port()
+        self._update('ports', port_id,
                      {'port': {portbindings.HOST_ID: 'not-an-spp-host'}},
                      as_admin=True)
-        self.wait_for(lambda: not self.port_keys(port['id']), 20,
-                      'the agent to release the port')
+        self.assert_released(port_id)
 
     def test_no_free_vhost_fails_clearly_and_allocates_nothing(self):
         net = self.network('flat', 'physnet1')
@@ -196,3 +198,37 @@ class TestStatusWorker(base.SppMl2Case):
                          self.mech.watcher._watch.prefix)
         workers[0].stop()
         self.assertIsNone(self.mech.watcher)
+
+
+class TestOtherDriversPorts(base.SppMl2Case):
+    """Open vSwitch with DPDK binds ``vhostuser`` too: its ports are
+    none of ours and their deletion never waits on etcd.
+    """
+
+    _mechanism_drivers = ['openvswitch', 'spp']
+
+    def test_delete_of_a_port_ovs_bound_leaves_etcd_alone(self):
+        self.start_host()
+        ovs_host = 'ovs-dpdk-%s' % uuid.uuid4().hex[:8]
+        agent = helpers._get_l2_agent_dict(
+            ovs_host, 'Open vSwitch agent', 'neutron-openvswitch-agent',
+            bridge_mappings={'physnet1': 'br-phys'})
+        agent['configurations'].update(
+            datapath_type='netdev',
+            ovs_capabilities={'iface_types': ['dpdkvhostuser']})
+        helpers._register_agent(agent)
+        net = self.network('flat', 'physnet1')
+        ovs_port = self.port(net, host=ovs_host, mac='fa:16:3e:00:00:0a')
+        self.assertEqual(
+            (portbindings.VIF_TYPE_VHOST_USER, {'0': 'openvswitch'}),
+            (ovs_port[portbindings.VIF_TYPE],
+             ovs_port[portbindings.VIF_DETAILS]['bound_drivers']))
+        spp_port = self.port(net)
+        self.server.kill()
+        self.addCleanup(self.server.restart)
+        for port in (ovs_port, spp_port):
+            self._delete('ports', port['id'], as_admin=True)
+        # One release per deleted port (it was two).
+        self.assertEqual(1, self.log.output.count(
+            'Port %s on %s not released' % (spp_port['id'], self.host)))
+        self.assertNotIn(ovs_port['id'], self.log.output)

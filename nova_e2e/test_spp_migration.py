@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 import types
 import uuid
 from typing import Any
@@ -51,6 +50,7 @@ from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import migration as libvirt_migration
 
 from os_vif_accel.testing import spp_agent
+from os_vif_accel.testing import waiting
 from vif_plug_spp import builder
 from vif_plug_spp.emulator import server as sppctl_emulator
 from vif_plug_spp import etcd as spp_etcd
@@ -65,7 +65,7 @@ MAC = 'fa:16:3e:5a:71:0c'
 LibvirtDriver = libvirt_driver.LibvirtDriver
 
 
-class TestSppLiveMigration(test_spp.SppEtcdCase):
+class TestSppLiveMigration(waiting.WaitMixin, test_spp.SppEtcdCase):
 
     def setUp(self) -> None:
         super().setUp()
@@ -114,7 +114,7 @@ class TestSppLiveMigration(test_spp.SppEtcdCase):
         """
         alloc = self.binder.bind(host, self.port_id, MAC, 'phys1')
         self.wait_for(lambda: self.status(host) == keys.UP,
-                      'the agent of %s to wire the port' % host)
+                      what='the agent of %s to wire the port' % host)
         return base.nova_vif(
             model.VIF_TYPE_VHOSTUSER, port_id=self.port_id, mac=MAC,
             details=test_spp.spp_details('/tmp/sock%d' % alloc.vhost_id))
@@ -152,15 +152,8 @@ class TestSppLiveMigration(test_spp.SppEtcdCase):
         self.assertEqual('unplug', self.binder.release(host, self.port_id))
         self.wait_for(lambda: self.etcd.get(
             keys.bind_port(host, self.port_id)) is None,
-            'the agent of %s to release the port' % host)
+            what='the agent of %s to release the port' % host)
         self.assertIsNone(self.wired_vhost(host))
-
-    def wait_for(self, predicate: Any, what: str) -> None:
-        deadline = time.monotonic() + 20
-        while not predicate():
-            if time.monotonic() > deadline:
-                self.fail('timed out waiting for %s' % what)
-            time.sleep(0.05)
 
     def migrating(self) -> tuple[model.VIF, model.VIF, Any]:
         """Booted on the source, destination bound and pre-plugged."""

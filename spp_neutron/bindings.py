@@ -35,13 +35,16 @@ from oslo_log import log as logging
 
 LOG = logging.getLogger(__name__)
 
-__all__ = ['ACTIVE', 'INACTIVE', 'Row', 'bind_mode', 'PendingReleases']
+__all__ = ['ACTIVE', 'INACTIVE', 'MAYBE_OURS', 'Row', 'bind_mode',
+           'may_hold_keys', 'PendingReleases']
 
 #: ``ml2_port_bindings.status`` values (neutron_lib constants).
 ACTIVE = 'ACTIVE'
 INACTIVE = 'INACTIVE'
 #: vif types of a row no driver has bound.
 _NOT_BOUND = ('unbound', 'binding_failed')
+#: vif types of a row that may hold SPP keys.
+MAYBE_OURS = ('vhostuser',) + _NOT_BOUND
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,45 +79,75 @@ def bind_mode(rows: Iterable[Row], host: str, has_original: bool) -> str:
     return ACTIVE
 
 
+def may_hold_keys(vif_type: str | None, drivers: set[str], ours: str) -> bool:
+    """Whether releasing a binding must look at etcd.  One another
+    driver completed (``drivers``: its binding levels; OVS-DPDK binds
+    ``vhostuser`` too) holds no SPP keys.  An unbound or failed binding
+    has no levels, nor has a context ML2 built without them: our keys
+    may be there (a bind whose commit lost), so those are released.
+    """
+    return vif_type in MAYBE_OURS and (not drivers or ours in drivers)
+
+
 class PendingReleases:
     """Releases the SPP allocation of binding rows a transaction deleted,
     after it committed: a rolled back deletion leaves a live binding, and
     no release may touch a binding that still exists.
 
     :param model: the binding row class (``ml2_port_bindings``).
-    :param release: called with (host, port id) per deleted row whose vif
-        type is in ``vif_types``; errors are logged, never raised into the
+    :param release: called with (host, port id) per deleted row that
+        :func:`may_hold_keys`; errors are logged, never raised into the
         committing session.
+    :param level_model: the binding level class
+        (``ml2_port_binding_levels``): the drivers of the levels deleted
+        in the same transaction (a port's cascade, neutron 29.0.0
+        plugins/ml2/models.py 94-98; ``delete_port_binding``'s
+        ``clear_binding_levels``, plugins/ml2/plugin.py 2970-2976) decide
+        whether a row was ``ours``.
     """
 
     KEY = 'spp_deleted_bindings'
+    LEVELS = 'spp_deleted_binding_levels'
 
-    def __init__(self, model: Any, vif_types: Iterable[str],
-                 release: Callable[[str, str], None]) -> None:
+    def __init__(self, model: Any, release: Callable[[str, str], None],
+                 level_model: Any = None, ours: str = 'spp') -> None:
         self.model = model
-        self.vif_types = frozenset(vif_types)
+        self.level_model = level_model
+        self.ours = ours
         self.release = release
 
     def flushed(self, session: Any, _flush_context: Any = None) -> None:
-        """Session ``after_flush``: note the binding rows deleted.  Never
-        raises: an error here would fail the caller's delete (the
-        allocation is then left to the sweep).
+        """Session ``after_flush``: note the binding rows and levels
+        deleted.  Never raises: an error here would fail the caller's
+        delete (the allocation is then left to the sweep).
         """
+        rows, levels = [], []
         try:
-            deleted = [(obj.host, obj.port_id) for obj in session.deleted
-                       if isinstance(obj, self.model) and obj.host and
-                       obj.vif_type in self.vif_types]
+            for obj in session.deleted:
+                if isinstance(obj, self.model) and obj.host and \
+                        obj.vif_type in MAYBE_OURS:
+                    rows.append((obj.host, obj.port_id, obj.vif_type))
+                elif self.level_model is not None and \
+                        isinstance(obj, self.level_model):
+                    levels.append((obj.host, obj.port_id, obj.driver))
         except Exception:
             LOG.exception('Could not read the deleted port bindings; their '
                           'SPP allocations are left to the sweep')
             return
-        if deleted:
-            session.info.setdefault(self.KEY, []).extend(deleted)
+        for key, found in ((self.KEY, rows), (self.LEVELS, levels)):
+            if found:
+                session.info.setdefault(key, []).extend(found)
 
     def committed(self, session: Any) -> None:
         """Session ``after_commit``: release what was deleted."""
-        pending = session.info.pop(self.KEY, [])
-        for host, port_id in dict.fromkeys(pending):
+        drivers: dict[tuple[str, str], set[str]] = {}
+        for host, port_id, driver in session.info.pop(self.LEVELS, []):
+            drivers.setdefault((host, port_id), set()).add(driver)
+        for host, port_id, vif_type in dict.fromkeys(
+                session.info.pop(self.KEY, [])):
+            if not may_hold_keys(vif_type, drivers.get((host, port_id),
+                                                       set()), self.ours):
+                continue
             try:
                 self.release(host, port_id)
             except Exception:   # never fail the caller's commit
@@ -128,3 +161,4 @@ class PendingReleases:
         a binding that is still there).
         """
         session.info.pop(self.KEY, None)
+        session.info.pop(self.LEVELS, None)

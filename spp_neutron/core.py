@@ -19,7 +19,8 @@ is taken with a compare-and-swap of ``vhost/<host>/<physnet>/<id>`` from
 agent to unwire, free the vhost and delete the port's keys.
 
 Unlike networking-spp's driver (which put the two keys one after the
-other, so a crash in between left a ``bind_port`` the agent never acts
+other, networking-spp 0170ff7 networking_spp/mech_driver/mech_spp.py
+99-108, so a crash in between left a ``bind_port`` the agent never acts
 on), both keys and the removal of a stale ``port_status`` go in one
 transaction that also checks the vhost is still the port's.  A release
 that finds no ``action`` key frees the port's vhosts in one transaction
@@ -195,7 +196,8 @@ class Binder:
         """Release a different earlier binding and wait (bounded) until
         the agent deleted its ``action``: ours deletes the port's keys in
         one transaction, networking-spp's deletes ``bind_port``, then
-        ``action`` (NS agent/spp_agent.py 387-391), so a binding written
+        ``action`` (networking-spp 0170ff7 networking_spp/agent/
+        spp_agent.py 382-386), so a binding written
         when only ``bind_port`` is gone loses its new ``action``.
         """
         LOG.info('Port %s on %s has an earlier SPP binding; releasing it '
@@ -214,8 +216,8 @@ class Binder:
                           found: dict[str, etcd_mod.KeyValue],
                           rev: int) -> bool:
         """True once an ``action = unplug`` left without ``bind_port``
-        is gone: networking-spp's agent is between its deletes, and its
-        ``action`` delete would take a new binding's ``plug`` with it.
+        is gone: networking-spp's agent is between its deletes (above),
+        and its ``action`` delete would take a new binding's ``plug``.
         False (bind now) if there is none or it stays: no agent acts on
         an ``action`` whose ``bind_port`` is gone.
         """

@@ -14,7 +14,8 @@
 Binds ``normal`` ports on flat and VLAN segments to a vhost of an SPP host
 (:mod:`spp_neutron.core`) and hands Nova a ``vhostuser`` binding.  Unlike
 networking-spp's driver it does not wait for the agent inside
-``bind_port`` (20 s per port, one watch each): the port carries Neutron's
+``bind_port`` (20 s per port, one watch each; networking-spp 0170ff7
+mech_driver/mech_spp.py 33, 110-115): the port carries Neutron's
 ``L2`` provisioning block, which the status worker's single watch of all
 hosts (:mod:`spp_neutron.status`) completes when the agent writes ``up``;
 Neutron then sets the port ACTIVE (``Ml2Plugin._port_provisioned``).
@@ -77,10 +78,19 @@ ENTITY = provisioning_blocks.L2_AGENT_ENTITY
 _SEGMENT_TYPES = (n_const.TYPE_FLAT, n_const.TYPE_VLAN)
 #: Seconds a failed binding of a port on a host is not tried again.
 _RETRY_AFTER = 2.0
-#: Binding states after which the port may still hold SPP keys.
-_MAYBE_OURS = (portbindings.VIF_TYPE_VHOST_USER,
-               portbindings.VIF_TYPE_BINDING_FAILED,
-               portbindings.VIF_TYPE_UNBOUND)
+
+
+def _drivers(levels: list[dict[str, Any]] | None) -> set[str]:
+    """The drivers that bound a port: ``PortContext.binding_levels``
+    (None without levels; neutron 29.0.0 plugins/ml2/driver_context.py
+    212-226).
+    """
+    return {level[api.BOUND_DRIVER] for level in levels or ()}
+
+
+def _may_hold_keys(vif_type: str | None,
+                   levels: list[dict[str, Any]] | None) -> bool:
+    return bindings.may_hold_keys(vif_type, _drivers(levels), DRIVER_NAME)
 
 
 class SppMechanismDriver(api.MechanismDriver):
@@ -101,18 +111,24 @@ class SppMechanismDriver(api.MechanismDriver):
         self.watcher: status.StatusWatcher | None = None
         # (port, host) -> monotonic time until which a failed binding is
         # not tried again: ML2 calls bind_port up to 10 times in a row
-        # when no driver bound the port (MAX_BIND_TRIES), and a failure
+        # when no driver bound the port (MAX_BIND_TRIES, neutron 29.0.0
+        # plugins/ml2/plugin.py 169, 657-671), and a failure
         # here (etcd timeouts, an agent that does not release) is not
         # going to change within one request.
         self._failed: dict[tuple[str, str], float] = {}
         self._watch_deleted_bindings()
 
     def _watch_deleted_bindings(self) -> None:
-        """Release a host's vhost when its binding row is deleted (ML2
-        calls no driver for ``DELETE /ports/{id}/bindings/{host}``).
+        """Release a host's vhost when its binding row is deleted: ML2
+        calls no driver for ``DELETE /ports/{id}/bindings/{host}``, and a
+        port's deletion deletes its rows too (``port_bindings`` cascade,
+        neutron 29.0.0 plugins/ml2/models.py 58-63), so this is also the
+        one release of a deleted port (``delete_port_postcommit`` made a
+        second one).
         """
-        pending = bindings.PendingReleases(ml2_models.PortBinding,
-                                           _MAYBE_OURS, self._release)
+        pending = bindings.PendingReleases(
+            ml2_models.PortBinding, self._release,
+            ml2_models.PortBindingLevel, DRIVER_NAME)
         db_api.sqla_listen(sa_session.Session, 'after_flush',
                            pending.flushed)
         db_api.sqla_listen(sa_session.Session, 'after_commit',
@@ -329,8 +345,7 @@ class SppMechanismDriver(api.MechanismDriver):
         return bool(context.original_host and
                     context.host != context.original_host and
                     context.vif_type == portbindings.VIF_TYPE_VHOST_USER and
-                    any(level[api.BOUND_DRIVER] == DRIVER_NAME
-                        for level in context.binding_levels or ()))
+                    DRIVER_NAME in _drivers(context.binding_levels))
 
     def update_port_precommit(self, context: Any) -> None:
         """At activation Neutron sets the port DOWN: block it until the
@@ -354,16 +369,13 @@ class SppMechanismDriver(api.MechanismDriver):
         moved = old_host and (
             old_host != context.host or
             context.original['mac_address'] != port['mac_address'])
-        if moved and context.original_vif_type in _MAYBE_OURS:
+        if moved and _may_hold_keys(context.original_vif_type,
+                                    context.original_binding_levels):
             self._release(old_host, port['id'])
         elif context.host and \
                 context.vif_type == portbindings.VIF_TYPE_VHOST_USER and \
                 context.original_vif_type != context.vif_type:
             self._complete_if_up(context.host, port['id'])
-
-    def delete_port_postcommit(self, context: Any) -> None:
-        if context.host and context.vif_type in _MAYBE_OURS:
-            self._release(context.host, context.current['id'])
 
     def _release(self, host: str, port_id: str) -> None:
         try:

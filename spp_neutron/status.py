@@ -12,7 +12,8 @@
 """Port states written by the agents: one watch for every host.
 
 networking-spp's driver opened one ``watch_once`` per port after its
-writes, inside ``bind_port``, for up to 20 s (spp.md 1.4 step 6): a
+writes, inside ``bind_port``, for up to 20 s (networking-spp 0170ff7
+networking_spp/mech_driver/mech_spp.py 33, 62-63, 110-115): a
 thread per binding, and an ``up`` written before the watch existed was
 missed.  :class:`StatusWatcher` is one watch on ``port_status/`` of all
 hosts for the whole server: it first reads every state (an ``up`` written

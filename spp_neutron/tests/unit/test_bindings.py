@@ -73,7 +73,7 @@ class TestPendingReleasesNeverFailTheFlush(testtools.TestCase):
     def test_unreadable_rows_are_left_to_the_sweep(self):
         released = []
         pending = bindings.PendingReleases(
-            Gone, ['vhostuser'], lambda *pair: released.append(pair))
+            Gone, lambda *pair: released.append(pair))
         session = types.SimpleNamespace(deleted=[Gone()], info={})
 
         pending.flushed(session)

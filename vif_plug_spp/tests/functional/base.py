@@ -15,12 +15,12 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 import uuid
 
 import testtools
 
 from os_vif_accel.testing import etcd as etcd_server
+from os_vif_accel.testing import waiting
 from vif_plug_spp import agent as agent_mod
 from vif_plug_spp import builder
 from vif_plug_spp import etcd as etcd_mod
@@ -34,15 +34,8 @@ from spp_neutron import core
 MAPPINGS = '00:04.0#phys1#2#0xfe,00:05.0#phys2#2#0xfc02'
 
 
-class WaitingCase(testtools.TestCase):
-
-    def wait_for(self, predicate, timeout=20.0, what='condition'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(0.02)
-        self.fail('timed out waiting for %s' % what)
+class WaitingCase(waiting.WaitMixin, testtools.TestCase):
+    """A test case with ``wait_for``."""
 
 
 class EtcdClassCase(WaitingCase):
